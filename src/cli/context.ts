@@ -1,0 +1,35 @@
+import { type Config, loadConfig } from '../config/config.js';
+import { closeLog, log, openLog } from '../core/log.js';
+import { openStore, type Store } from '../core/store.js';
+import { acquireLock, ensureWorkspace } from '../core/workspace.js';
+
+/**
+ * Open config, workspace, log and store for one command, and close them whatever happens.
+ * Library temp files (exceljs spills worksheets to os.tmpdir()) are redirected into the
+ * workspace's tmp folder, so nothing personal lands outside it.
+ */
+export async function withStore<T>(
+  configFile: string,
+  command: string,
+  options: { lock: boolean },
+  fn: (store: Store, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig(configFile);
+  const ws = ensureWorkspace(config.workspace);
+  process.env.TMPDIR = ws.tmpDir;
+  openLog(ws.dir);
+  const release = options.lock ? acquireLock(ws, command) : () => {};
+  const started = performance.now();
+  log().info({ command, configHash: config.hash }, 'command started');
+  let store: Store | undefined;
+  try {
+    store = await openStore(ws, config.engine);
+    const result = await fn(store, config);
+    log().info({ command, ms: Math.round(performance.now() - started) }, 'command finished');
+    return result;
+  } finally {
+    store?.close();
+    release();
+    closeLog();
+  }
+}

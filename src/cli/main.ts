@@ -1,0 +1,113 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, StepError, UserError, redact } from '../core/errors.js';
+import { log } from '../core/log.js';
+import { createProgress } from '../core/progress.js';
+import { queryStep } from '../core/sql.js';
+import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
+import { ingest, type IngestReport } from '../ingest/ingest.js';
+import { BIDUI_VERSION } from '../version.js';
+import { withStore } from './context.js';
+import { table } from './format.js';
+import { registerFixturesCommands } from './fixtures-commands.js';
+
+const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
+  'commander.unknownOption': (e) => `未知的选项：${e.message.replace(/^error: unknown option /, '')}`,
+  'commander.unknownCommand': (e) => `未知的命令：${e.message.replace(/^error: unknown command /, '')}`,
+  'commander.missingMandatoryOptionValue': (e) => `缺少必需的选项：${e.message.replace(/^error: required option /, '').replace(/ not specified$/, '')}`,
+  'commander.optionMissingArgument': (e) => `选项缺少取值：${e.message.replace(/^error: option /, '').replace(/ argument missing$/, '')}`,
+  'commander.missingArgument': (e) => `缺少参数：${e.message.replace(/^error: missing required argument /, '')}`,
+  'commander.excessArguments': () => '参数过多',
+  'commander.invalidArgument': (e) => `参数取值无效：${e.message.replace(/^error: /, '')}`,
+};
+
+export function printIngestReport(report: IngestReport, out: NodeJS.WritableStream = process.stdout): void {
+  const rows: (string | number)[][] = [];
+  for (const d of report.datasets) {
+    if (d.status === 'unchanged') {
+      rows.push([d.dataset, d.snapshotId, '未变化，沿用', '', '', '', '', '']);
+      continue;
+    }
+    for (const f of d.files) {
+      const status = f.status === 'loaded' ? '已导入' : f.status === 'reused' ? '已导入过，复用' : '重复文件，跳过';
+      rows.push([d.dataset, d.snapshotId, status, f.path.split(/[\\/]/).pop() ?? f.path, f.encoding, f.rowsRead, f.rowsLoaded, f.rowsRejected]);
+    }
+  }
+  out.write(`${table(['数据集', '快照', '状态', '文件', '编码', '读取行数', '导入行数', '拒收行数'], rows)}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bidui')
+    .description('部门数据比对：把各部门登记数据与建档立卡名册按身份证号比对，生成漏评、错评、错退线索')
+    .version(BIDUI_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .showHelpAfterError(false);
+
+  program
+    .command('ingest')
+    .description('导入配置中各数据集的文件，每个数据集生成一个快照')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .addOption(new Option('--dataset <name>', '只导入这个数据集（与 FILE… 一起用）').choices([...DATASET_NAMES]))
+    .argument('[files...]', '与 --dataset 一起：要导入的文件（代替配置中的 files）')
+    .option('--quiet', '不显示进度')
+    .action(async (files: string[], opts: { config: string; dataset?: string; quiet?: boolean }) => {
+      if (files.length > 0 && !opts.dataset) throw new UserError('E_USAGE', '给出了文件但没有用 --dataset 指明数据集', { hint: '例如：bidui ingest --config bidui.config.json --dataset roster 名册.xlsx' });
+      if (opts.dataset && files.length === 0) throw new UserError('E_USAGE', '--dataset 需要同时给出要导入的文件', { hint: '例如：bidui ingest --config bidui.config.json --dataset roster 名册.xlsx' });
+      const only = opts.dataset && isDatasetName(opts.dataset) ? { dataset: opts.dataset, files } : undefined;
+      const report = await withStore(opts.config, 'ingest', { lock: true }, (store, config) =>
+        ingest(store, config, { only, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+      );
+      printIngestReport(report);
+    });
+
+  program
+    .command('snapshots')
+    .description('列出工作区中已导入的快照')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .option('--dataset <name>', '只列这个数据集')
+    .action(async (opts: { config: string; dataset?: string }) => {
+      const rows = await withStore(opts.config, 'snapshots', { lock: false }, (store) =>
+        queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
+          `SELECT s.snapshot_id, s.dataset, strftime(s.created_at, '%Y-%m-%d %H:%M:%S') AS created_at, s.files,
+                  s.rows_read, s.rows_loaded, s.rows_rejected, s.invalid_ids,
+                  s.snapshot_id = max(s.snapshot_id) OVER (PARTITION BY s.dataset) AS newest
+           FROM snapshot s WHERE $dataset IS NULL OR s.dataset = $dataset ORDER BY s.dataset, s.snapshot_id`,
+          { dataset: opts.dataset ?? null }),
+      );
+      if (rows.length === 0) {
+        process.stdout.write('工作区中还没有快照：先运行 bidui ingest。\n');
+        return;
+      }
+      process.stdout.write(`${table(
+        ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '最新'],
+        rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.invalid_ids), r.newest ? '是' : '']),
+      )}\n`);
+    });
+
+  registerFixturesCommands(program);
+  return program;
+}
+
+/** The one place that turns failures into messages and exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      const zh = COMMANDER_ZH[error.code];
+      process.stderr.write(`错误 [E_USAGE]：${zh ? zh(error) : error.message}\n运行 bidui --help 查看用法。\n`);
+      return EXIT.badInput;
+    }
+    if (error instanceof UserError) {
+      process.stderr.write(`${error.format()}\n`);
+      return error.exitCode;
+    }
+    const detail = error instanceof StepError ? `步骤「${error.step}」失败：${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');
+    process.stderr.write(`内部错误：这是 bidui 的缺陷，不是您的数据或操作问题。请把以下信息和工作区 logs/bidui.log 发给维护者。\n${detail}\n`);
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,172 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { zhCN } from 'zod/v4/locales';
+import { UserError } from '../core/errors.js';
+import { DATASET_NAMES, type DatasetName, datasetDef, normaliseHeader } from '../ingest/datasets.js';
+import { defaultParameters, type ParameterValues, rulesConfigSchema } from '../rules/parameters.js';
+
+z.config(zhCN());
+
+/**
+ * bidui.config.json, validated in three steps (schema → normalise → cross-field rules); every
+ * problem is collected and reported at once as `path: message`.
+ */
+export const ENCODINGS = ['auto', 'utf-8', 'gbk', 'gb18030'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+const datasetEntrySchema = z
+  .object({
+    dataset: z.enum(DATASET_NAMES),
+    files: z.array(z.string().min(1)).min(1),
+    encoding: z.enum(ENCODINGS).default('auto'),
+    sheet: z.string().min(1).optional(),
+    columns: z.record(z.string().min(1), z.string().min(1)).default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    workspace: z.string().min(1),
+    datasets: z.array(datasetEntrySchema).min(1),
+    rules: rulesConfigSchema.default({}),
+    output: z
+      .object({
+        dir: z.string().min(1).optional(),
+        maskIds: z.boolean().default(false),
+      })
+      .strict()
+      .default({ maskIds: false }),
+    engine: z
+      .object({
+        memoryLimit: z
+          .string()
+          .regex(/^[0-9]+(\.[0-9]+)?\s*(MB|GB|MiB|GiB)$/i, '应写成如 "3GB" 或 "512MB"')
+          .default('3GB'),
+        threads: z.number().int().min(1).max(256).optional(),
+      })
+      .strict()
+      .default({ memoryLimit: '3GB' }),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface DatasetSource {
+  dataset: DatasetName;
+  /** Glob patterns, absolute. */
+  files: string[];
+  encoding: Encoding;
+  sheet: string | undefined;
+  /** normalised header in file → canonical field */
+  columns: Record<string, string>;
+}
+
+export interface Config {
+  file: string;
+  dir: string;
+  /** SHA-256 of the validated config with defaults filled in (paths as written). */
+  hash: string;
+  workspace: string;
+  sources: DatasetSource[];
+  rules: ParameterValues;
+  output: { dir: string | undefined; maskIds: boolean };
+  engine: { memoryLimit: string; threads: number | undefined };
+  raw: RawConfig;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
+}
+
+/** Canonical JSON (sorted keys) so that the hash does not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function parseConfig(value: unknown, file: string): Config {
+  const parsed = configSchema.safeParse(value);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${formatPath(issue.path) || '(根)'}: ${issue.message}`);
+    throw configError(file, problems);
+  }
+  const raw = parsed.data;
+  // Cross-field rules.
+  raw.datasets.forEach((entry, i) => {
+    const def = datasetDef(entry.dataset);
+    const fieldNames = new Set(def.fields.map((fd) => fd.name));
+    for (const [header, field] of Object.entries(entry.columns)) {
+      if (!fieldNames.has(field)) {
+        problems.push(
+          `datasets[${i}].columns.${header}: 「${field}」不是 ${entry.dataset} 的字段；可用字段：${[...fieldNames].join(', ')}`,
+        );
+      }
+    }
+    if (entry.sheet && !entry.files.some((p) => /\.xlsx$/i.test(p))) {
+      problems.push(`datasets[${i}].sheet: 只对 .xlsx 文件有效，但 files 中没有 .xlsx`);
+    }
+  });
+  const rules = { ...defaultParameters(), ...raw.rules } as ParameterValues;
+  if (rules.dropoutMinAge > rules.dropoutMaxAge) {
+    problems.push(`rules.dropoutMinAge: 不能大于 rules.dropoutMaxAge（${rules.dropoutMaxAge}）`);
+  }
+  if (problems.length > 0) throw configError(file, problems);
+
+  const dir = path.dirname(path.resolve(file));
+  const sources: DatasetSource[] = raw.datasets.map((entry) => ({
+    dataset: entry.dataset,
+    files: entry.files.map((p) => path.resolve(dir, p)),
+    encoding: entry.encoding,
+    sheet: entry.sheet,
+    columns: Object.fromEntries(Object.entries(entry.columns).map(([h, fld]) => [normaliseHeader(h), fld])),
+  }));
+  return {
+    file: path.resolve(file),
+    dir,
+    hash: crypto.createHash('sha256').update(canonicalJson(raw)).digest('hex'),
+    workspace: path.resolve(dir, raw.workspace),
+    sources,
+    rules,
+    output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds },
+    engine: { memoryLimit: raw.engine.memoryLimit, threads: raw.engine.threads },
+    raw,
+  };
+}
+
+function configError(file: string, problems: string[]): UserError {
+  return new UserError('E_CONFIG', `配置文件有 ${problems.length} 处问题：\n  ${problems.join('\n  ')}`, {
+    file,
+    hint: '按上面列出的路径逐项修改配置文件后重试；各项的含义见 README 的「配置文件」一节。',
+  });
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError('E_CONFIG_MISSING', `找不到或无法读取配置文件`, {
+      file,
+      hint: '用 --config 指定 bidui.config.json 的路径。',
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new UserError('E_CONFIG_JSON', `配置文件不是合法的 JSON：${(error as Error).message}`, {
+      file,
+      hint: '检查是否有多余的逗号、缺少引号或注释（JSON 不允许注释）。',
+    });
+  }
+  return parseConfig(value, file);
+}

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, StepError, UserError, redact } from '../core/errors.js';
 import { log } from '../core/log.js';
@@ -8,6 +9,7 @@ import { ingest, type IngestReport } from '../ingest/ingest.js';
 import { BIDUI_VERSION } from '../version.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
+import { prepareDemo } from './demo.js';
 import { registerFixturesCommands } from './fixtures-commands.js';
 
 const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
@@ -82,6 +84,20 @@ export function buildProgram(): Command {
         ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '最新'],
         rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.invalid_ids), r.newest ? '是' : '']),
       )}\n`);
+    });
+
+  program
+    .command('demo')
+    .description('用内置的演示县（fixtures/demo）在一个新的工作区里完整运行一遍')
+    .option('--out <dir>', '演示输出目录', 'bidui-demo')
+    .action(async (opts: { out: string }) => {
+      const out = path.resolve(opts.out);
+      const { configFile, asOf } = prepareDemo(out);
+      const report = await withStore(configFile, 'demo', { lock: true }, (store, config) =>
+        ingest(store, config, { progress: createProgress(process.stderr, false) }),
+      );
+      printIngestReport(report);
+      process.stdout.write(`\n演示县已导入（比对日期 ${asOf}）。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
     });
 
   registerFixturesCommands(program);

@@ -106,8 +106,7 @@ function combine(problems: UserError[]): UserError {
   return new UserError('E_INGEST', `导入前检查发现 ${problems.length} 个问题，未导入任何数据：\n${lines.join('\n')}`);
 }
 
-async function plan(config: Config, only: IngestOptions['only']): Promise<Map<DatasetName, PlannedFile[]>> {
-  const problems: UserError[] = [];
+async function plan(config: Config, only: IngestOptions['only'], problems: UserError[]): Promise<Map<DatasetName, PlannedFile[]>> {
   const byDataset = new Map<DatasetName, PlannedFile[]>();
   let sources = config.sources;
   if (only) {
@@ -131,7 +130,6 @@ async function plan(config: Config, only: IngestOptions['only']): Promise<Map<Da
       byDataset.set(source.dataset, list);
     }
   }
-  if (problems.length) throw combine(problems);
   return byDataset;
 }
 
@@ -205,7 +203,9 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   const { progress } = options;
   const today = options.today ?? new Date().toISOString().slice(0, 10);
   progress.step('检查导入文件…');
-  const planned = await plan(config, options.only);
+  // Problems are collected through planning and pre-flight, and reported together.
+  const problems: UserError[] = [];
+  const planned = await plan(config, options.only, problems);
 
   // Decide per dataset: unchanged, or a new snapshot whose files are reused or loaded.
   const work: { dataset: DatasetName; files: PlannedFile[]; previous: Map<string, PreviousLoad> }[] = [];
@@ -238,7 +238,6 @@ export async function ingest(store: Store, config: Config, options: IngestOption
 
   // Pre-flight: decode, convert and map headers of every file to load; report all problems at once.
   const prepared = new Map<PlannedFile, Prepared>();
-  const problems: UserError[] = [];
   try {
     for (const w of work) {
       for (const file of w.files) {

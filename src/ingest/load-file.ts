@@ -122,7 +122,9 @@ export function typedSelectSql(def: DatasetDef, input: CsvInput): string {
     .map(([field, [cond, wcode, msg]]) =>
       `CASE WHEN ${cond} THEN {'field': ${quoteLiteral(field.name)}, 'code': ${quoteLiteral(wcode)}, 'message': ${quoteLiteral(msg)}} END`,
     );
-  const warningList = warnings.length ? `list_filter([${warnings.join(', ')}], w -> w IS NOT NULL)` : 'NULL';
+  const warningList = warnings.length
+    ? `list_filter([${warnings.join(', ')}], w -> w IS NOT NULL)`
+    : '[]::STRUCT(field VARCHAR, code VARCHAR, message VARCHAR)[]';
   return `SELECT source_row, ${exprs.join(', ')},
     ${code} AS reject_code, ${reason} AS reject_reason,
     json_object(${json.join(', ')})::VARCHAR AS row_json,

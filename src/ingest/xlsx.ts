@@ -25,13 +25,20 @@ export function excelSerialToIso(serial: number): string {
 
 /**
  * A cell as the text bidui loads. Numeric cells in date columns are Excel serial dates, except a
- * whole number 1900–2100, which is a year (识别年度 typed as a number). A numeric ID cell of more
+ * whole number 1900–2100, which is a year (识别年度 typed as a number), also when the cell is
+ * formatted as a date and so shows a day in 1905. A numeric ID cell of more
  * than 15 digits has already lost its last digits in Excel: it becomes the scientific notation
  * Excel shows (5.20102E+17) so that it is counted as Excel-damaged, never guessed.
  */
 export function cellText(value: unknown, kind: CellKind): string {
   if (value === null || value === undefined) return '';
-  if (value instanceof Date) return isoDate(value);
+  if (value instanceof Date) {
+    // A year typed into a date-formatted cell shows as a day in 1905 (serial 1900–2100): read
+    // it as the year that was typed. No event in these registries is dated 1905.
+    const serial = Math.round((value.getTime() - Date.UTC(1899, 11, 30)) / 86_400_000);
+    if (kind === 'date' && serial >= 1900 && serial <= 2100) return String(serial);
+    return isoDate(value);
+  }
   if (typeof value === 'number') {
     if (kind === 'date') {
       if (Number.isInteger(value) && value >= 1900 && value <= 2100) return String(value);

@@ -1,0 +1,149 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneEditAway } from '../src/fixtures/expected.js';
+import { generateFixtures } from '../src/fixtures/generate.js';
+import { idProblem } from '../src/ingest/id-number.js';
+import { ROOT, testDir } from './helpers.js';
+
+const ALL_RULES = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'C1', 'C2', 'C3', 'C4', 'T1', 'T2', 'T3', 'T4', 'Q1', 'Q2', 'Q3', 'Q4', 'Q5', 'Q6'];
+
+function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function readCsv(file: string): Record<string, string>[] {
+  return parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
+}
+
+describe('fixture generator', () => {
+  let t: { dir: string; cleanup: () => void };
+  beforeAll(() => {
+    t = testDir('bidui-fixtures-');
+  });
+  afterAll(() => t.cleanup());
+
+  it('is deterministic: same arguments, byte-identical files (XLSX and GBK included)', async () => {
+    const a = path.join(t.dir, 'a');
+    const b = path.join(t.dir, 'b');
+    await generateFixtures({ households: 600, seed: 5, asOf: '2019-12-31', messy: 0.7, out: a });
+    await generateFixtures({ households: 600, seed: 5, asOf: '2019-12-31', messy: 0.7, out: b });
+    const ha = hashTree(a);
+    expect(Object.keys(ha).some((f) => f.endsWith('.xlsx'))).toBe(true);
+    expect(hashTree(b)).toEqual(ha);
+    const c = path.join(t.dir, 'c');
+    await generateFixtures({ households: 600, seed: 6, asOf: '2019-12-31', messy: 0.7, out: c });
+    expect(hashTree(c)['expected.csv']).not.toBe(ha['expected.csv']);
+  });
+
+  describe('at 3,000 households, messy 0.5', () => {
+    let expected: Record<string, string>[];
+    let planted: Record<string, string>[];
+    const out = () => path.join(t.dir, 'county');
+    beforeAll(async () => {
+      await generateFixtures({ households: 3000, seed: 1, asOf: '2020-06-30', messy: 0.5, out: out() });
+      expected = readCsv(path.join(out(), 'expected.csv'));
+      planted = readCsv(path.join(out(), 'planted.csv'));
+    });
+    const key = (r: Record<string, string>) => `${r.category}|${r.rule}|${r.household_key}`;
+
+    it('writes all eleven datasets and a config that names them', () => {
+      const config = JSON.parse(fs.readFileSync(path.join(out(), 'bidui.config.json'), 'utf8'));
+      expect(config.datasets.map((d: { dataset: string }) => d.dataset).sort()).toEqual([
+        'commercial_housing', 'dibao', 'disability', 'dropout', 'housing_safety', 'hukou', 'illness', 'market_entity', 'public_servant', 'roster', 'vehicle',
+      ]);
+      for (const d of config.datasets) expect(fs.existsSync(path.join(out(), d.files[0]))).toBe(true);
+      expect(config.rules.remoteVillages).toHaveLength(1);
+    });
+
+    it('has positives for every rule of the catalogue', () => {
+      const rules = new Set(expected.map((r) => r.rule));
+      expect(ALL_RULES.filter((r) => !rules.has(r))).toEqual([]);
+      expect(expected.every((r) => ['漏评', '错评', '错退', '信息核对'].includes(r.category!))).toBe(true);
+    });
+
+    it('expects every planted positive', () => {
+      const have = new Set(expected.map(key));
+      const missing = planted.filter((p) => p.kind === 'positive' && !have.has(key(p)));
+      expect(missing.map((p) => p.tag)).toEqual([]);
+      expect(new Set(planted.filter((p) => p.kind === 'positive').map((p) => p.rule))).toEqual(new Set(ALL_RULES));
+    });
+
+    it('expects no planted trap', () => {
+      const have = new Set(expected.map(key));
+      const fired = planted.filter((p) => p.kind === 'trap' && have.has(key(p)));
+      expect(fired.map((p) => `${p.tag} ${p.household_key}`)).toEqual([]);
+      const tags = new Set(planted.filter((p) => p.kind === 'trap').map((p) => p.tag));
+      for (const trap of ['trap 城市低保', 'trap 低保 ended before D', 'trap 低保 starting after D', 'trap renovated C/D house', 'trap B-grade house',
+        'trap truck/tricycle/motorcycle', 'trap car after identification', 'trap car deregistered before identification', 'trap 农民专业合作社',
+        'trap business after identification', 'trap business closed before identification', 'trap 大病 older than 730 days', 'trap 慢病',
+        'trap dropout returned', 'trap dropout aged 16+', 'trap disability grade 3-4', 'trap house assessed after D', 'trap 大病 diagnosed after D',
+        'trap non-roster member of a roster 户籍 household']) {
+        expect([trap, tags.has(trap)]).toEqual([trap, true]);
+      }
+    });
+
+    it('keys households as DOMAIN.md says: roster ID, 户号, or the normalised ID of a person without 户籍', () => {
+      for (const r of expected) {
+        if (r.category !== '漏评') expect(r.household_key).toMatch(/^522625\d{8}$/);
+        else expect(r.household_key).toMatch(/^(522625[12]\d{2}\d{6}|\d{17}[\dX])$/);
+      }
+      const singles = expected.filter((r) => r.category === '漏评' && r.household_key!.length === 18);
+      expect(singles.length).toBeGreaterThan(0);
+      for (const s of singles) expect(idProblem(s.household_key!, '2020-06-30')).toBeNull();
+    });
+
+    it('writes the messy forms of real exports', () => {
+      const fixture = JSON.parse(fs.readFileSync(path.join(out(), 'fixture.json'), 'utf8'));
+      expect(new Set(fixture.files.map((f: { format: string }) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx']));
+      const gbk = fixture.files.find((f: { format: string }) => f.format === 'csv-gbk');
+      const bytes = fs.readFileSync(path.join(out(), gbk.file));
+      expect(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes)).toThrow();
+      const text = new TextDecoder('gb18030').decode(bytes);
+      expect(text).toMatch(/\d{4}年\d{1,2}月\d{1,2}日|\d{4}\/\d{1,2}\/\d{1,2}/);
+      expect(text).toMatch(/[０-９]{6}/);
+    });
+  });
+
+  it('the committed demo county is exactly what `npm run fixtures:demo` generates', async () => {
+    const regenerated = path.join(t.dir, 'demo');
+    await generateFixtures({ households: 3000, seed: 1, asOf: '2020-06-30', messy: 0.5, out: regenerated });
+    const committed = hashTree(path.join(ROOT, 'fixtures', 'demo'));
+    for (const k of Object.keys(committed)) if (k.startsWith('workspace') || k.startsWith('out')) delete committed[k];
+    expect(committed).toEqual(hashTree(regenerated));
+  });
+
+  it('plants 错退 only when the as-of date allows an exit', async () => {
+    const early = path.join(t.dir, 'early');
+    await generateFixtures({ households: 1500, seed: 2, asOf: '2014-12-31', messy: 0, out: early });
+    const rules = new Set(readCsv(path.join(early, 'expected.csv')).map((r) => r.rule));
+    expect([...rules].filter((r) => r!.startsWith('T'))).toEqual([]);
+    expect(rules.has('C1')).toBe(true);
+  });
+
+  it('rejects impossible arguments in Chinese', async () => {
+    await expect(generateFixtures({ households: 5, seed: -1, asOf: '2020-13-01', messy: 2, out: path.join(t.dir, 'x') })).rejects.toThrow(/--households.*--seed.*--as-of.*--messy/);
+  });
+});
+
+describe('oneEditAway', () => {
+  it('accepts one substitution or one adjacent transposition, nothing else', () => {
+    expect(oneEditAway('12345', '12845')).toBe(true);
+    expect(oneEditAway('12345', '13245')).toBe(true);
+    expect(oneEditAway('12345', '12345')).toBe(false);
+    expect(oneEditAway('12345', '14325')).toBe(false);
+    expect(oneEditAway('12345', '12354X')).toBe(false);
+    expect(oneEditAway('12345', '22346')).toBe(false);
+  });
+});

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance, type DuckDBConnection, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { installMacros } from '../src/ingest/sql-macros.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = path.join(ROOT, 'bin', 'bidui.js');
+
+/** An in-memory DuckDB with bidui's macros, closed after fn. */
+export async function withConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  try {
+    await conn.run("SET TimeZone = 'UTC'");
+    await installMacros(conn);
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Apply a SQL expression of `s` to many strings in one query; results in input order. */
+export async function sqlMap(conn: DuckDBConnection, expr: string, values: string[]): Promise<(string | null)[]> {
+  const reader = await conn.runAndReadAll(
+    `SELECT (${expr})::VARCHAR AS v FROM unnest($1) WITH ORDINALITY AS t(s, i) ORDER BY i`,
+    [listValue(values)],
+    [LIST(VARCHAR)],
+  );
+  return reader.getRowObjectsJson().map((r) => r.v as string | null);
+}
+
+/** A fresh folder for one test; removed by the returned cleanup. */
+export function testDir(prefix = 'bidui-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI (npm test builds first). */
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC', ...options.env },
+    timeout: 300_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function writeJson(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,375 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import iconv from 'iconv-lite';
+import ExcelJS from 'exceljs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { UserError } from '../src/core/errors.js';
+import { createProgress } from '../src/core/progress.js';
+import { queryStep } from '../src/core/sql.js';
+import { openStore } from '../src/core/store.js';
+import { ensureWorkspace } from '../src/core/workspace.js';
+import { DATASET_NAMES, type DatasetName } from '../src/ingest/datasets.js';
+import { idProblem } from '../src/ingest/id-number.js';
+import { ingest, type IngestReport } from '../src/ingest/ingest.js';
+import { buildWorld } from '../src/fixtures/world.js';
+import { writeFixtures } from '../src/fixtures/write.js';
+import { BIN, runCli, testDir, writeJson } from './helpers.js';
+
+const QUIET = createProgress(process.stderr, true);
+
+async function runIngest(configFile: string, only?: { dataset: DatasetName; files: string[] }): Promise<IngestReport> {
+  const config = loadConfig(configFile);
+  const store = await openStore(ensureWorkspace(config.workspace), config.engine);
+  try {
+    return await ingest(store, config, { only, progress: QUIET, today: '2020-06-30' });
+  } finally {
+    store.close();
+  }
+}
+
+async function query<T = Record<string, unknown>>(configFile: string, sql: string): Promise<T[]> {
+  const config = loadConfig(configFile);
+  const store = await openStore(ensureWorkspace(config.workspace), config.engine);
+  try {
+    return await queryStep<T>(store.conn, 'test query', sql);
+  } finally {
+    store.close();
+  }
+}
+
+/** Everything the store holds, as counts: any write shows up here. */
+async function storeCounts(configFile: string): Promise<Record<string, number>> {
+  const tables = ['ingest', 'snapshot', 'snapshot_file', 'reject', 'ingest_warning', ...DATASET_NAMES.map((d) => `ds_${d}`)];
+  const rows = await query<{ t: string; n: string }>(configFile, tables.map((t) => `SELECT '${t}' AS t, count(*) AS n FROM ${t}`).join(' UNION ALL '));
+  return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
+}
+
+async function errorOf(p: Promise<unknown>): Promise<UserError> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof UserError) return error;
+    throw error;
+  }
+  throw new Error('expected a UserError');
+}
+
+const ROSTER_HEADER = '户编号,证件号码,姓名,与户主关系,乡镇,行政村,脱贫状态,识别时间,脱贫时间,人均纯收入';
+const ROSTER_ROWS = [
+  '52262500000001,11010519491231002X,张三,户主,舞阳镇,顺城社区,已脱贫,2014-05-01,2017-11-30,5200',
+  '52262500000001,110105195001010020,李四,配偶,舞阳镇,顺城社区,已脱贫,2014-05-01,2017-11-30,5200',
+];
+const HUKOU_CSV = '公民身份号码,姓名,户号,与户主关系,乡镇,行政村,人口状态,注销日期\n11010519491231002X,张三,522625100000001,户主,舞阳镇,顺城社区,正常,\n';
+
+describe('ingest', () => {
+  let t: { dir: string; cleanup: () => void };
+  let configFile: string;
+  beforeEach(() => {
+    t = testDir();
+    configFile = path.join(t.dir, 'bidui.config.json');
+  });
+  afterEach(() => t.cleanup());
+
+  const write = (name: string, content: string | Buffer) => {
+    const file = path.join(t.dir, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+    return file;
+  };
+  const config = (datasets: unknown[]) => writeJson(configFile, { workspace: './ws', datasets });
+  const baseDatasets = () => {
+    write('roster.csv', `${ROSTER_HEADER}\n${ROSTER_ROWS.join('\n')}\n`);
+    write('hukou.csv', HUKOU_CSV);
+    return [
+      { dataset: 'roster', files: ['roster.csv'] },
+      { dataset: 'hukou', files: ['hukou.csv'] },
+    ];
+  };
+
+  it('reads a messy generated county back to exactly what the generator wrote', async () => {
+    const world = buildWorld({ households: 400, seed: 3, asOf: '2020-06-30', messy: 1 });
+    const summary = await writeFixtures(world, t.dir, { seed: 3, messy: 1, households: 400 });
+    expect(new Set(summary.files.map((f) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx']));
+    const report = await runIngest(configFile);
+
+    // Every row written is read and loaded (the generator writes nothing a reader should reject).
+    for (const f of summary.files) {
+      const d = report.datasets.find((x) => x.dataset === f.dataset)!;
+      expect([f.dataset, d.files[0]!.rowsRead, d.files[0]!.rowsLoaded, d.files[0]!.rowsRejected]).toEqual([f.dataset, f.rows, f.rows, 0]);
+    }
+
+    const idOf = (state: string, id: string, written?: string) => (state === 'ok' ? id : state === 'invalid' ? written! : 'EXCEL');
+    const loadedId = (id: string) => (idProblem(id, '2020-06-30') === 'excel' ? 'EXCEL' : id);
+
+    const roster = await query<Record<string, string | null>>(configFile, 'SELECT household_id, id_number, name, status, identified_on, exited_on, income_per_capita FROM ds_roster');
+    const expectedRoster = world.roster.flatMap((rh) => rh.rows.map((row) => [
+      rh.householdId, idOf(row.idState, world.persons[row.pid]!.id, row.writtenId), row.name.trim(), rh.status, rh.identifiedOn, rh.exitedOn, rh.income === null ? null : rh.income.toFixed(2),
+    ].join('|')));
+    expect(roster.map((r) => [r.household_id, loadedId(r.id_number!), r.name, r.status, r.identified_on, r.exited_on, r.income_per_capita].join('|')).sort()).toEqual(expectedRoster.sort());
+
+    const hukou = await query<Record<string, string | null>>(configFile, 'SELECT id_number, hukou_id, status, status_on, township, village FROM ds_hukou');
+    const expectedHukou = world.hukouHouseholds.flatMap((hh) => hh.members.map((pid) => {
+      const p = world.persons[pid]!;
+      return [idOf(p.hukouIdState, p.id), hh.hukouId, p.status, p.statusOn, hh.township, hh.village].join('|');
+    }));
+    expect(hukou.map((r) => [loadedId(r.id_number!), r.hukou_id, r.status, r.status_on, r.township, r.village].join('|')).sort()).toEqual(expectedHukou.sort());
+
+    for (const [dataset, fields] of [
+      ['dibao', ['assistance_type', 'started_on', 'ended_on']],
+      ['vehicle', ['plate', 'vehicle_type', 'registered_on', 'deregistered_on']],
+      ['housing_safety', ['grade', 'assessed_on', 'renovation_status', 'renovated_on']],
+      ['disability', ['grade', 'certified_on']],
+      ['illness', ['category', 'diagnosed_on']],
+    ] as const) {
+      const rows = await query<Record<string, string | null>>(configFile, `SELECT id_number, ${fields.join(', ')} FROM ds_${dataset}`);
+      const canonical = (field: string, v: unknown) => (v === '已竣工' ? '已改造' : v === null || v === undefined ? null : String(v));
+      const expected = world.records[dataset].map((rec) => [idOf(rec.idState, world.persons[rec.pid]!.id), ...fields.map((f) => canonical(f, rec.f[f]))].join('|'));
+      expect([dataset, rows.map((r) => [loadedId(r.id_number!), ...fields.map((f) => r[f])].join('|')).sort()]).toEqual([dataset, expected.sort()]);
+    }
+  });
+
+  it('keeps rows read = loaded + rejected, with each reject row-numbered and explained', async () => {
+    write('roster.csv', [
+      ROSTER_HEADER,
+      ROSTER_ROWS[0],
+      '52262500000002,110105195001010025,,户主,舞阳镇,顺城社区,未脱贫,2015-03-01,,2100',
+      '52262500000003,"110105195001010063",王五,户主,"舞阳镇","顺城社区",未脱贫,不详,,2100',
+      '52262500000004,110105195001010047,"赵\n六",户主,舞阳镇,顺城社区,未脱贫,2016,,2100',
+      '52262500000005,110105195001010068,钱七,户主,舞阳镇,顺城社区,已出列,2016,,2100',
+      '52262500000006,5.20102E+17,孙八,户主,舞阳镇,顺城社区,未脱贫,2016,,2100',
+      '52262500000007,110105195001010071,周九,户主,舞阳镇,顺城社区,已脱贫,2016,2019年13月1日,约3000',
+    ].join('\n'));
+    config([{ dataset: 'roster', files: ['roster.csv'] }]);
+    const report = await runIngest(configFile);
+    const file = report.datasets[0]!.files[0]!;
+    expect([file.rowsRead, file.rowsLoaded, file.rowsRejected]).toEqual([7, 4, 3]);
+    expect(file.rowsRead).toBe(file.rowsLoaded + file.rowsRejected);
+    expect(file.idProblems).toEqual({ excel: 1 });
+
+    const rejects = await query<{ source_row: string; reason_code: string; reason: string; row_json: string }>(configFile, 'SELECT * FROM reject ORDER BY source_row');
+    expect(rejects.map((r) => [Number(r.source_row), r.reason_code])).toEqual([[3, 'missing_field'], [4, 'bad_date'], [6, 'bad_value']]);
+    expect(rejects[0]!.reason).toContain('姓名');
+    expect(rejects[1]!.reason).toContain('识别时间');
+    expect(rejects[2]!.reason).toContain('脱贫状态');
+    expect(JSON.parse(rejects[2]!.row_json).status).toBe('已出列');
+
+    // The multi-line name stays one record (row 5), the Excel-damaged ID is loaded and flagged.
+    const loaded = await query<{ source_row: string; name: string; id_number: string; identified_on: string }>(configFile, 'SELECT source_row, name, id_number, identified_on FROM ds_roster ORDER BY source_row');
+    expect(loaded.map((r) => Number(r.source_row))).toEqual([2, 5, 7, 8]);
+    expect(loaded[1]!.name).toBe('赵\n六');
+    expect(loaded[1]!.identified_on).toBe('2016-01-01');
+    const warnings = await query<{ source_row: string; field: string; code: string }>(configFile, 'SELECT source_row, field, code FROM ingest_warning ORDER BY source_row, field');
+    expect(warnings.map((w) => [Number(w.source_row), w.field, w.code])).toEqual([[8, 'exited_on', 'bad_date'], [8, 'income_per_capita', 'bad_number']]);
+    const snap = await query<{ rows_read: string; rows_loaded: string; rows_rejected: string; invalid_ids: string }>(configFile, 'SELECT * FROM snapshot');
+    expect(snap.map((s) => [s.rows_read, s.rows_loaded, s.rows_rejected, s.invalid_ids].map(Number))).toEqual([[7, 4, 3, 1]]);
+  });
+
+  it('maps headers through aliases, full-width folding and config columns; ignores extra columns', async () => {
+    write('roster.csv', `序号,户 码,身份证号,姓　名,乡（镇）,村(社区),贫困户状态,纳入时间,备注,家庭人口\n1,A1,11010519491231002X,张三,舞阳镇,顺城社区,贫困户,2014,,3\n`);
+    write('hukou.csv', '身份证号,姓名,户口编号,乡镇(街道),行政村,人口状态\n11010519491231002X,张三,H1,舞阳镇,顺城社区,正常\n');
+    config([
+      { dataset: 'roster', files: ['roster.csv'] },
+      { dataset: 'hukou', files: ['hukou.csv'], columns: { 户口编号: 'hukou_id' } },
+    ]);
+    await runIngest(configFile);
+    const roster = await query(configFile, 'SELECT household_id, id_number, name, township, village, status, identified_on FROM ds_roster');
+    expect(roster).toEqual([{ household_id: 'A1', id_number: '11010519491231002X', name: '张三', township: '舞阳镇', village: '顺城社区', status: '未脱贫', identified_on: '2014-01-01' }]);
+    const map = await query<{ header_map: string }>(configFile, "SELECT header_map FROM snapshot_file JOIN snapshot USING (snapshot_id) WHERE dataset = 'hukou'");
+    expect(JSON.parse(map[0]!.header_map).hukou_id).toBe('户口编号');
+  });
+
+  it('reads GBK with auto and with gbk, and a TSV', async () => {
+    write('roster.csv', iconv.encode(`${ROSTER_HEADER}\n${ROSTER_ROWS.join('\n')}\n`, 'gbk'));
+    write('hukou.tsv', HUKOU_CSV.replace(/,/g, '\t'));
+    config([{ dataset: 'roster', files: ['roster.csv'], encoding: 'gbk' }, { dataset: 'hukou', files: ['hukou.tsv'] }]);
+    const report = await runIngest(configFile);
+    expect(report.datasets.map((d) => [d.dataset, d.files[0]!.encoding, d.files[0]!.rowsLoaded])).toEqual([['hukou', 'utf-8', 1], ['roster', 'gb18030', 2]]);
+    expect((await query<{ name: string }>(configFile, 'SELECT name FROM ds_roster ORDER BY source_row')).map((r) => r.name)).toEqual(['张三', '李四']);
+  });
+
+  it('writes nothing for unchanged files, reuses loaded files, and skips duplicates', async () => {
+    config(baseDatasets());
+    const first = await runIngest(configFile);
+    expect(first.datasets.map((d) => d.status)).toEqual(['loaded', 'loaded']);
+    const before = await storeCounts(configFile);
+
+    const again = await runIngest(configFile);
+    expect(again.ingestId).toBeUndefined();
+    expect(again.datasets.map((d) => d.status)).toEqual(['unchanged', 'unchanged']);
+    expect(await storeCounts(configFile)).toEqual(before);
+
+    // Add a second roster file and a byte-identical copy of it: new roster snapshot only.
+    write('roster2.csv', `${ROSTER_HEADER}\n52262500000009,110105195001010071,周九,户主,舞阳镇,顺城社区,未脱贫,2016,,2100\n`);
+    fs.copyFileSync(path.join(t.dir, 'roster2.csv'), path.join(t.dir, 'roster2-copy.csv'));
+    config([{ dataset: 'roster', files: ['roster.csv', 'roster2*.csv'] }, { dataset: 'hukou', files: ['hukou.csv'] }]);
+    const third = await runIngest(configFile);
+    const roster = third.datasets.find((d) => d.dataset === 'roster')!;
+    expect(roster.status).toBe('loaded');
+    expect(roster.files.map((f) => [path.basename(f.path), f.status])).toEqual([
+      ['roster.csv', 'reused'], ['roster2-copy.csv', 'loaded'], ['roster2.csv', 'duplicate'],
+    ]);
+    expect(third.datasets.find((d) => d.dataset === 'hukou')!.status).toBe('unchanged');
+    const after = await storeCounts(configFile);
+    expect(after.ds_roster).toBe(before.ds_roster! + 1);
+    expect(after.snapshot).toBe(before.snapshot! + 1);
+    // The new snapshot's rows: the reused file's rows (loaded under the first snapshot) plus the new one.
+    const rows = await query<{ n: string }>(configFile, `
+      SELECT count(*) AS n FROM ds_roster r JOIN snapshot_file f ON r.snapshot_id = f.rows_from_snapshot AND r.file_no = f.rows_from_file_no
+      WHERE f.snapshot_id = ${roster.snapshotId}`);
+    expect(Number(rows[0]!.n)).toBe(3);
+  });
+
+  it('ingests one dataset from files named on the command line', async () => {
+    config(baseDatasets());
+    const extra = write('other/名册.csv', `${ROSTER_HEADER}\n${ROSTER_ROWS[0]}\n`);
+    const report = await runIngest(configFile, { dataset: 'roster', files: [extra] });
+    expect(report.datasets.map((d) => [d.dataset, d.files.length, d.files[0]!.rowsLoaded])).toEqual([['roster', 1, 1]]);
+  });
+
+  describe('bad input: a Chinese error naming the file, and the store unchanged', () => {
+    const cases: { name: string; setup: (w: typeof write) => unknown; code: string; mentions: RegExp[] }[] = [
+      {
+        name: 'a required column missing',
+        setup: (w) => { w('bad.csv', '公民身份号码,姓名,户号,乡镇,人口状态\n11010519491231002X,张三,H1,舞阳镇,正常\n'); return { dataset: 'hukou', files: ['bad.csv'] }; },
+        code: 'E_MISSING_COLUMN',
+        mentions: [/village/, /村\(居\)委会/, /「公民身份号码」/, /"columns"/, /bad\.csv/],
+      },
+      { name: 'an empty file', setup: (w) => { w('bad.csv', ''); return { dataset: 'hukou', files: ['bad.csv'] }; }, code: 'E_EMPTY_FILE', mentions: [/空/, /bad\.csv/] },
+      { name: 'a header-only file', setup: (w) => { w('bad.csv', '\uFEFF公民身份号码,姓名,户号,乡镇,行政村,人口状态\n'); return { dataset: 'hukou', files: ['bad.csv'] }; }, code: 'E_HEADER_ONLY', mentions: [/只有表头/, /bad\.csv/] },
+      { name: 'binary junk', setup: (w) => { w('bad.csv', Buffer.from([0x50, 0x4b, 0, 1, 2, 3, 0xff, 0, 0x10, 0x20])); return { dataset: 'hukou', files: ['bad.csv'] }; }, code: 'E_BINARY', mentions: [/二进制/, /bad\.csv/] },
+      { name: 'a file that is not an XLSX', setup: (w) => { w('bad.xlsx', 'not a workbook'); return { dataset: 'hukou', files: ['bad.xlsx'] }; }, code: 'E_XLSX', mentions: [/xlsx/, /bad\.xlsx/] },
+      {
+        name: 'ragged rows',
+        setup: (w) => { w('bad.csv', '公民身份号码,姓名,户号,乡镇,行政村,人口状态\n11010519491231002X,张三,H1,舞阳镇,顺城社区,正常\n110105195001010020,李四,H1,舞阳镇,顺城,社区,正常\n'); return { dataset: 'hukou', files: ['bad.csv'] }; },
+        code: 'E_RAGGED_ROWS',
+        mentions: [/第 3 行/, /列数多于表头/, /bad\.csv/],
+      },
+      {
+        name: 'a wrong encoding',
+        setup: (w) => { w('bad.csv', iconv.encode(HUKOU_CSV, 'gbk')); return { dataset: 'hukou', files: ['bad.csv'], encoding: 'utf-8' }; },
+        code: 'E_ENCODING',
+        mentions: [/UTF-8/, /第 1 行/, /gbk/, /bad\.csv/],
+      },
+      { name: 'a glob that matches nothing', setup: () => ({ dataset: 'hukou', files: ['nothing/*.csv'] }), code: 'E_NO_FILES', mentions: [/没有匹配/, /nothing/] },
+      { name: 'an old .xls file', setup: (w) => { w('bad.xls', 'x'); return { dataset: 'hukou', files: ['bad.xls'] }; }, code: 'E_FORMAT', mentions: [/\.xls/, /另存为/] },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        config(baseDatasets());
+        await runIngest(configFile);
+        const before = await storeCounts(configFile);
+        fs.appendFileSync(path.join(t.dir, 'roster.csv'), `${ROSTER_ROWS[0]!.replace('52262500000001', '52262500000099')}\n`);
+        const entry = c.setup(write);
+        config([{ dataset: 'roster', files: ['roster.csv'] }, entry]);
+        const error = await errorOf(runIngest(configFile));
+        expect(error.code).toBe(c.code);
+        const text = error.format();
+        for (const m of c.mentions) expect(text).toMatch(m);
+        expect(text).toMatch(/处理办法/);
+        // The changed roster file was not loaded either: one ingest is one transaction.
+        expect(await storeCounts(configFile)).toEqual(before);
+      });
+    }
+
+    it('a truncated XLSX', async () => {
+      const wb = new ExcelJS.Workbook();
+      const ws = wb.addWorksheet('户籍');
+      ws.addRow(['公民身份号码', '姓名', '户号', '乡镇', '行政村', '人口状态']);
+      for (let i = 0; i < 500; i++) ws.addRow([`11010519491231002X`, `张${i}`, 'H1', '舞阳镇', '顺城社区', '正常']);
+      const full = Buffer.from(await wb.xlsx.writeBuffer());
+      config([...baseDatasets(), { dataset: 'dibao', files: ['cut.xlsx'] }]);
+      write('cut.xlsx', full.subarray(0, Math.floor(full.length / 2)));
+      const error = await errorOf(runIngest(configFile));
+      expect(error.code).toBe('E_XLSX');
+      expect(error.format()).toMatch(/cut\.xlsx/);
+      expect(await storeCounts(configFile)).toMatchObject({ snapshot: 0, ds_roster: 0 });
+    });
+
+    it('reports every problem of every file at once', async () => {
+      config([...baseDatasets(), { dataset: 'dibao', files: ['none.csv'] }, { dataset: 'illness', files: ['empty.csv'] }, { dataset: 'vehicle', files: ['v.csv'] }]);
+      write('empty.csv', '');
+      write('v.csv', '号牌号码\n贵H12345\n');
+      const error = await errorOf(runIngest(configFile));
+      expect(error.code).toBe('E_INGEST');
+      expect(error.message).toMatch(/3 个问题/);
+      expect(error.message).toMatch(/none\.csv/);
+      expect(error.message).toMatch(/empty\.csv/);
+      expect(error.message).toMatch(/v\.csv/);
+    });
+  });
+});
+
+describe('ingest on the command line', () => {
+  let t: { dir: string; cleanup: () => void };
+  beforeEach(() => {
+    t = testDir();
+  });
+  afterEach(() => t.cleanup());
+
+  it('loads a county, keeps the log free of IDs and names, and creates owner-only files', async () => {
+    const world = buildWorld({ households: 300, seed: 9, asOf: '2020-06-30', messy: 0.5 });
+    await writeFixtures(world, t.dir, { seed: 9, messy: 0.5, households: 300 });
+    const r = runCli(['ingest', '--config', path.join(t.dir, 'bidui.config.json')]);
+    expect(r.stderr).toMatch(/导入 建档立卡/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/roster/);
+    const ws = path.join(t.dir, 'workspace');
+    const log = fs.readFileSync(path.join(ws, 'logs', 'bidui.log'), 'utf8');
+    expect(log).toMatch(/file loaded/);
+    const leaks = world.persons.filter((p) => log.includes(p.id) || log.includes(p.id.slice(0, 6) + p.id.slice(8, 17)) || log.includes(p.name));
+    expect(leaks.map((p) => p.pid)).toEqual([]);
+    expect(fs.statSync(ws).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(ws, 'bidui.duckdb')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(ws, 'logs', 'bidui.log')).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(path.join(ws, 'tmp'))).toEqual([]);
+
+    const list = runCli(['snapshots', '--config', path.join(t.dir, 'bidui.config.json')]);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l))).toHaveLength(11);
+  });
+
+  it('exits 2 with a Chinese message on bad input, and 3 when the workspace is locked', () => {
+    writeJson(path.join(t.dir, 'c.json'), { workspace: './ws', datasets: [{ dataset: 'roster', files: ['missing.csv'] }] });
+    const bad = runCli(['ingest', '--config', path.join(t.dir, 'c.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/错误 \[E_NO_FILES\]/);
+    expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
+
+    const usage = runCli(["snapshots", "--config", "x.json", "--nope"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/未知的选项/);
+
+    fs.mkdirSync(path.join(t.dir, 'ws'), { recursive: true });
+    fs.writeFileSync(path.join(t.dir, 'ws', 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: '2020-01-01T00:00:00Z' }));
+    const locked = runCli(['ingest', '--config', path.join(t.dir, 'c.json')]);
+    expect(locked.code).toBe(3);
+    expect(locked.stderr).toMatch(/正被另一个 bidui 进程使用/);
+  });
+
+  it('leaves no partial snapshot when killed in the middle of a load', async () => {
+    const world = buildWorld({ households: 40_000, seed: 2, asOf: '2020-06-30', messy: 0 });
+    await writeFixtures(world, t.dir, { seed: 2, messy: 0, households: 40_000 });
+    const configFile = path.join(t.dir, 'bidui.config.json');
+    const child = spawn(process.execPath, [BIN, 'ingest', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('导入 机动车')) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    await new Promise((r) => child.on('close', r));
+    expect(child.signalCode).toBe('SIGKILL');
+    fs.rmSync(path.join(t.dir, 'workspace', 'bidui.lock'), { force: true });
+    const counts = await storeCounts(configFile);
+    expect(counts).toMatchObject({ ingest: 0, snapshot: 0, snapshot_file: 0, ds_roster: 0, ds_hukou: 0 });
+    // And the next ingest completes normally.
+    expect((await runIngest(configFile)).datasets.every((d) => d.status === 'loaded')).toBe(true);
+  });
+});

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ageOn, fromDays, toDays } from '../src/fixtures/dates.js';
 import { oneEditAway } from '../src/fixtures/expected.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { idProblem } from '../src/ingest/id-number.js';
@@ -145,5 +146,23 @@ describe('oneEditAway', () => {
     expect(oneEditAway('12345', '14325')).toBe(false);
     expect(oneEditAway('12345', '12354X')).toBe(false);
     expect(oneEditAway('12345', '22346')).toBe(false);
+  });
+});
+
+describe('generator date arithmetic', () => {
+  it('agrees with Date for every day from 1900 to 2100', () => {
+    const start = Date.UTC(1900, 0, 1) / 86_400_000;
+    const end = Date.UTC(2100, 11, 31) / 86_400_000;
+    for (let day = start; day <= end; day++) {
+      const iso = new Date(day * 86_400_000).toISOString().slice(0, 10);
+      if (fromDays(day) !== iso || toDays(iso) !== day) throw new Error(`mismatch at ${iso}`);
+    }
+    expect(fromDays(toDays('2020-02-29') + 1)).toBe('2020-03-01');
+  });
+
+  it('computes whole years of age, birthdays included', () => {
+    expect(ageOn('2004-06-30', '2020-06-30')).toBe(16);
+    expect(ageOn('2004-07-01', '2020-06-30')).toBe(15);
+    expect(ageOn('2000-02-29', '2019-02-28')).toBe(18);
   });
 });

@@ -116,6 +116,14 @@ describe('ingest', () => {
     }));
     expect(hukou.map((r) => [loadedId(r.id_number!), r.hukou_id, r.status, r.status_on, r.township, r.village].join('|')).sort()).toEqual(expectedHukou.sort());
 
+    // The ID problem and birth date stored at ingest give the same answer as the full check, on any date.
+    for (const d of ['2014-06-30', '2017-01-01', '2020-06-30']) {
+      const disagree = await query<{ n: string }>(configFile, `
+        SELECT count(*) AS n FROM (SELECT id_number, id_number_problem, id_number_birth FROM ds_roster UNION ALL SELECT id_number, id_number_problem, id_number_birth FROM ds_hukou)
+        WHERE bidui_id_problem_on(id_number_problem, id_number_birth, DATE '${d}') IS DISTINCT FROM bidui_id_problem(id_number, DATE '${d}')`);
+      expect([d, Number(disagree[0]!.n)]).toEqual([d, 0]);
+    }
+
     for (const [dataset, fields] of [
       ['dibao', ['assistance_type', 'started_on', 'ended_on']],
       ['vehicle', ['plate', 'vehicle_type', 'registered_on', 'deregistered_on']],
@@ -164,6 +172,25 @@ describe('ingest', () => {
     expect(warnings.map((w) => [Number(w.source_row), w.field, w.code])).toEqual([[8, 'exited_on', 'bad_date'], [8, 'income_per_capita', 'bad_number']]);
     const snap = await query<{ rows_read: string; rows_loaded: string; rows_rejected: string; invalid_ids: string }>(configFile, 'SELECT * FROM snapshot');
     expect(snap.map((s) => [s.rows_read, s.rows_loaded, s.rows_rejected, s.invalid_ids].map(Number))).toEqual([[7, 4, 3, 1]]);
+  });
+
+  it('numbers rows as in the file on a large file read in parallel, multi-line fields included', async () => {
+    const lines = [ROSTER_HEADER];
+    const missing: number[] = [];
+    let row = 1;
+    for (let i = 0; i < 120_000; i++) {
+      row++;
+      const name = i % 997 === 0 ? '' : i % 7 === 0 ? `"张\n${i}"` : `李${i}`;
+      if (name === '') missing.push(row);
+      lines.push(`H${i},11010519491231002X,${name},户主,舞阳镇,顺城社区,未脱贫,2015-03-01,,2100,${'备注'.repeat(20)}`);
+    }
+    write('roster.csv', `${ROSTER_HEADER},备注\n${lines.slice(1).join('\n')}\n`);
+    config([{ dataset: 'roster', files: ['roster.csv'] }]);
+    await runIngest(configFile);
+    const rejects = await query<{ source_row: string }>(configFile, 'SELECT source_row FROM reject ORDER BY source_row');
+    expect(rejects.map((r) => Number(r.source_row))).toEqual(missing);
+    const sample = await query<{ source_row: string; household_id: string }>(configFile, "SELECT source_row, household_id FROM ds_roster WHERE household_id IN ('H1', 'H7', 'H77777', 'H119999') ORDER BY source_row");
+    expect(sample.map((r) => [Number(r.source_row), r.household_id])).toEqual([[3, 'H1'], [9, 'H7'], [77779, 'H77777'], [120001, 'H119999']]);
   });
 
   it('maps headers through aliases, full-width folding and config columns; ignores extra columns', async () => {

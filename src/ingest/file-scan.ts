@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { UserError } from '../core/errors.js';
@@ -27,14 +28,14 @@ const HEAD_BYTES = 64 * 1024;
  */
 export async function scanFile(file: string): Promise<FileScan> {
   const hash = crypto.createHash('sha256');
-  const decoder = new TextDecoder('utf-8', { fatal: true });
   let size = 0;
   let utf8 = true;
   let newlinesBefore = 0;
   let firstBadUtf8Line: number | undefined;
   const headChunks: Buffer[] = [];
   let headLen = 0;
-  let pending: Buffer = Buffer.alloc(0);
+  // Bytes of a character split across chunks, carried to the next chunk.
+  let carry: Buffer = Buffer.alloc(0);
   await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) {
       hash.update(chunk);
@@ -43,31 +44,45 @@ export async function scanFile(file: string): Promise<FileScan> {
         headChunks.push(chunk.subarray(0, HEAD_BYTES - headLen));
         headLen += Math.min(chunk.length, HEAD_BYTES - headLen);
       }
-      if (utf8) {
-        try {
-          decoder.decode(chunk, { stream: true });
-          // Count lines of everything up to the last few bytes (a split character may follow).
-          newlinesBefore += countNewlines(pending);
-          pending = chunk;
-        } catch {
-          utf8 = false;
-          const text = new TextDecoder('utf-8').decode(Buffer.concat([pending, chunk]));
-          const bad = text.indexOf('\uFFFD');
-          firstBadUtf8Line = newlinesBefore + countNewlines(Buffer.from(text.slice(0, Math.max(bad, 0)))) + 1;
-        }
+      if (!utf8) continue;
+      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const cut = completeUtf8Prefix(buf);
+      if (!isUtf8(buf.subarray(0, cut))) {
+        utf8 = false;
+        firstBadUtf8Line = newlinesBefore + firstBadLine(buf);
+        continue;
       }
+      newlinesBefore += countNewlines(buf.subarray(0, cut));
+      carry = Buffer.from(buf.subarray(cut));
     }
   });
-  if (utf8) {
-    try {
-      decoder.decode();
-    } catch {
-      utf8 = false;
-      firstBadUtf8Line = newlinesBefore + countNewlines(pending) + 1;
-    }
+  if (utf8 && carry.length > 0) {
+    utf8 = false;
+    firstBadUtf8Line = newlinesBefore + 1;
   }
   const head = Buffer.concat(headChunks);
   return { path: file, size, sha256: hash.digest('hex'), utf8, firstBadUtf8Line, binary: head.includes(0), head };
+}
+
+/** Length of the prefix of buf that ends on a character boundary (at most 3 bytes are held back). */
+function completeUtf8Prefix(buf: Buffer): number {
+  const n = buf.length;
+  for (let back = 1; back <= Math.min(4, n); back++) {
+    const b = buf[n - back]!;
+    if ((b & 0xc0) !== 0x80) {
+      // A lead byte (or ASCII): does its sequence end inside the buffer?
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      return need > back ? n - back : n;
+    }
+  }
+  return n;
+}
+
+/** 1-based line (within buf) of the first byte that is not UTF-8. */
+function firstBadLine(buf: Buffer): number {
+  const text = new TextDecoder('utf-8').decode(buf);
+  const bad = text.indexOf('\uFFFD');
+  return countNewlines(Buffer.from(text.slice(0, Math.max(bad, 0)))) + 1;
 }
 
 function countNewlines(buf: Buffer): number {

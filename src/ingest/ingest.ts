@@ -32,6 +32,8 @@ export interface FileReport {
   rowsRejected: number;
   invalidIds: number;
   idProblems: Partial<Record<IdProblem, number>>;
+  /** Wall time spent on this file: scan, decode/convert and load (ms). */
+  ms: number;
 }
 
 export interface DatasetReport {
@@ -62,6 +64,7 @@ interface PlannedFile {
   format: 'csv' | 'xlsx';
   readOptionsHash: string;
   duplicateOf: string | undefined;
+  scanMs: number;
 }
 
 /** Bumped whenever normalisation or typing changes, so that old loads are not reused. */
@@ -123,10 +126,11 @@ async function plan(config: Config, only: IngestOptions['only'], problems: UserE
         }));
         continue;
       }
+      const scanStarted = performance.now();
       const scan = await scanFile(file);
       const list = byDataset.get(source.dataset) ?? [];
       const dup = list.find((p) => p.scan.sha256 === scan.sha256);
-      list.push({ path: file, source, scan, format, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path });
+      list.push({ path: file, source, scan, format, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
       byDataset.set(source.dataset, list);
     }
   }
@@ -138,10 +142,11 @@ interface Prepared {
   encoding: string;
   sheet: string | undefined;
   temp: string | undefined;
+  ms: number;
 }
 
 /** Decode/convert one file into a UTF-8 CSV for DuckDB and match its headers. */
-async function prepare(store: Store, dataset: DatasetName, file: PlannedFile): Promise<Prepared> {
+async function prepare(store: Store, dataset: DatasetName, file: PlannedFile): Promise<Omit<Prepared, 'ms'>> {
   const def = datasetDef(dataset);
   const { scan } = file;
   const bodyless = scan.head.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
@@ -244,7 +249,9 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         if (file.duplicateOf || w.previous.has(`${file.scan.sha256}:${file.readOptionsHash}`)) continue;
         progress.step(`检查 ${w.dataset}：${path.basename(file.path)}`);
         try {
-          prepared.set(file, await prepare(store, w.dataset, file));
+          const started = performance.now();
+          const prep = await prepare(store, w.dataset, file);
+          prepared.set(file, { ...prep, ms: performance.now() - started });
         } catch (error) {
           if (error instanceof UserError) problems.push(error);
           else throw error;
@@ -267,13 +274,14 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         let fileNo = 0;
         for (const file of w.files) {
           if (file.duplicateOf) {
-            fileReports.push({ path: file.path, sha256: file.scan.sha256, status: 'duplicate', format: file.format, encoding: '', rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, invalidIds: 0, idProblems: {} });
+            fileReports.push({ path: file.path, sha256: file.scan.sha256, status: 'duplicate', format: file.format, encoding: '', rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, invalidIds: 0, idProblems: {}, ms: file.scanMs });
             log().info({ dataset: w.dataset, file: file.path }, 'duplicate file skipped');
             continue;
           }
           fileNo++;
           const prev = w.previous.get(`${file.scan.sha256}:${file.readOptionsHash}`);
           let result: FileLoadResult;
+          const loadStarted = performance.now();
           let meta: { encoding: string; format: string; sheet: string | null; headerMap: string; fromSnapshot: number; fromFileNo: number };
           if (prev) {
             progress.step(`${def.zh}（${w.dataset}）：${path.basename(file.path)} 已导入过（SHA-256 相同），复用`);
@@ -298,7 +306,9 @@ export async function ingest(store: Store, config: Config, options: IngestOption
               rejected: result.rowsRejected, invalid: result.invalidIds, problems: canonicalJson(result.idProblems),
               fromSnapshot: meta.fromSnapshot, fromFileNo: meta.fromFileNo,
             });
-          fileReports.push({ path: file.path, sha256: file.scan.sha256, status: prev ? 'reused' : 'loaded', format: file.format, encoding: meta.encoding, ...result });
+          const ms = Math.round(file.scanMs + (prepared.get(file)?.ms ?? 0) + performance.now() - loadStarted);
+          log().info({ dataset: w.dataset, file: file.path, ms }, 'file done');
+          fileReports.push({ path: file.path, sha256: file.scan.sha256, status: prev ? 'reused' : 'loaded', format: file.format, encoding: meta.encoding, ...result, ms });
         }
         const sum = (k: 'rowsRead' | 'rowsLoaded' | 'rowsRejected' | 'invalidIds') => fileReports.reduce((s, f) => s + f[k], 0);
         await runStep(conn, `record snapshot of ${w.dataset}`,

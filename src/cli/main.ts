@@ -6,6 +6,7 @@ import { createProgress } from '../core/progress.js';
 import { queryStep } from '../core/sql.js';
 import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest, type IngestReport } from '../ingest/ingest.js';
+import { match, type RunResult } from '../match/match.js';
 import { BIDUI_VERSION } from '../version.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
@@ -35,6 +36,25 @@ export function printIngestReport(report: IngestReport, out: NodeJS.WritableStre
     }
   }
   out.write(`${table(['数据集', '快照', '状态', '文件', '编码', '读取行数', '导入行数', '拒收行数'], rows)}\n`);
+}
+
+/** The as-of date: YYYY-MM-DD and a real date, default today (UTC). */
+export function parseAsOf(value: string | undefined): string {
+  if (value === undefined) return new Date().toISOString().slice(0, 10);
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (!m || !d || d.toISOString().slice(0, 10) !== value) {
+    throw new UserError('E_USAGE', `比对日期「${value}」无效`, { hint: '写成 YYYY-MM-DD，例如 --as-of 2020-06-30。' });
+  }
+  return value;
+}
+
+const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
+
+export function printRunResult(result: RunResult, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(`运行 ${result.runId}，比对日期 ${result.asOf}\n`);
+  out.write(`${table(['规则', '类别', '名称', '结果', '线索户数', '证据条数', '说明'], result.rules.map((r) => [r.id, r.category, r.title, OUTCOME_ZH[r.outcome] ?? r.outcome, r.leads, r.evidence, r.reason ?? '']))}\n`);
+  out.write(`线索合计 ${result.leads} 条：${Object.entries(result.leadsByCategory).map(([c, n]) => `${c} ${n}`).join('，')}\n`);
 }
 
 export function buildProgram(): Command {
@@ -84,6 +104,23 @@ export function buildProgram(): Command {
         ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '最新'],
         rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.invalid_ids), r.newest ? '是' : '']),
       )}\n`);
+    });
+
+  program
+    .command('match')
+    .description('按比对日期运行全部规则，生成线索（一次“运行”）')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
+    .option('--quiet', '不显示进度')
+    .action(async (opts: { config: string; asOf?: string; quiet?: boolean }) => {
+      const asOf = parseAsOf(opts.asOf);
+      const result = await withStore(opts.config, 'match', { lock: true }, (store, config) =>
+        match(store, config, { asOf, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+      );
+      printRunResult(result);
+      if (result.status !== 'complete') {
+        throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, { hint: '查看上表中结果为 Error 的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。', exitCode: EXIT.internal });
+      }
     });
 
   program

@@ -1,0 +1,67 @@
+-- People and households on the as-of date, exactly as DOMAIN.md defines them. Built once per run
+-- from the pinned snapshot views (roster, hukou, …); every rule reads these tables. Parameter:
+-- $asOf (DATE). Each "-- step:" block is one statement, run and timed under that name.
+
+-- step: roster rows of households that exist on D
+-- A household exists on D when it was identified on or before D. Household attributes come from
+-- its head's row (与户主关系 = 户主), else from its first row in the file.
+CREATE OR REPLACE TEMP TABLE m_household AS
+SELECT
+  household_id,
+  arg_min(township, ord) AS township,
+  arg_min(village, ord) AS village,
+  arg_min(status, ord) AS status,
+  arg_min(identified_on, ord) AS identified_on,
+  arg_min(exited_on, ord) AS exited_on,
+  arg_min(income_per_capita, ord) AS income_per_capita,
+  CASE WHEN arg_min(status, ord) = '已脱贫' AND arg_min(exited_on, ord) <= $asOf THEN arg_min(exited_on, ord) END AS exited_on_d,
+  arg_min(id_number, ord) AS head_id_number,
+  arg_min(name, ord) AS head_name,
+  arg_min(snapshot_id, ord) AS head_snapshot_id,
+  arg_min(file_no, ord) AS head_file_no,
+  arg_min(source_row, ord) AS head_source_row
+FROM (
+  SELECT *, {'head': CASE WHEN relation = '户主' THEN 0 ELSE 1 END, 'file': file_no, 'row': source_row} AS ord FROM roster
+)
+GROUP BY household_id
+HAVING arg_min(identified_on, ord) <= $asOf;
+
+-- step: roster rows with their ID problem on D
+CREATE OR REPLACE TEMP TABLE m_roster_row AS
+SELECT r.*, bidui_id_problem_on(r.id_number_problem, r.id_number_birth, $asOf) AS id_problem
+FROM roster r SEMI JOIN m_household h USING (household_id);
+
+-- step: roster members (valid IDs) of households that exist on D
+CREATE OR REPLACE TEMP TABLE m_member AS
+SELECT * EXCLUDE (id_problem) FROM m_roster_row WHERE id_problem IS NULL;
+
+-- step: people in the roster on D
+CREATE OR REPLACE TEMP TABLE m_in_roster AS SELECT DISTINCT id_number FROM m_member;
+
+-- step: one 户籍 record per person (valid IDs; living first, then first in file)
+-- living: neither dead nor moved out on or before D (a later date has not happened yet).
+CREATE OR REPLACE TEMP TABLE m_hukou_person AS
+SELECT * EXCLUDE (rn) FROM (
+  SELECT *,
+    NOT (status IN ('死亡', '迁出') AND status_on IS NOT NULL AND status_on <= $asOf) AS living,
+    row_number() OVER (
+      PARTITION BY id_number
+      ORDER BY (status IN ('死亡', '迁出') AND status_on IS NOT NULL AND status_on <= $asOf), file_no, source_row
+    ) AS rn
+  FROM hukou
+) WHERE rn = 1;
+
+-- step: living members of each 户籍 household on D
+CREATE OR REPLACE TEMP TABLE m_hukou_unit AS
+SELECT hukou_id, id_number, id_number_birth AS birth, name, relation, township, village, snapshot_id, file_no, source_row
+FROM m_hukou_person WHERE living;
+
+-- step: 户籍 households with a roster member
+CREATE OR REPLACE TEMP TABLE m_unit_in_roster AS
+SELECT DISTINCT hukou_id FROM m_hukou_unit SEMI JOIN m_in_roster USING (id_number);
+
+-- step: place of each 户籍 household
+CREATE OR REPLACE TEMP TABLE m_unit_place AS
+SELECT hukou_id, arg_min(township, {'file': file_no, 'row': source_row}) AS township,
+       arg_min(village, {'file': file_no, 'row': source_row}) AS village
+FROM m_hukou_unit GROUP BY hukou_id;

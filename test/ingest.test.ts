@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
-import ExcelJS from 'exceljs';
+import ExcelJS from '../src/core/exceljs.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { UserError } from '../src/core/errors.js';
@@ -191,6 +191,24 @@ describe('ingest', () => {
     expect(rejects.map((r) => Number(r.source_row))).toEqual(missing);
     const sample = await query<{ source_row: string; household_id: string }>(configFile, "SELECT source_row, household_id FROM ds_roster WHERE household_id IN ('H1', 'H7', 'H77777', 'H119999') ORDER BY source_row");
     expect(sample.map((r) => [Number(r.source_row), r.household_id])).toEqual([[3, 'H1'], [9, 'H7'], [77779, 'H77777'], [120001, 'H119999']]);
+  });
+
+  it('reads Chinese XLSX text intact, whatever the chunk boundaries (exceljs streaming bug)', async () => {
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('户籍');
+    ws.addRow(['公民身份号码', '姓名', '户号', '乡镇', '行政村', '人口状态']);
+    const names: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const name = `${'张王李赵刘陈杨黄吴周'[i % 10]}${'伟芳娜敏静丽强磊军洋'[(i * 7) % 10]}${i}`;
+      names.push(name);
+      ws.addRow(['11010519491231002X', name, `H${i}`, '舞阳镇', `顺城社区${i % 50}`, '正常']);
+    }
+    write('hukou.xlsx', Buffer.from(await wb.xlsx.writeBuffer()));
+    config([{ dataset: 'hukou', files: ['hukou.xlsx'] }]);
+    await runIngest(configFile);
+    const got = await query<{ name: string }>(configFile, 'SELECT name FROM ds_hukou ORDER BY source_row');
+    expect(got.filter((r) => r.name.includes('\uFFFD'))).toEqual([]);
+    expect(got.map((r) => r.name)).toEqual(names);
   });
 
   it('maps headers through aliases, full-width folding and config columns; ignores extra columns', async () => {

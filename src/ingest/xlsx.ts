@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
-import ExcelJS from 'exceljs';
+import ExcelJS, { resetXlsxDecoder } from '../core/exceljs.js';
 import { stringify } from 'csv-stringify';
 import { UserError } from '../core/errors.js';
 import type { DatasetDef } from './datasets.js';
@@ -101,6 +101,7 @@ export async function convertXlsx(
   let chosen: string | undefined;
   const seenSheets: string[] = [];
   try {
+    resetXlsxDecoder();
     const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, {
       sharedStrings: 'cache',
       hyperlinks: 'ignore',

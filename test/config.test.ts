@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../src/config/config.js';
 import { UserError } from '../src/core/errors.js';
 import { PARAMETERS } from '../src/rules/parameters.js';
-import { testDir, writeJson } from './helpers.js';
+import { ROOT, testDir, writeJson } from './helpers.js';
 
 function problemsOf(value: unknown): string[] {
   try {
@@ -79,5 +79,14 @@ describe('config', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('README', () => {
+  it('shows the rule table exactly as the rule files define it', async () => {
+    const { rulesMarkdownTable } = await import('../src/rules/table.js');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('<!-- rules:begin -->')[1]!.split('<!-- rules:end -->')[0]!.trim();
+    expect(section).toBe(rulesMarkdownTable());
   });
 });

@@ -3,6 +3,8 @@
  * JSON line: { ms, maxRssMb, parts: [{ name, rows, ms }] }.
  *   node dist/bench/child.js ingest CONFIG
  *   node dist/bench/child.js bare CONFIG DBFILE
+ *   node dist/bench/child.js match CONFIG AS_OF
+ *   node dist/bench/child.js match-bare CONFIG AS_OF
  */
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -11,7 +13,12 @@ import { createProgress } from '../core/progress.js';
 import { quoteIdent, quoteLiteral } from '../core/sql.js';
 import { openStore } from '../core/store.js';
 import { ensureWorkspace } from '../core/workspace.js';
+import fsPath from 'node:path';
+import { DATASETS, dataTable } from '../ingest/datasets.js';
 import { ingest } from '../ingest/ingest.js';
+import { bindParams, match, splitSteps } from '../match/match.js';
+import { packageRoot } from '../core/paths.js';
+import { loadCatalogue } from '../rules/catalogue.js';
 
 interface Part {
   name: string;
@@ -57,8 +64,56 @@ async function runBare(configFile: string, dbFile: string): Promise<Part[]> {
   return parts;
 }
 
-const [job, configFile, dbFile] = process.argv.slice(2);
+async function runMatch(configFile: string, asOf: string): Promise<Part[]> {
+  const config = loadConfig(configFile);
+  const store = await openStore(ensureWorkspace(config.workspace), config.engine);
+  try {
+    const result = await match(store, config, { asOf, progress: createProgress(process.stderr, true) });
+    return result.rules.map((r) => ({ name: r.id, rows: r.evidence, ms: r.ms }));
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The baseline for match: the same people tables and rule SELECTs, run against plain views of
+ * the newest rows (no snapshot pinning through snapshot_file, no ID filter), each rule counted
+ * instead of turned into households, leads, evidence, flags and a recorded run.
+ */
+async function runMatchBare(configFile: string, asOf: string): Promise<Part[]> {
+  const config = loadConfig(configFile);
+  const store = await openStore(ensureWorkspace(config.workspace), config.engine);
+  const parts: Part[] = [];
+  try {
+    for (const def of DATASETS) {
+      await store.conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS SELECT * FROM ${quoteIdent(dataTable(def.name))}
+        WHERE snapshot_id = (SELECT max(snapshot_id) FROM ${quoteIdent(dataTable(def.name))})`);
+    }
+    const prelude = fs.readFileSync(fsPath.join(packageRoot(), 'src', 'match', 'sql', 'people.sql'), 'utf8');
+    const asOfParam = bindParams([], config.rules, asOf).values;
+    const started = performance.now();
+    for (const step of splitSteps(prelude)) await store.conn.run(step.sql, step.sql.includes('$asOf') ? asOfParam : undefined);
+    parts.push({ name: 'people', rows: 0, ms: performance.now() - started });
+    for (const rule of loadCatalogue().rules) {
+      const t = performance.now();
+      const p = bindParams(rule.params, config.rules, asOf);
+      const used = Object.fromEntries(Object.entries(p.values).filter(([k]) => rule.sql.includes(`$${k}`)));
+      const types = Object.fromEntries(Object.entries(p.types).filter(([k]) => k in used));
+      const reader = await store.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM (${rule.sql})`, used, types);
+      parts.push({ name: rule.id, rows: Number(reader.getRowObjectsJson()[0]!.n), ms: performance.now() - t });
+    }
+  } finally {
+    store.close();
+  }
+  return parts;
+}
+
+const [job, configFile, arg] = process.argv.slice(2);
 const started = performance.now();
-const parts = job === 'ingest' ? await runIngest(configFile!) : await runBare(configFile!, dbFile!);
+const parts =
+  job === 'ingest' ? await runIngest(configFile!)
+  : job === 'bare' ? await runBare(configFile!, arg!)
+  : job === 'match' ? await runMatch(configFile!, arg!)
+  : await runMatchBare(configFile!, arg!);
 const ms = performance.now() - started;
 process.stdout.write(`${JSON.stringify({ ms, maxRssMb: process.resourceUsage().maxRSS / 1024, parts })}\n`);

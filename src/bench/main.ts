@@ -113,4 +113,41 @@ program
     process.stdout.write(`${lines.join('\n')}\n`);
   });
 
+program
+  .command('match')
+  .option('--households <n>', 'households', (v) => Number(v), 100_000)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1)
+  .option('--as-of <date>', 'as-of date', '2020-06-30')
+  .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
+  .action((o: { households: number; seed: number; asOf: string; runs: number }) => {
+    const { dir } = fixtures(o.households, 0, o.seed);
+    const configFile = path.join(dir, 'bidui.config.json');
+    // A fresh workspace, ingested once; every match run then pins the same snapshots.
+    fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
+    child(['ingest', configFile]);
+    const runs: Measured[] = [];
+    const bare: Measured[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      const a = () => runs.push(child(['match', configFile, o.asOf]));
+      const b = () => bare.push(child(['match-bare', configFile, o.asOf]));
+      if (i % 2 === 0) { a(); b(); } else { b(); a(); }
+      process.stderr.write(`run ${i + 1}/${o.runs}: match ${(runs.at(-1)!.ms / 1000).toFixed(2)} s, bare ${(bare.at(-1)!.ms / 1000).toFixed(2)} s\n`);
+    }
+    const m = summarise(runs);
+    const b = summarise(bare);
+    const lines = [
+      `machine: ${machine()}`,
+      `county: ${fmt(o.households)} households, as of ${o.asOf}; median of ${o.runs} runs`,
+      '',
+      '| rule | evidence rows | match ms | bare SELECT ms |',
+      '| --- | ---: | ---: | ---: |',
+      ...[...m.byName.entries()].map(([name, x]) => `| ${name} | ${fmt(x.rows)} | ${fmt(x.ms)} | ${fmt(b.byName.get(name)?.ms ?? 0)} |`),
+      `| people tables (bare) | | | ${fmt(b.byName.get('people')?.ms ?? 0)} |`,
+      '',
+      `bidui match (end to end, in its own process): ${(m.ms / 1000).toFixed(2)} s, peak RSS ${fmt(m.rss)} MB; ` +
+        `bare people tables + rule SELECTs: ${(b.ms / 1000).toFixed(2)} s, peak RSS ${fmt(b.rss)} MB; ratio ${(m.ms / b.ms).toFixed(2)}x`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
 await program.parseAsync(process.argv);

@@ -7,6 +7,9 @@ import { queryStep } from '../core/sql.js';
 import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest, type IngestReport } from '../ingest/ingest.js';
 import { match, type RunResult } from '../match/match.js';
+import { report, type ReportResult } from '../report/report.js';
+import { CATEGORIES } from '../rules/catalogue.js';
+import type { Config } from '../config/config.js';
 import { BIDUI_VERSION } from '../version.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
@@ -50,6 +53,25 @@ export function parseAsOf(value: string | undefined): string {
 }
 
 const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
+
+function parseRunId(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new UserError('E_USAGE', `运行编号「${value}」无效`, { hint: '运行编号是正整数，用 bidui runs 查看。' });
+  return Number(value);
+}
+
+function outDir(option: string | undefined, config: Config): string {
+  const dir = option ? path.resolve(option) : config.output.dir;
+  if (!dir) throw new UserError('E_USAGE', '没有指定输出目录', { hint: '用 --out 指定，或在配置文件中设置 output.dir。' });
+  return dir;
+}
+
+export function printReportResult(result: ReportResult, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(`\n报告已写入：${result.out}\n`);
+  out.write(`  汇总页：${path.join(result.out, 'summary.html')}\n`);
+  out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个 .xlsx 和一个 .csv）\n`);
+  out.write(`  证据表：evidence.csv；线索表：leads.csv；已消失线索：resolved.csv；清单：manifest.json\n`);
+  out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}\n`);
+}
 
 export function printRunResult(result: RunResult, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`运行 ${result.runId}，比对日期 ${result.asOf}\n`);
@@ -124,17 +146,86 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('report')
+    .description('把一次运行的结果写成乡镇清单、证据表、汇总页和清单文件（manifest）')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .requiredOption('--run <id>', '运行编号（bidui runs 可查）', (v) => parseRunId(v))
+    .option('--out <dir>', '输出目录（默认：配置中的 output.dir）')
+    .option('--mask-ids', '证件号码只保留前 6 位和后 4 位（用于发往乡镇以外）')
+    .option('--quiet', '不显示进度')
+    .action(async (opts: { config: string; run: number; out?: string; maskIds?: boolean; quiet?: boolean }) => {
+      const result = await withStore(opts.config, 'report', { lock: true }, (store, config) =>
+        report(store, { runId: opts.run, out: outDir(opts.out, config), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+      );
+      printReportResult(result);
+    });
+
+  program
+    .command('run')
+    .description('每晚运行的入口：导入有变化的文件、比对、生成报告')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
+    .option('--out <dir>', '输出目录（默认：配置中的 output.dir）')
+    .option('--mask-ids', '证件号码只保留前 6 位和后 4 位')
+    .option('--quiet', '不显示进度')
+    .action(async (opts: { config: string; asOf?: string; out?: string; maskIds?: boolean; quiet?: boolean }) => {
+      const asOf = parseAsOf(opts.asOf);
+      const progress = createProgress(process.stderr, Boolean(opts.quiet));
+      const { ingested, result, written } = await withStore(opts.config, 'run', { lock: true }, async (store, config) => {
+        const out = outDir(opts.out, config);
+        const ingested = await ingest(store, config, { progress });
+        const result = await match(store, config, { asOf, progress });
+        const written = await report(store, { runId: result.runId, out, maskIds: Boolean(opts.maskIds || config.output.maskIds), progress });
+        return { ingested, result, written };
+      });
+      printIngestReport(ingested);
+      process.stdout.write('\n');
+      printRunResult(result);
+      printReportResult(written);
+      if (result.status !== 'complete') {
+        throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, { hint: '查看上表中结果为 出错 的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。', exitCode: EXIT.internal });
+      }
+    });
+
+  program
+    .command('runs')
+    .description('列出工作区中的运行')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .action(async (opts: { config: string }) => {
+      const rows = await withStore(opts.config, 'runs', { lock: false }, (store) =>
+        queryStep<Record<string, string | number>>(store.conn, 'list runs',
+          `SELECT run_id, as_of::VARCHAR AS as_of, strftime(finished_at, '%Y-%m-%d %H:%M:%S') AS finished, status, snapshots_json, leads_by_category FROM run ORDER BY run_id`),
+      );
+      if (rows.length === 0) {
+        process.stdout.write('工作区中还没有运行：先运行 bidui match 或 bidui run。\n');
+        return;
+      }
+      process.stdout.write(`${table(['运行', '比对日期', '完成时间', '状态', '快照', ...CATEGORIES], rows.map((r) => {
+        const counts = JSON.parse(String(r.leads_by_category)) as Record<string, number>;
+        const snaps = Object.entries(JSON.parse(String(r.snapshots_json)) as Record<string, number>).map(([d, id]) => `${d}:${id}`).join(' ');
+        return [Number(r.run_id), String(r.as_of), String(r.finished), r.status === 'complete' ? '完整' : '不完整', snaps, ...CATEGORIES.map((c) => counts[c] ?? 0)];
+      }))}\n`);
+    });
+
+  program
     .command('demo')
     .description('用内置的演示县（fixtures/demo）在一个新的工作区里完整运行一遍')
     .option('--out <dir>', '演示输出目录', 'bidui-demo')
     .action(async (opts: { out: string }) => {
       const out = path.resolve(opts.out);
       const { configFile, asOf } = prepareDemo(out);
-      const report = await withStore(configFile, 'demo', { lock: true }, (store, config) =>
-        ingest(store, config, { progress: createProgress(process.stderr, false) }),
-      );
-      printIngestReport(report);
-      process.stdout.write(`\n演示县已导入（比对日期 ${asOf}）。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
+      const progress = createProgress(process.stderr, false);
+      const { ingested, result, written } = await withStore(configFile, 'demo', { lock: true }, async (store, config) => {
+        const ingested = await ingest(store, config, { progress });
+        const result = await match(store, config, { asOf, progress });
+        const written = await report(store, { runId: result.runId, out: outDir(undefined, config), maskIds: false, progress });
+        return { ingested, result, written };
+      });
+      printIngestReport(ingested);
+      process.stdout.write('\n');
+      printRunResult(result);
+      printReportResult(written);
+      process.stdout.write(`\n演示县（镇远县合成数据）已比对完毕，比对日期 ${asOf}。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
     });
 
   registerFixturesCommands(program);

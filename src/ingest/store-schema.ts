@@ -124,6 +124,8 @@ CREATE TABLE IF NOT EXISTS run_rule (
   rule_id VARCHAR NOT NULL,
   category VARCHAR NOT NULL,
   title VARCHAR NOT NULL,
+  explain VARCHAR NOT NULL,
+  weight INTEGER NOT NULL,
   outcome VARCHAR NOT NULL,
   reason VARCHAR,
   sql_text VARCHAR NOT NULL,

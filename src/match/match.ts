@@ -123,13 +123,13 @@ async function pinSnapshots(store: Store): Promise<Map<DatasetName, Pinned>> {
  * as the flags can always run). Outside the roster, only rows whose ID is valid on D: invalid
  * IDs never join.
  */
-async function createViews(store: Store, pinned: Map<DatasetName, Pinned>, asOf: string): Promise<void> {
+export async function createSnapshotViews(store: Store, snapshots: Partial<Record<DatasetName, number>>, asOf: string): Promise<void> {
   for (const def of DATASETS) {
-    const p = pinned.get(def.name);
+    const id = snapshots[def.name];
     const table = quoteIdent(dataTable(def.name));
-    const body = p
+    const body = id !== undefined
       ? `SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
-         WHERE f.snapshot_id = ${Number(p.snapshotId)}${def.name === 'roster' ? '' : ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})`}`
+         WHERE f.snapshot_id = ${Number(id)}${def.name === 'roster' ? '' : ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})`}`
       : `SELECT * FROM ${table} WHERE false`;
     await runStep(store.conn, `view ${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS ${body}`);
   }
@@ -173,7 +173,7 @@ export async function match(store: Store, config: Config, options: MatchOptions)
     }
   }
   progress.step(`比对日期 ${asOf}：准备数据…`);
-  await createViews(store, pinned, asOf);
+  await createSnapshotViews(store, Object.fromEntries([...pinned.entries()].map(([d, p]) => [d, p.snapshotId])), asOf);
   const preludeText = fs.readFileSync(PRELUDE_FILE(), 'utf8');
   const asOfParams = bindParams([], config.rules, asOf);
   for (const step of splitSteps(preludeText)) await runStep(conn, `people: ${step.name}`, step.sql, usedParams(step.sql, asOfParams.values));
@@ -297,9 +297,9 @@ export async function match(store: Store, config: Config, options: MatchOptions)
     for (const rule of rules) {
       const r = results.get(rule.id)!;
       await runStep(conn, `insert run_rule ${rule.id}`,
-        'INSERT INTO run_rule VALUES ($id, $rule, $category, $title, $outcome, $reason, $sql, $hash, $params, $leads, $evidence, $ms)',
+        'INSERT INTO run_rule VALUES ($id, $rule, $category, $title, $explain, $weight, $outcome, $reason, $sql, $hash, $params, $leads, $evidence, $ms)',
         {
-          id, rule: rule.id, category: rule.category, title: rule.title, outcome: r.outcome, reason: r.reason ?? null, sql: rule.sql, hash: rule.sqlHash,
+          id, rule: rule.id, category: rule.category, title: rule.title, explain: rule.explain, weight: rule.weight, outcome: r.outcome, reason: r.reason ?? null, sql: rule.sql, hash: rule.sqlHash,
           params: canonicalJson(Object.fromEntries(rule.params.map((p) => [p, config.rules[p]]))), leads: r.leads, evidence: r.evidence, ms: r.ms,
         });
     }

@@ -1,0 +1,181 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../core/errors.js';
+import { log } from '../core/log.js';
+import type { Progress } from '../core/progress.js';
+import { queryStep, quoteLiteral, runStep } from '../core/sql.js';
+import type { Store } from '../core/store.js';
+import { DATASETS, type DatasetName } from '../ingest/datasets.js';
+import { createSnapshotViews } from '../match/match.js';
+import { CATEGORIES } from '../rules/catalogue.js';
+import { writeManifest } from './manifest.js';
+import { writeSummary } from './summary.js';
+import { writeTownshipLists } from './township.js';
+
+/**
+ * Report: from one recorded run to the files people act on. Every file is written in a fixed
+ * order with no timestamps inside, so reporting the same run twice gives the same bytes.
+ */
+export const UNKNOWN_TOWNSHIP = '未知乡镇';
+
+export interface ReportOptions {
+  runId: number;
+  out: string;
+  maskIds: boolean;
+  progress: Progress;
+}
+
+export interface ReportResult {
+  out: string;
+  files: string[];
+  townships: string[];
+  leads: Record<string, number>;
+  newLeads: number;
+  continuing: number;
+  resolved: number;
+  previousRunId: number | undefined;
+}
+
+export interface RunRow {
+  run_id: number;
+  as_of: string;
+  started_at: string;
+  finished_at: string;
+  status: string;
+  bidui_version: string;
+  duckdb_version: string;
+  config_hash: string;
+  params_json: string;
+  snapshots_json: string;
+  leads: string;
+  leads_by_category: string;
+}
+
+/** Create a folder readable by the owner only (also when it already exists). */
+export function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}
+
+export function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+const CATEGORY_ORDER = `CASE category ${CATEGORIES.map((c, i) => `WHEN ${quoteLiteral(c)} THEN ${i}`).join(' ')} END`;
+const DATASET_ZH = `CASE dataset ${DATASETS.map((d) => `WHEN ${quoteLiteral(d.name)} THEN ${quoteLiteral(d.zh)}`).join(' ')} END`;
+
+/** SQL expressions that mask an ID (first 6 and last 4 kept) when masking is on. */
+export function maskSql(expr: string, mask: boolean): string {
+  if (!mask) return expr;
+  return `CASE WHEN length(${expr}) > 10 THEN left(${expr}, 6) || repeat('*', length(${expr}) - 10) || right(${expr}, 4) ELSE ${expr} END`;
+}
+/** Mask every 15- or 18-character ID inside free text (Q6 suggestions). */
+export function maskTextSql(expr: string, mask: boolean): string {
+  if (!mask) return expr;
+  return `regexp_replace(${expr}, '([0-9]{6})[0-9]{5,8}([0-9]{3}[0-9Xx])', '\\1********\\2', 'g')`;
+}
+
+/**
+ * Build the report tables for one run (temp tables r_*), shared by every output:
+ * r_lead (with status against the previous run), r_evidence (display columns), r_resolved.
+ */
+async function prepareTables(store: Store, runId: number, previousRunId: number | undefined, mask: boolean): Promise<void> {
+  const { conn } = store;
+  const prev = previousRunId ?? -1;
+  await runStep(conn, 'report: leads', `
+    CREATE OR REPLACE TEMP TABLE r_lead AS
+    SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
+           CASE WHEN p.lead_key IS NULL THEN '新增' ELSE '持续' END AS status,
+           ${CATEGORY_ORDER} AS category_order
+    FROM lead l LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
+    WHERE l.run_id = $run`, { run: runId, prev });
+  await runStep(conn, 'report: evidence', `
+    CREATE OR REPLACE TEMP TABLE r_evidence AS
+    SELECT e.lead_key, e.category, e.rule, l.township_name AS township, coalesce(l.village, '') AS village,
+           ${maskSql('e.household_key', mask)} AS household_key,
+           ${maskSql('e.id_number', mask)} AS id_number, e.name, e.dataset,
+           ${DATASET_ZH} AS dataset_zh, e.record_ref,
+           CASE WHEN f.path IS NULL THEN e.record_ref
+                ELSE regexp_extract(f.path, '[^/]+$') || ' 第' || e.source_row || '行' END AS record_place,
+           ${maskTextSql('e.detail', mask)} AS detail,
+           l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id
+    FROM evidence e
+    JOIN r_lead l USING (lead_key)
+    LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
+    WHERE e.run_id = $run`, { run: runId });
+  await runStep(conn, 'report: resolved', `
+    CREATE OR REPLACE TEMP TABLE r_resolved AS
+    SELECT p.lead_key, p.category, coalesce(p.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township, coalesce(p.village, '') AS village,
+           ${maskSql('p.household_key', mask)} AS household_key, p.rules, ${CATEGORY_ORDER.replace(/category/g, 'p.category')} AS category_order
+    FROM lead p
+    WHERE p.run_id = $prev AND p.lead_key NOT IN (SELECT lead_key FROM lead WHERE run_id = $run)`, { run: runId, prev });
+}
+
+async function copyCsv(store: Store, step: string, select: string, file: string): Promise<void> {
+  await runStep(store.conn, step, `COPY (${select}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
+  fs.chmodSync(file, 0o600);
+}
+
+export async function report(store: Store, options: ReportOptions): Promise<ReportResult> {
+  const { conn } = store;
+  const { runId, out, maskIds, progress } = options;
+  const runs = await queryStep<RunRow>(conn, 'report: run', 'SELECT * FROM run WHERE run_id = $run', { run: runId });
+  const run = runs[0];
+  if (!run) {
+    throw new UserError('E_NO_RUN', `工作区中没有编号为 ${runId} 的运行`, { hint: '用 bidui runs 或 bidui match 的输出查看运行编号。' });
+  }
+  const [prevRow] = await queryStep<{ id: number | null }>(conn, 'report: previous run', 'SELECT max(run_id) AS id FROM run WHERE run_id < $run', { run: runId });
+  const previousRunId = prevRow?.id ?? undefined;
+  privateDir(out);
+  progress.step(`生成运行 ${runId} 的报告…`);
+  await createSnapshotViews(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
+  await prepareTables(store, runId, previousRunId ?? undefined, maskIds);
+
+  const files: string[] = [];
+  const evidenceFile = path.join(out, 'evidence.csv');
+  await copyCsv(store, 'report: evidence.csv', `
+    SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail
+    FROM r_evidence
+    ORDER BY category_order, township, village, household_key, rule, dataset, snapshot_id, file_no, source_row, id_number`, evidenceFile);
+  files.push(evidenceFile);
+  const leadsFile = path.join(out, 'leads.csv');
+  await copyCsv(store, 'report: leads.csv', `
+    SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
+           rules, priority, members, coalesce(flags, '') AS flags, status
+    FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
+  files.push(leadsFile);
+  const resolvedFile = path.join(out, 'resolved.csv');
+  await copyCsv(store, 'report: resolved.csv', `
+    SELECT lead_key, category, township, village, household_key, rules FROM r_resolved
+    ORDER BY category_order, township, village, household_key`, resolvedFile);
+  files.push(resolvedFile);
+
+  progress.step('生成乡镇清单…');
+  // Lists of an earlier report in the same folder would be mistaken for this run's.
+  fs.rmSync(path.join(out, 'townships'), { recursive: true, force: true });
+  const townships = await writeTownshipLists(store, run, path.join(out, 'townships'));
+  files.push(...townships.files);
+
+  progress.step('生成汇总页…');
+  files.push(await writeSummary(store, run, previousRunId ?? undefined, path.join(out, 'summary.html')));
+
+  const counts = await queryStep<{ category: string; n: string; new: string; continuing: string }>(conn, 'report: counts',
+    "SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
+  const [{ resolved }] = (await queryStep<{ resolved: string }>(conn, 'report: resolved count', 'SELECT count(*) AS resolved FROM r_resolved')) as [{ resolved: string }];
+  const leads = Object.fromEntries(CATEGORIES.map((c) => [c, Number(counts.find((x) => x.category === c)?.n ?? 0)]));
+  const result: ReportResult = {
+    out,
+    files,
+    townships: townships.names,
+    leads,
+    newLeads: counts.reduce((s, c) => s + Number(c.new), 0),
+    continuing: counts.reduce((s, c) => s + Number(c.continuing), 0),
+    resolved: Number(resolved),
+    previousRunId: previousRunId ?? undefined,
+  };
+  await writeManifest(store, run, result, maskIds, path.join(out, 'manifest.json'));
+  progress.done();
+  log().info({ runId, files: files.length + 1, townships: townships.names.length }, 'report written');
+  return result;
+}

@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import { queryStep } from '../core/sql.js';
+import type { Store } from '../core/store.js';
+import { DATASETS, type DatasetName } from '../ingest/datasets.js';
+import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
+import { CATEGORIES } from '../rules/catalogue.js';
+import type { RunRow } from './report.js';
+
+/**
+ * summary.html: one self-contained page (inline CSS, charts as inline SVG drawn here, no
+ * scripts, no external files) that opens offline in any browser. Everything in Chinese.
+ */
+const COLORS: Record<string, string> = { 漏评: '#c0392b', 错评: '#d68910', 错退: '#2471a3', 信息核对: '#7d3c98' };
+const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
+
+export function escapeHtml(text: unknown): string {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Horizontal stacked bars: one bar per label, one segment per series. */
+export function stackedBars(id: string, title: string, labels: string[], series: string[], value: (label: string, s: string) => number): string {
+  const rowH = 26;
+  const left = 150;
+  const width = 760;
+  const max = Math.max(1, ...labels.map((l) => series.reduce((sum, s) => sum + value(l, s), 0)));
+  const scale = (width - left - 80) / max;
+  const height = labels.length * rowH + 40;
+  const bars = labels.map((label, i) => {
+    let x = left;
+    const y = 10 + i * rowH;
+    const segs = series.map((s) => {
+      const v = value(label, s);
+      const w = v * scale;
+      const rect = v > 0 ? `<rect class="bar" x="${x.toFixed(1)}" y="${y}" width="${Math.max(w, 1).toFixed(1)}" height="${rowH - 8}" fill="${COLORS[s] ?? '#555'}"><title>${escapeHtml(`${label} ${s}：${v}`)}</title></rect>` : '';
+      x += w;
+      return rect;
+    }).join('');
+    const total = series.reduce((sum, s) => sum + value(label, s), 0);
+    return `<text x="${left - 8}" y="${y + rowH / 2}" text-anchor="end">${escapeHtml(label)}</text>${segs}<text x="${(x + 6).toFixed(1)}" y="${y + rowH / 2}">${fmt(total)}</text>`;
+  }).join('');
+  const legend = series.map((s, i) => `<rect x="${left + i * 110}" y="${height - 22}" width="12" height="12" fill="${COLORS[s] ?? '#555'}"/><text x="${left + i * 110 + 18}" y="${height - 12}">${escapeHtml(s)}</text>`).join('');
+  return `<figure><svg id="${id}" class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${width} ${height}" width="100%" preserveAspectRatio="xMinYMin meet">${bars}${legend}</svg><figcaption>${escapeHtml(title)}</figcaption></figure>`;
+}
+
+function table(headers: string[], rows: (string | number)[][], numeric: boolean[] = []): string {
+  const th = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const tr = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${escapeHtml(typeof c === 'number' ? fmt(c) : c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
+}
+
+export async function writeSummary(store: Store, run: RunRow, previousRunId: number | undefined, file: string): Promise<string> {
+  const { conn } = store;
+  const byTownship = await queryStep<{ township: string; category: string; n: string }>(conn, 'summary: by township',
+    'SELECT township_name AS township, category, count(*) AS n FROM r_lead GROUP BY ALL ORDER BY township, category');
+  const townships = [...new Set(byTownship.map((r) => r.township))].sort();
+  const cell = (t: string, c: string) => Number(byTownship.find((r) => r.township === t && r.category === c)?.n ?? 0);
+  const rules = await queryStep<{ rule_id: string; category: string; title: string; outcome: string; reason: string | null; leads: string; evidence_rows: string }>(conn, 'summary: rules',
+    'SELECT rule_id, category, title, outcome, reason, leads, evidence_rows FROM run_rule WHERE run_id = $run', { run: run.run_id });
+  rules.sort((a, b) => CATEGORIES.indexOf(a.category as (typeof CATEGORIES)[number]) - CATEGORIES.indexOf(b.category as (typeof CATEGORIES)[number]) || Number(a.rule_id.slice(1)) - Number(b.rule_id.slice(1)));
+  const status = await queryStep<{ category: string; new: string; continuing: string }>(conn, 'summary: status',
+    "SELECT category, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
+  const resolved = await queryStep<{ category: string; n: string }>(conn, 'summary: resolved', 'SELECT category, count(*) AS n FROM r_resolved GROUP BY category');
+  const snapshots = JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>;
+  const quality = await queryStep<{ dataset: string; snapshot_id: number; files: number; rows_read: string; rows_loaded: string; rows_rejected: string; problems: string[] }>(conn, 'summary: quality',
+    `SELECT s.dataset, s.snapshot_id, s.files, s.rows_read, s.rows_loaded, s.rows_rejected, list(f.id_problems ORDER BY f.file_no) AS problems
+     FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
+     WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY ALL ORDER BY s.dataset`,
+    { ids: `[${Object.values(snapshots).join(',')}]` });
+  const unknown = await unknownTownships(store, snapshots);
+
+  const statusRows = CATEGORIES.map((c) => {
+    const s = status.find((x) => x.category === c);
+    return [c, Number(s?.new ?? 0), Number(s?.continuing ?? 0), Number(resolved.find((x) => x.category === c)?.n ?? 0)];
+  });
+  const totalLeads = byTownship.reduce((s, r) => s + Number(r.n), 0);
+  const qualityRows = quality.map((q) => {
+    const problems: Record<string, number> = {};
+    for (const p of q.problems) for (const [k, v] of Object.entries(JSON.parse(p) as Record<string, number>)) problems[k] = (problems[k] ?? 0) + v;
+    const text = Object.entries(problems).map(([k, v]) => `${ID_PROBLEM_ZH[k as IdProblem] ?? k}：${v}`).join('；') || '无';
+    const zh = DATASETS.find((d) => d.name === q.dataset)?.zh ?? q.dataset;
+    const invalid = Object.values(problems).reduce((s, v) => s + v, 0);
+    return [`${zh}（${q.dataset}）`, q.snapshot_id, q.files, Number(q.rows_read), Number(q.rows_loaded), Number(q.rows_rejected), invalid, text, unknown.get(q.dataset) ?? '–'];
+  });
+  const notLoaded = DATASETS.filter((d) => snapshots[d.name] === undefined).map((d) => `${d.zh}（${d.name}）`);
+
+  const html = `<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>部门数据比对汇总 · 运行 ${run.run_id} · ${escapeHtml(run.as_of)}</title>
+<style>
+body { font-family: "Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .92em; } th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
+th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; } dt { color: #666; }
+figure { margin: 1em 0; } figcaption { color: #666; font-size: .9em; } svg text { font-size: 12px; dominant-baseline: middle; }
+.note { color: #666; font-size: .9em; }
+</style>
+</head>
+<body>
+<h1>部门数据比对汇总</h1>
+<dl>
+<dt>运行编号</dt><dd>${run.run_id}</dd>
+<dt>比对日期</dt><dd>${escapeHtml(run.as_of)}</dd>
+<dt>运行状态</dt><dd>${run.status === 'complete' ? '完整' : '不完整（有规则出错）'}</dd>
+<dt>线索总数</dt><dd>${fmt(totalLeads)}（${CATEGORIES.map((c) => `${c} ${fmt(townships.reduce((s, t) => s + cell(t, c), 0))}`).join('，')}）</dd>
+<dt>程序版本</dt><dd>bidui ${escapeHtml(run.bidui_version)}，DuckDB ${escapeHtml(run.duckdb_version)}</dd>
+<dt>配置摘要</dt><dd><code>${escapeHtml(run.config_hash.slice(0, 16))}</code></dd>
+<dt>上次运行</dt><dd>${previousRunId === undefined ? '无（这是本工作区的第一次运行）' : `运行 ${previousRunId}`}</dd>
+</dl>
+
+<h2>各乡镇线索</h2>
+${stackedBars('chart-townships', '各乡镇线索数（按类别）', townships, [...CATEGORIES], cell)}
+${table(['乡镇', ...CATEGORIES, '合计'], townships.map((t) => [t, ...CATEGORIES.map((c) => cell(t, c)), CATEGORIES.reduce((s, c) => s + cell(t, c), 0)]), [false, true, true, true, true, true])}
+
+<h2>各规则</h2>
+${stackedBars('chart-rules', '各规则命中户数', rules.filter((r) => r.outcome === 'Success').map((r) => `${r.rule_id} ${r.title}`), [...CATEGORIES], (label, c) => {
+  const r = rules.find((x) => `${x.rule_id} ${x.title}` === label);
+  return r && r.category === c ? Number(r.leads) : 0;
+})}
+${table(['规则', '类别', '名称', '执行结果', '户数', '证据条数', '未执行或出错的原因'], rules.map((r) => [r.rule_id, r.category, r.title, OUTCOME_ZH[r.outcome] ?? r.outcome, Number(r.leads), Number(r.evidence_rows), r.reason ?? '']), [false, false, false, false, true, true, false])}
+<p class="note">“未执行”表示缺少所需数据或配置，不代表没有线索。</p>
+
+<h2>与上次运行比较</h2>
+${table(['类别', '新增', '持续', '已消失'], statusRows, [false, true, true, true])}
+<p class="note">新增：上次运行没有的线索；持续：上次运行已有；已消失：上次运行有、本次没有（见 resolved.csv）。</p>
+
+<h2>数据质量</h2>
+${table(['数据集', '快照', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '无效原因', '乡镇不在名册中的行数'], qualityRows, [false, true, true, true, true, true, true, false, true])}
+${notLoaded.length ? `<p class="note">未导入的数据集：${escapeHtml(notLoaded.join('、'))}。依赖这些数据集的规则未执行。</p>` : ''}
+<p class="note">拒收行见工作区数据库的 reject 表（含文件、行号和原因）。无效证件号不参与比对；名册中的无效证件号列为信息核对线索。</p>
+</body>
+</html>
+`;
+  fs.writeFileSync(file, html, { mode: 0o600 });
+  return file;
+}
+
+/** Per dataset with a township column: loaded rows whose township is not one of the roster's. */
+async function unknownTownships(store: Store, snapshots: Partial<Record<DatasetName, number>>): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const def of DATASETS) {
+    if (def.name === 'roster' || snapshots[def.name] === undefined || !def.fields.some((f) => f.name === 'township')) continue;
+    const [row] = await queryStep<{ n: string }>(store.conn, `summary: unknown townships ${def.name}`,
+      `SELECT count(*) AS n FROM ${def.name} WHERE township IS NULL OR township NOT IN (SELECT DISTINCT township FROM roster WHERE township IS NOT NULL)`);
+    out.set(def.name, Number(row?.n ?? 0));
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ExcelJS from '../src/core/exceljs.js';
+import { generateFixtures } from '../src/fixtures/generate.js';
+import { buildWorld } from '../src/fixtures/world.js';
+import { checkPage } from '../src/report/check-page.js';
+import { runCli, testDir } from './helpers.js';
+import { newId, runRules } from './rule-harness.js';
+
+const EVIDENCE_HEADER = 'lead_key,category,rule,township,village,household_key,id_number,name,dataset,record_ref,detail';
+
+function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const csv = (file: string) => parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
+
+describe('bidui run and report on a generated county', () => {
+  let t: { dir: string; cleanup: () => void };
+  let county: string;
+  let config: string;
+  beforeAll(async () => {
+    t = testDir('bidui-report-');
+    county = path.join(t.dir, 'county');
+    await generateFixtures({ households: 800, seed: 21, asOf: '2020-06-30', messy: 0.5, out: county });
+    config = path.join(county, 'bidui.config.json');
+  });
+  afterAll(() => t.cleanup());
+
+  it('writes every output, owner-only, with the exact evidence header; the log holds no ID or name', () => {
+    const out = path.join(t.dir, 'out1');
+    const r = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', out, '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/汇总页：.*summary\.html/);
+    for (const f of ['evidence.csv', 'leads.csv', 'resolved.csv', 'summary.html', 'manifest.json', 'townships']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'evidence.csv'), 'utf8').split('\n')[0]).toBe(EVIDENCE_HEADER);
+    const walk = (d: string): string[] => fs.readdirSync(d).flatMap((n) => (fs.statSync(path.join(d, n)).isDirectory() ? [path.join(d, n), ...walk(path.join(d, n))] : [path.join(d, n)]));
+    for (const p of [out, ...walk(out)]) expect([p, fs.statSync(p).mode & 0o777]).toEqual([p, fs.statSync(p).isDirectory() ? 0o700 : 0o600]);
+    // Evidence agrees with the generator: every expected (category, rule, household) is there.
+    const evidence = csv(path.join(out, 'evidence.csv'));
+    const got = new Set(evidence.map((e) => `${e.category}|${e.rule}|${e.household_key}`));
+    const expected = csv(path.join(county, 'expected.csv')).map((e) => `${e.category}|${e.rule}|${e.household_key}`);
+    expect(expected.filter((k) => !got.has(k))).toEqual([]);
+    expect(got.size).toBe(expected.length);
+    // The log of the whole pipeline holds no ID or name of the county.
+    const world = buildWorld({ households: 800, seed: 21, asOf: '2020-06-30', messy: 0.5 });
+    const log = fs.readFileSync(path.join(county, 'workspace', 'logs', 'bidui.log'), 'utf8');
+    expect(log).toMatch(/report written/);
+    expect(world.persons.filter((p) => log.includes(p.id) || log.includes(p.name)).map((p) => p.pid)).toEqual([]);
+  });
+
+  it('reports the same run twice byte for byte, and the manifest hashes every output', () => {
+    const a = path.join(t.dir, 'a');
+    const b = path.join(t.dir, 'b');
+    expect(runCli(['report', '--config', config, '--run', '1', '--out', a, '--quiet']).code).toBe(0);
+    expect(runCli(['report', '--config', config, '--run', '1', '--out', b, '--quiet']).code).toBe(0);
+    const ha = hashTree(a);
+    expect(Object.keys(ha).filter((f) => f.endsWith('.xlsx')).length).toBeGreaterThan(5);
+    expect(hashTree(b)).toEqual(ha);
+    const manifest = JSON.parse(fs.readFileSync(path.join(a, 'manifest.json'), 'utf8'));
+    expect(manifest.run_id).toBe(1);
+    expect(manifest.as_of).toBe('2020-06-30');
+    expect(manifest.outputs.map((o: { file: string }) => o.file).sort()).toEqual(Object.keys(ha).filter((f) => f !== 'manifest.json').sort());
+    for (const o of manifest.outputs) expect([o.file, o.sha256]).toEqual([o.file, ha[o.file]]);
+    expect(manifest.rules).toHaveLength(21);
+    expect(manifest.rules.every((r: { sql_sha256: string }) => /^[0-9a-f]{64}$/.test(r.sql_sha256))).toBe(true);
+    expect(manifest.snapshots).toHaveLength(11);
+    expect(manifest.snapshots.every((s: { files: { sha256: string }[] }) => s.files.length > 0 && /^[0-9a-f]{64}$/.test(s.files[0]!.sha256))).toBe(true);
+  });
+
+  it('masks IDs for lists shared beyond the township', () => {
+    const masked = path.join(t.dir, 'masked');
+    expect(runCli(['report', '--config', config, '--run', '1', '--out', masked, '--mask-ids', '--quiet']).code).toBe(0);
+    const world = buildWorld({ households: 800, seed: 21, asOf: '2020-06-30', messy: 0.5 });
+    const texts = ['evidence.csv', 'leads.csv', ...fs.readdirSync(path.join(masked, 'townships')).filter((f) => f.endsWith('.csv')).map((f) => `townships/${f}`)]
+      .map((f) => fs.readFileSync(path.join(masked, f), 'utf8')).join('\n');
+    expect(world.persons.filter((p) => texts.includes(p.id)).map((p) => p.pid)).toEqual([]);
+    expect(texts).toMatch(/522625\*{8}\d{3}[\dX]/);
+  });
+
+  it('marks leads new or continuing against the previous run, and lists the resolved ones', () => {
+    const out2 = path.join(t.dir, 'out2');
+    expect(runCli(['run', '--config', config, '--as-of', '2021-06-30', '--out', out2, '--quiet']).code).toBe(0);
+    const first = csv(path.join(t.dir, 'a', 'leads.csv'));
+    const second = csv(path.join(out2, 'leads.csv'));
+    const before = new Set(first.map((l) => l.lead_key));
+    const after = new Set(second.map((l) => l.lead_key));
+    for (const l of second) expect([l.lead_key, l.status]).toEqual([l.lead_key, before.has(l.lead_key!) ? '持续' : '新增']);
+    const resolved = csv(path.join(out2, 'resolved.csv')).map((l) => l.lead_key).sort();
+    expect(resolved).toEqual([...before].filter((k) => !after.has(k)).sort());
+    expect(resolved.length).toBeGreaterThan(0);
+    expect(second.some((l) => l.status === '新增') && second.some((l) => l.status === '持续')).toBe(true);
+  });
+
+  it('writes township workbooks people can act on', async () => {
+    const dir = path.join(t.dir, 'a', 'townships');
+    const leads = csv(path.join(t.dir, 'a', 'leads.csv'));
+    const busiest = [...new Set(leads.map((l) => l.township))].sort((x, y) => leads.filter((l) => l.township === y).length - leads.filter((l) => l.township === x).length)[0]!;
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(path.join(dir, `${busiest}.xlsx`));
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
+    const sheet = wb.getWorksheet('漏评')!;
+    const header = (sheet.getRow(1).values as string[]).slice(1);
+    expect(header.slice(-2)).toEqual(['核实结果', '核实说明']);
+    expect(header).toContain('证件号码');
+    expect(sheet.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
+    expect(sheet.autoFilter).toBeTruthy();
+    const idCol = header.indexOf('证件号码') + 1;
+    const rows = sheet.getRows(2, sheet.rowCount - 1)!;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      const cell = row.getCell(idCol);
+      expect(typeof cell.value).toBe('string');
+      expect(cell.numFmt).toBe('@');
+      expect(row.getCell(header.indexOf('核实结果') + 1).value ?? '').toBe('');
+    }
+    // Sorted by priority (descending), then village.
+    const keys = rows.map((r) => [Number(r.getCell(header.indexOf('优先级') + 1).value), String(r.getCell(header.indexOf('村') + 1).value ?? '')] as const);
+    for (let i = 1; i < keys.length; i++) {
+      const [p0, v0] = keys[i - 1]!;
+      const [p1, v1] = keys[i]!;
+      expect(p0 > p1 || (p0 === p1 && v0 <= v1)).toBe(true);
+    }
+    expect(String(wb.getWorksheet('说明')!.getCell('B2').value)).toBe('2020-06-30');
+    const twin = fs.readFileSync(path.join(dir, `${busiest}.csv`));
+    expect([...twin.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(csv(path.join(dir, `${busiest}.csv`)).length).toBe(wb.worksheets.slice(0, 4).reduce((s, w) => s + w.rowCount - 1, 0));
+  });
+
+  it('renders the summary in headless Chromium with no console message and every chart drawn', () => {
+    const page = checkPage(path.join(t.dir, 'a', 'summary.html'));
+    expect(page.consoleMessages).toEqual([]);
+    expect(page.charts.map((c) => c.id)).toEqual(['chart-townships', 'chart-rules']);
+    for (const c of page.charts) expect([c.id, c.bars > 0]).toEqual([c.id, true]);
+    const html = fs.readFileSync(path.join(t.dir, 'a', 'summary.html'), 'utf8');
+    expect(html).not.toMatch(/<script|<link|src=/);
+    for (const s of ['运行编号', '各乡镇线索', '各规则', '与上次运行比较', '数据质量']) expect(html).toContain(s);
+  });
+
+  it('refuses a second run on a locked workspace with exit 3, and bad input with exit 2', () => {
+    fs.writeFileSync(path.join(county, 'workspace', 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: 'x' }));
+    try {
+      const r = runCli(['run', '--config', config, '--out', path.join(t.dir, 'x'), '--quiet']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/正被另一个 bidui 进程使用/);
+    } finally {
+      fs.rmSync(path.join(county, 'workspace', 'bidui.lock'));
+    }
+    const bad = runCli(['run', '--config', path.join(t.dir, 'missing.json'), '--out', path.join(t.dir, 'x')]);
+    expect(bad.code).toBe(2);
+    expect(runCli(['report', '--config', config, '--run', '99', '--out', path.join(t.dir, 'x')]).stderr).toMatch(/没有编号为 99 的运行/);
+  });
+});
+
+describe('township of a lead', () => {
+  it('goes to 未知乡镇 when nothing tells where the household lives', async () => {
+    const t = testDir();
+    try {
+      const someone = newId('1970-01-01');
+      await runRules({ roster: [{ household_id: 'R1', id_number: newId('1980-01-01'), name: '甲', relation: '户主', township: '舞阳镇', village: '顺城社区', status: '未脱贫', identified_on: '2015-01-01' }], hukou: [], illness: [{ id_number: someone, name: '乙', category: '大病', diagnosed_on: '2020-01-01' }] }, '2020-06-30', {}, t.dir);
+      expect(fs.readdirSync(path.join(t.dir, 'townships')).sort()).toEqual(['未知乡镇.csv', '未知乡镇.xlsx']);
+      expect(csv(path.join(t.dir, 'leads.csv'))[0]).toMatchObject({ township: '未知乡镇', household_key: someone, rules: 'L3' });
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+

@@ -114,11 +114,10 @@ describe('bidui run and report on a generated county', () => {
     expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
-    expect(header.slice(-2)).toEqual(['核实结果', '核实说明']);
-    expect(header).toContain('证件号码');
+    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '涉及规则', '涉及成员', '证据', '四有提示', '核实结果', '核实说明']);
     expect(sheet.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
     expect(sheet.autoFilter).toBeTruthy();
-    const idCol = header.indexOf('证件号码') + 1;
+    const idCol = header.indexOf('户编号/户号') + 1;
     const rows = sheet.getRows(2, sheet.rowCount - 1)!;
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
@@ -138,6 +137,9 @@ describe('bidui run and report on a generated county', () => {
     const twin = fs.readFileSync(path.join(dir, `${busiest}.csv`));
     expect([...twin.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(csv(path.join(dir, `${busiest}.csv`)).length).toBe(wb.worksheets.slice(0, 4).reduce((s, w) => s + w.rowCount - 1, 0));
+    // One row per lead of the township, each with its evidence.
+    expect(wb.worksheets.slice(0, 4).reduce((s, w) => s + w.rowCount - 1, 0)).toBe(leads.filter((l) => l.township === busiest).length);
+    expect(String(rows[0]!.getCell(header.indexOf('证据') + 1).value)).toMatch(/^\[[LCTQ][0-9]\] /);
   });
 
   it('renders the summary in headless Chromium with no console message and every chart drawn', () => {
@@ -179,3 +181,23 @@ describe('township of a lead', () => {
   });
 });
 
+
+describe('deterministic workbooks', () => {
+  it('stamps a fixed date on every zip entry and in the document properties', async () => {
+    const JSZip = (await import('jszip')).default;
+    const { writeDeterministicXlsx } = await import('../src/core/xlsx-write.js');
+    const t = testDir();
+    try {
+      const wb = new ExcelJS.Workbook();
+      wb.addWorksheet('漏评').addRow(['线索编号', '证件号码']);
+      const file = path.join(t.dir, 'x.xlsx');
+      await writeDeterministicXlsx(wb, file);
+      const zip = await JSZip.loadAsync(fs.readFileSync(file));
+      const dates = new Set(Object.values(zip.files).map((f) => f.date.toISOString()));
+      expect(dates).toEqual(new Set(['2020-01-01T00:00:00.000Z']));
+      expect(await zip.file('docProps/core.xml')!.async('string')).toMatch(/2020-01-01T00:00:00Z/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -150,4 +150,30 @@ program
     process.stdout.write(`${lines.join('\n')}\n`);
   });
 
+program
+  .command('run')
+  .option('--households <n>', 'households', (v) => Number(v), 100_000)
+  .option('--messy <x>', 'messiness', (v) => Number(v), 0)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1)
+  .option('--as-of <date>', 'as-of date', '2020-06-30')
+  .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
+  .action((o: { households: number; messy: number; seed: number; asOf: string; runs: number }) => {
+    const { dir } = fixtures(o.households, o.messy, o.seed);
+    const configFile = path.join(dir, 'bidui.config.json');
+    const times: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      // The nightly job on a fresh workspace: ingest everything, match, report.
+      fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
+      const out = path.join(dir, 'out');
+      const started = performance.now();
+      const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'run', '--config', configFile, '--as-of', o.asOf, '--out', out, '--quiet'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`bidui run failed: ${r.stderr}`);
+      times.push(performance.now() - started);
+      rss.push(Number(r.stderr.trim().split('\n').pop()) / 1024);
+      process.stderr.write(`run ${i + 1}/${o.runs}: ${(times.at(-1)! / 1000).toFixed(2)} s, peak RSS ${fmt(rss.at(-1)!)} MB\n`);
+    }
+    process.stdout.write(`machine: ${machine()}\ncounty: ${fmt(o.households)} households, messy ${o.messy}; bidui run (ingest + match + report, fresh workspace), median of ${o.runs}: ${(median(times) / 1000).toFixed(2)} s, peak RSS ${fmt(Math.max(...rss))} MB\n`);
+  });
+
 await program.parseAsync(process.argv);

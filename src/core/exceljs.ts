@@ -25,5 +25,33 @@ export function resetXlsxDecoder(): void {
   decoder = new TextDecoder('utf-8');
 }
 
+/**
+ * Workbooks bidui writes must be byte-identical for the same content, so no zip entry may carry
+ * the current time. exceljs writes through two zip libraries:
+ * - the in-memory writer (lib/utils/zip-stream.js) adds parts with JSZip, which dates them now and
+ *   adds folder entries of its own: its append is replaced by one that passes a fixed date and
+ *   creates no folder entries (otherwise the same call);
+ * - the streaming writer uses archiver, some parts from its constructor: archiver's append gets
+ *   the fixed date when none is given. (archiver is used by nothing else in bidui.)
+ * Both write zip times from UTC getters, so the time zone does not matter either.
+ */
+export const FIXED_XLSX_DATE = new Date(Date.UTC(2020, 0, 1, 0, 0, 0));
+interface JSZipLike {
+  file(name: string, data: unknown, options: Record<string, unknown>): unknown;
+}
+const zipStream = require('exceljs/lib/utils/zip-stream.js') as {
+  ZipWriter: { prototype: { append(this: { zip: JSZipLike }, data: unknown, options: { name: string; base64?: boolean }): void } };
+};
+zipStream.ZipWriter.prototype.append = function (this: { zip: JSZipLike }, data: unknown, options: { name: string; base64?: boolean }) {
+  this.zip.file(options.name, data, { ...(options.base64 ? { base64: true } : {}), date: FIXED_XLSX_DATE, createFolders: false });
+};
+// Resolved from exceljs's own location: the very copy of archiver that exceljs uses.
+const requireFromExceljs = createRequire(require.resolve('exceljs'));
+const archiverCore = requireFromExceljs('archiver/lib/core.js') as { prototype: { append(source: unknown, data: Record<string, unknown>): unknown } };
+const archiverAppend = archiverCore.prototype.append;
+archiverCore.prototype.append = function (this: unknown, source: unknown, data: Record<string, unknown>) {
+  return archiverAppend.call(this, source, { date: FIXED_XLSX_DATE, ...data });
+};
+
 const ExcelJS = require('exceljs') as typeof ExcelJSNamespace;
 export default ExcelJS;

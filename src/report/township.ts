@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { queryStep } from '../core/sql.js';
+import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
-import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
+import { type WorkbookJob, WorkbookPool } from './workbook.js';
 import type { RunRow } from './report.js';
 import { privateDir } from './report.js';
 
@@ -16,7 +16,7 @@ import { privateDir } from './report.js';
 export const VERIFY_RESULT = '核实结果';
 export const VERIFY_NOTE = '核实说明';
 
-interface Column {
+export interface Column {
   header: string;
   key: string;
   width: number;
@@ -37,7 +37,7 @@ export const LIST_COLUMNS: Column[] = [
   { header: VERIFY_NOTE, key: 'verify_note', width: 30 },
 ];
 
-type ListRow = Record<string, string | number | null>;
+export type ListRow = Record<string, string | number | null>;
 
 /** A township name made safe as a file name (it is also the sheet's title). */
 export function townshipFileName(name: string): string {
@@ -51,81 +51,46 @@ export async function writeTownshipLists(store: Store, run: RunRow, dir: string)
   const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
   rules.sort((a, b) => CATEGORIES.indexOf(a.category as (typeof CATEGORIES)[number]) - CATEGORIES.indexOf(b.category as (typeof CATEGORIES)[number]) || Number(a.rule_id.slice(1)) - Number(b.rule_id.slice(1)));
   const title = new Map(rules.map((r) => [r.rule_id, r.title]));
-  const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_evidence ORDER BY township')).map((r) => r.township);
+  // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
+  // aggregated once for all townships.
+  await runStep(store.conn, 'township: list rows', `
+    CREATE OR REPLACE TEMP TABLE r_list AS
+    SELECT township, category, lead_key, any_value(category_order) AS category_order, any_value(status) AS status,
+           any_value(priority) AS priority, any_value(village) AS village, any_value(household_key) AS household_key,
+           any_value(rules) AS rules, coalesce(any_value(flags), '') AS flags,
+           string_agg(DISTINCT coalesce(name, '') || ' ' || coalesce(id_number, ''), '；' ORDER BY coalesce(name, '') || ' ' || coalesce(id_number, '')) AS members_text,
+           string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
+                      ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
+    FROM r_evidence GROUP BY township, category, lead_key`);
+  const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
   const files: string[] = [];
-  for (const township of names) {
-    // One row per lead: the township answers once per household (核实结果 attaches to the lead).
-    const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
-      SELECT category, lead_key, any_value(status) AS status, any_value(priority) AS priority, any_value(village) AS village,
-             any_value(household_key) AS household_key, any_value(rules) AS rules, coalesce(any_value(flags), '') AS flags,
-             string_agg(DISTINCT coalesce(name, '') || ' ' || coalesce(id_number, ''), '；' ORDER BY coalesce(name, '') || ' ' || coalesce(id_number, '')) AS members_text,
-             string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
-                        ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
-      FROM r_evidence WHERE township = $township
-      GROUP BY category, lead_key
-      ORDER BY any_value(category_order), any_value(priority) DESC, any_value(village), any_value(household_key), lead_key`, { township });
-    for (const row of rows) {
-      row.rules_text = String(row.rules).split(',').sort((a, b) => (ruleOrder.get(a) ?? 0) - (ruleOrder.get(b) ?? 0)).map((r) => `${r} ${title.get(r) ?? ''}`).join('；');
-      row.priority = Number(row.priority);
-      row.verify_result = '';
-      row.verify_note = '';
+  const pool = new WorkbookPool();
+  const jobs: Promise<void>[] = [];
+  try {
+    for (const township of names) {
+      const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
+        SELECT category, lead_key, status, priority, village, household_key, rules, flags, members_text, evidence_text
+        FROM r_list WHERE township = $township
+        ORDER BY category_order, priority DESC, village, household_key, lead_key`, { township });
+      for (const row of rows) {
+        row.rules_text = String(row.rules).split(',').sort((a, b) => (ruleOrder.get(a) ?? 0) - (ruleOrder.get(b) ?? 0)).map((r) => `${r} ${title.get(r) ?? ''}`).join('；');
+        row.priority = Number(row.priority);
+        row.verify_result = '';
+        row.verify_note = '';
+      }
+      const base = path.join(dir, townshipFileName(township));
+      const job: WorkbookJob = { file: `${base}.xlsx`, township, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
+      const written = pool.write(job);
+      written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
+      jobs.push(written);
+      writeCsvTwin(`${base}.csv`, rows);
+      files.push(`${base}.xlsx`, `${base}.csv`);
     }
-    const base = path.join(dir, townshipFileName(township));
-    await writeWorkbook(`${base}.xlsx`, township, run, rules, rows);
-    writeCsvTwin(`${base}.csv`, rows);
-    files.push(`${base}.xlsx`, `${base}.csv`);
+    await Promise.all(jobs);
+  } finally {
+    await pool.close();
   }
   return { files, names };
-}
-
-async function writeWorkbook(
-  file: string,
-  township: string,
-  run: RunRow,
-  rules: { rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }[],
-  rows: ListRow[],
-): Promise<void> {
-  const wb = createDeterministicWorkbookWriter(file);
-  wb.creator = 'bidui';
-  for (const category of CATEGORIES) {
-    const ws = wb.addWorksheet(category, { views: [{ state: 'frozen', ySplit: 1 }] });
-    ws.columns = LIST_COLUMNS.map((c) => ({
-      header: c.header, key: c.key, width: c.width,
-      style: c.text ? { numFmt: '@' } : c.key === 'evidence_text' ? { alignment: { wrapText: true, vertical: 'top' } } : {},
-    }));
-    ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: LIST_COLUMNS.length } };
-    const header = ws.getRow(1);
-    header.font = { bold: true };
-    header.commit();
-    for (const row of rows) {
-      if (row.category !== category) continue;
-      // Cells take their column's style: text format for IDs, wrapped evidence.
-      ws.addRow(LIST_COLUMNS.map((c) => row[c.key] ?? '')).commit();
-    }
-    ws.commit();
-  }
-  const about = wb.addWorksheet('说明');
-  about.columns = [{ width: 10 }, { width: 12 }, { width: 24 }, { width: 80 }];
-  const counts = Object.fromEntries(CATEGORIES.map((c) => [c, new Set(rows.filter((r) => r.category === c).map((r) => r.lead_key)).size]));
-  const lines: (string | number)[][] = [
-    ['乡镇', township],
-    ['比对日期', run.as_of],
-    ['运行编号', run.run_id],
-    ['线索数', CATEGORIES.map((c) => `${c} ${counts[c]}`).join('，')],
-    [],
-    ['填写说明', '每户每类线索一行，「证据」列出触发规则的各条记录。请入户核实后在「核实结果」填写：属实、不属实 或 已整改；在「核实说明」写明情况。不要修改其他列。'],
-    ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。'],
-    [],
-    ['规则', '类别', '名称', '说明'],
-    ...rules.map((r) => [r.rule_id, r.category, r.title, r.outcome === 'Success' ? r.explain : `${r.explain}（本次未执行：${r.reason ?? ''}）`]),
-  ];
-  for (const [i, line] of lines.entries()) {
-    const added = about.addRow(line);
-    if (i === 8) added.font = { bold: true };
-    added.commit();
-  }
-  about.commit();
-  await finishDeterministicWorkbook(wb, file);
 }
 
 function writeCsvTwin(file: string, rows: ListRow[]): void {

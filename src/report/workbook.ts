@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
+import { CATEGORIES } from '../rules/catalogue.js';
+import type { Column, ListRow } from './township.js';
+
+/**
+ * Township workbooks are independent and CPU-bound (exceljs serialising XML), so they are written
+ * on worker threads, one per core. The same function runs in a worker or, when the compiled
+ * worker file is not there (tests running the TypeScript sources), in this thread: same bytes.
+ */
+export interface WorkbookJob {
+  file: string;
+  township: string;
+  asOf: string;
+  runId: number;
+  rules: { rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }[];
+  columns: Column[];
+  rows: ListRow[];
+}
+
+export async function writeWorkbook(job: WorkbookJob): Promise<void> {
+  const { file, township, rules, rows, columns } = job;
+  const wb = createDeterministicWorkbookWriter(file);
+  wb.creator = 'bidui';
+  for (const category of CATEGORIES) {
+    const ws = wb.addWorksheet(category, { views: [{ state: 'frozen', ySplit: 1 }] });
+    ws.columns = columns.map((c) => ({
+      header: c.header, key: c.key, width: c.width,
+      style: c.text ? { numFmt: '@' } : c.key === 'evidence_text' ? { alignment: { wrapText: true, vertical: 'top' } } : {},
+    }));
+    ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: columns.length } };
+    const header = ws.getRow(1);
+    header.font = { bold: true };
+    header.commit();
+    for (const row of rows) {
+      if (row.category !== category) continue;
+      // Cells take their column's style: text format for IDs, wrapped evidence.
+      ws.addRow(columns.map((c) => row[c.key] ?? '')).commit();
+    }
+    ws.commit();
+  }
+  const about = wb.addWorksheet('说明');
+  about.columns = [{ width: 10 }, { width: 12 }, { width: 24 }, { width: 80 }];
+  const counts = Object.fromEntries(CATEGORIES.map((c) => [c, new Set(rows.filter((r) => r.category === c).map((r) => r.lead_key)).size]));
+  const lines: (string | number)[][] = [
+    ['乡镇', township],
+    ['比对日期', job.asOf],
+    ['运行编号', job.runId],
+    ['线索数', CATEGORIES.map((c) => `${c} ${counts[c]}`).join('，')],
+    [],
+    ['填写说明', '每户每类线索一行，「证据」列出触发规则的各条记录。请入户核实后在「核实结果」填写：属实、不属实 或 已整改；在「核实说明」写明情况。不要修改其他列。'],
+    ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。'],
+    [],
+    ['规则', '类别', '名称', '说明'],
+    ...rules.map((r) => [r.rule_id, r.category, r.title, r.outcome === 'Success' ? r.explain : `${r.explain}（本次未执行：${r.reason ?? ''}）`]),
+  ];
+  for (const [i, line] of lines.entries()) {
+    const added = about.addRow(line);
+    if (i === 8) added.font = { bold: true };
+    added.commit();
+  }
+  about.commit();
+  await finishDeterministicWorkbook(wb, file);
+}
+
+
+const WORKER_FILE = fileURLToPath(new URL('./workbook-worker.js', import.meta.url));
+
+export class WorkbookPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { job: WorkbookJob; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly useThreads = fs.existsSync(WORKER_FILE);
+
+  constructor(size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+    if (!this.useThreads) return;
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_FILE);
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  write(job: WorkbookJob): Promise<void> {
+    if (!this.useThreads) return writeWorkbook(job);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    const worker = this.idle.pop();
+    const task = worker ? this.queue.shift() : undefined;
+    if (!worker) return;
+    if (!task) {
+      this.idle.push(worker);
+      return;
+    }
+    const done = (error?: Error) => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      this.idle.push(worker);
+      if (error) task.reject(error);
+      else task.resolve();
+      this.next();
+    };
+    const onMessage = (m: { error?: string }) => done(m.error ? new Error(m.error) : undefined);
+    const onError = (e: Error) => done(e);
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.postMessage(task.job);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

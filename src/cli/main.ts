@@ -8,6 +8,7 @@ import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest, type IngestReport } from '../ingest/ingest.js';
 import { match, type RunResult } from '../match/match.js';
 import { report, type ReportResult } from '../report/report.js';
+import { rerun, verify } from '../audit/rerun.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import type { Config } from '../config/config.js';
 import { BIDUI_VERSION } from '../version.js';
@@ -53,6 +54,12 @@ export function parseAsOf(value: string | undefined): string {
 }
 
 const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
+
+function parseDataAsOf(value: string): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseAsOf(value);
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) && !Number.isNaN(Date.parse(`${value}Z`))) return value;
+  throw new UserError('E_USAGE', `数据时间「${value}」无效`, { hint: '写成 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM:SS（UTC），例如 --data-as-of 2020-07-01。' });
+}
 
 function parseRunId(value: string): number {
   if (!/^[0-9]+$/.test(value)) throw new UserError('E_USAGE', `运行编号「${value}」无效`, { hint: '运行编号是正整数，用 bidui runs 查看。' });
@@ -133,11 +140,13 @@ export function buildProgram(): Command {
     .description('按比对日期运行全部规则，生成线索（一次“运行”）')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
+    .option('--data-as-of <time>', '使用当时已导入的数据（YYYY-MM-DD 表示当天结束时，或 YYYY-MM-DDTHH:MM:SS，UTC）')
     .option('--quiet', '不显示进度')
-    .action(async (opts: { config: string; asOf?: string; quiet?: boolean }) => {
+    .action(async (opts: { config: string; asOf?: string; dataAsOf?: string; quiet?: boolean }) => {
       const asOf = parseAsOf(opts.asOf);
+      const dataAsOf = opts.dataAsOf === undefined ? undefined : parseDataAsOf(opts.dataAsOf);
       const result = await withStore(opts.config, 'match', { lock: true }, (store, config) =>
-        match(store, config, { asOf, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+        match(store, config, { asOf, dataAsOf, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
       );
       printRunResult(result);
       if (result.status !== 'complete') {
@@ -185,6 +194,37 @@ export function buildProgram(): Command {
       if (result.status !== 'complete') {
         throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, { hint: '查看上表中结果为 出错 的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。', exitCode: EXIT.internal });
       }
+    });
+
+  program
+    .command('rerun')
+    .description('按一次过去运行记录的数据快照、规则和参数重新计算，输出与当时逐字节一致的文件')
+    .argument('<run>', '运行编号', (v) => parseRunId(v))
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .requiredOption('--out <dir>', '输出目录')
+    .option('--mask-ids', '证件号码只保留前 6 位和后 4 位（与当时的报告一致时才可比）')
+    .option('--quiet', '不显示进度')
+    .action(async (runId: number, opts: { config: string; out: string; maskIds?: boolean; quiet?: boolean }) => {
+      const result = await withStore(opts.config, 'rerun', { lock: true }, (store) =>
+        rerun(store, runId, path.resolve(opts.out), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
+      );
+      printReportResult(result);
+    });
+
+  program
+    .command('verify')
+    .description('重新计算一次过去的运行，逐项核对线索、证据和当时输出文件的 SHA-256')
+    .argument('<run>', '运行编号', (v) => parseRunId(v))
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .option('--quiet', '不显示进度')
+    .action(async (runId: number, opts: { config: string; quiet?: boolean }) => {
+      const result = await withStore(opts.config, 'verify', { lock: true }, (store) => verify(store, runId, createProgress(process.stderr, Boolean(opts.quiet))));
+      process.stdout.write(`${table(['核对项', '结果', '说明'], result.checks.map((c) => [c.item, c.ok ? '一致' : '不一致', c.detail]))}\n`);
+      if (result.versionNote) process.stdout.write(`注意：${result.versionNote}\n`);
+      if (!result.ok) {
+        throw new UserError('E_VERIFY_MISMATCH', `运行 ${runId} 重新计算的结果与记录不一致（见上表）`, { hint: '确认工作区没有被改动过；如果程序版本不同，请用当时的版本核对。', exitCode: EXIT.mismatch });
+      }
+      process.stdout.write(`运行 ${runId} 核对通过：重新计算的结果与记录和当时的输出逐字节一致。\n`);
     });
 
   program

@@ -8,6 +8,8 @@ export const EXIT = {
   ok: 0,
   badInput: 2,
   locked: 3,
+  /** bidui verify: a re-run does not reproduce what was recorded or sent out. */
+  mismatch: 4,
   internal: 70,
 } as const;
 

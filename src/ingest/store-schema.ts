@@ -106,6 +106,7 @@ CREATE SEQUENCE IF NOT EXISTS run_seq START 1;
 CREATE TABLE IF NOT EXISTS run (
   run_id INTEGER PRIMARY KEY,
   as_of DATE NOT NULL,
+  data_as_of TIMESTAMP,
   started_at TIMESTAMP NOT NULL,
   finished_at TIMESTAMP NOT NULL,
   status VARCHAR NOT NULL,
@@ -116,6 +117,7 @@ CREATE TABLE IF NOT EXISTS run (
   params_json VARCHAR NOT NULL,
   snapshots_json VARCHAR NOT NULL,
   prelude_sql VARCHAR NOT NULL,
+  flags_sql VARCHAR NOT NULL,
   leads BIGINT NOT NULL,
   leads_by_category VARCHAR NOT NULL
 );
@@ -126,6 +128,9 @@ CREATE TABLE IF NOT EXISTS run_rule (
   title VARCHAR NOT NULL,
   explain VARCHAR NOT NULL,
   weight INTEGER NOT NULL,
+  target VARCHAR NOT NULL,
+  needs_json VARCHAR NOT NULL,
+  requires_json VARCHAR NOT NULL,
   outcome VARCHAR NOT NULL,
   reason VARCHAR,
   sql_text VARCHAR NOT NULL,
@@ -135,6 +140,12 @@ CREATE TABLE IF NOT EXISTS run_rule (
   evidence_rows BIGINT NOT NULL,
   ms INTEGER NOT NULL,
   PRIMARY KEY (run_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS report_manifest (
+  run_id INTEGER NOT NULL,
+  masked BOOLEAN NOT NULL,
+  manifest_json VARCHAR NOT NULL,
+  PRIMARY KEY (run_id, masked)
 );
 CREATE TABLE IF NOT EXISTS lead (
   run_id INTEGER NOT NULL,

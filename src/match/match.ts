@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DATE, DOUBLE, type DuckDBType, DuckDBDateValue, INTEGER, LIST, MAP, VARCHAR, type DuckDBValue, listValue, mapValue } from '@duckdb/node-api';
@@ -11,7 +10,7 @@ import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
-import { CATEGORY_CODE, type Category, type Rule, loadCatalogue } from '../rules/catalogue.js';
+import { CATEGORIES, CATEGORY_CODE, type Category, type Rule, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
 import { BIDUI_VERSION } from '../version.js';
 
@@ -40,11 +39,6 @@ export interface RunResult {
   leadsByCategory: Record<Category, number>;
   leads: number;
   status: 'complete' | 'partial';
-}
-
-export interface MatchOptions {
-  asOf: string;
-  progress: Progress;
 }
 
 const PRELUDE_FILE = () => path.join(packageRoot(), 'src', 'match', 'sql', 'people.sql');
@@ -94,28 +88,37 @@ function usedParams(sql: string, values: Record<string, DuckDBValue>): Record<st
   return Object.fromEntries(Object.entries(values).filter(([k]) => used.has(k)));
 }
 
-interface Pinned {
-  snapshotId: number;
-  /** Canonical fields present in every file of the snapshot. */
-  fields: Set<string>;
+/**
+ * The snapshot of each dataset a new run uses: the newest, or the newest created at or before
+ * `dataAsOf` ("what would we have found with the data we had on day T").
+ */
+async function pinSnapshots(store: Store, dataAsOf: string | null): Promise<Partial<Record<DatasetName, number>>> {
+  const rows = await queryStep<{ dataset: DatasetName; snapshot_id: number }>(
+    store.conn,
+    'pin snapshots',
+    `SELECT dataset, max(snapshot_id) AS snapshot_id FROM snapshot
+     WHERE $dataAsOf IS NULL OR created_at <= $dataAsOf::TIMESTAMP GROUP BY dataset ORDER BY dataset`,
+    { dataAsOf },
+  );
+  return Object.fromEntries(rows.map((r) => [r.dataset, r.snapshot_id]));
 }
 
-async function pinSnapshots(store: Store): Promise<Map<DatasetName, Pinned>> {
-  const rows = await queryStep<{ dataset: DatasetName; snapshot_id: number; header_maps: string[] }>(
+/** Canonical fields present in every file of each pinned snapshot (a rule may need one). */
+async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetName, number>>): Promise<Map<DatasetName, Set<string>>> {
+  const ids = Object.values(snapshots);
+  const rows = ids.length === 0 ? [] : await queryStep<{ dataset: DatasetName; header_maps: string[] }>(
     store.conn,
-    'pin newest snapshots',
-    `SELECT s.dataset, s.snapshot_id, list(f.header_map ORDER BY f.file_no) AS header_maps
-     FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
-     WHERE s.snapshot_id = (SELECT max(snapshot_id) FROM snapshot x WHERE x.dataset = s.dataset)
-     GROUP BY ALL ORDER BY s.dataset`,
+    'snapshot fields',
+    `SELECT s.dataset, list(f.header_map ORDER BY f.file_no) AS header_maps FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
+     WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY s.dataset`,
+    { ids: `[${ids.join(',')}]` },
   );
-  const pinned = new Map<DatasetName, Pinned>();
+  const out = new Map<DatasetName, Set<string>>();
   for (const r of rows) {
     const maps = r.header_maps.map((m) => new Set(Object.keys(JSON.parse(m) as Record<string, string>)));
-    const fields = new Set([...maps[0]!].filter((f) => maps.every((m) => m.has(f))));
-    pinned.set(r.dataset, { snapshotId: r.snapshot_id, fields });
+    out.set(r.dataset, new Set([...maps[0]!].filter((f) => maps.every((m) => m.has(f)))));
   }
-  return pinned;
+  return out;
 }
 
 /**
@@ -137,20 +140,20 @@ export async function createSnapshotViews(store: Store, snapshots: Partial<Recor
 
 const DATASET_ZH = Object.fromEntries(DATASETS.map((d) => [d.name, d.zh])) as Record<DatasetName, string>;
 
-/** Why a rule cannot be evaluated on this data and config, or undefined when it can. */
-function notExecutedReason(rule: Rule, pinned: Map<DatasetName, Pinned>, params: ParameterValues): string | undefined {
+/** Why a rule cannot be evaluated on this data and these parameters, or undefined when it can. */
+function notExecutedReason(rule: PlannedRule, fields: Map<DatasetName, Set<string>>, params: ParameterValues): string | undefined {
   const missing: string[] = [];
   for (const [dataset, columns] of Object.entries(rule.needs) as [DatasetName, string[]][]) {
-    const p = pinned.get(dataset);
-    if (!p) {
+    const present = fields.get(dataset);
+    if (!present) {
       missing.push(`未导入数据集 ${dataset}（${DATASET_ZH[dataset]}）`);
       continue;
     }
     const def = datasetDef(dataset);
-    const absent = columns.filter((c) => def.fields.some((f) => f.name === c) && !p.fields.has(c));
+    const absent = columns.filter((c) => def.fields.some((f) => f.name === c) && !present.has(c));
     if (absent.length) missing.push(`${DATASET_ZH[dataset]}文件中没有 ${absent.map((c) => `「${def.fields.find((f) => f.name === c)!.zh}」`).join('、')} 列`);
   }
-  for (const name of rule.requiresNonEmpty ?? []) {
+  for (const name of rule.requiresNonEmpty) {
     const v = params[name] as unknown;
     if (Array.isArray(v) && v.length === 0) missing.push(`配置 rules.${name}（${PARAMETERS[name].zh}）为空`);
   }
@@ -159,31 +162,144 @@ function notExecutedReason(rule: Rule, pinned: Map<DatasetName, Pinned>, params:
 
 const HIT_COLUMNS = 'rule, key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail';
 
-export async function match(store: Store, config: Config, options: MatchOptions): Promise<RunResult> {
-  const { conn } = store;
-  const { asOf, progress } = options;
-  const started = new Date();
+export interface MatchOptions {
+  asOf: string;
+  /** Use the snapshots as they stood at this moment (YYYY-MM-DD = end of that day, UTC). */
+  dataAsOf?: string | undefined;
+  progress: Progress;
+}
+
+/** A rule as a run uses it: from the rule files for a new run, from run_rule for a re-run. */
+export interface PlannedRule {
+  id: string;
+  category: Category;
+  title: string;
+  explain: string;
+  weight: number;
+  target: Rule['target'];
+  sql: string;
+  sqlHash: string;
+  params: ParameterName[];
+  needs: Partial<Record<DatasetName, string[]>>;
+  requiresNonEmpty: ParameterName[];
+}
+
+/** Everything that decides a run's result. Recorded with the run; a re-run replays it. */
+export interface RunPlan {
+  asOf: string;
+  dataAsOf: string | null;
+  snapshots: Partial<Record<DatasetName, number>>;
+  rules: PlannedRule[];
+  parameters: ParameterValues;
+  prelude: string;
+  flags: string;
+  configHash: string;
+  configJson: string;
+}
+
+export interface Executed {
+  results: Map<string, RuleResult>;
+  leadsByCategory: Record<Category, number>;
+  total: number;
+  status: 'complete' | 'partial';
+  duckdbVersion: string;
+}
+
+const FLAGS_FILE = () => path.join(packageRoot(), 'src', 'match', 'sql', 'flags.sql');
+
+/** The end of the day for a bare date, else the moment given (UTC). */
+export function dataAsOfTimestamp(value: string): string {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value} 23:59:59.999999` : value.replace('T', ' ');
+}
+
+/** A new run: rules from the rule files, parameters from the config, the newest snapshots. */
+export async function planFromConfig(store: Store, config: Config, asOf: string, dataAsOf?: string): Promise<RunPlan> {
   const { rules, problems } = loadCatalogue();
   if (problems.length) throw new UserError('E_RULES', `规则文件有 ${problems.length} 处问题：\n  ${problems.join('\n  ')}`, { hint: '修正 src/rules/sql 中的规则文件。' });
+  const pinnedAt = dataAsOf ? dataAsOfTimestamp(dataAsOf) : null;
+  const snapshots = await pinSnapshots(store, pinnedAt);
+  return {
+    asOf,
+    dataAsOf: pinnedAt,
+    snapshots,
+    rules: rules.map((r) => ({
+      id: r.id, category: r.category, title: r.title, explain: r.explain, weight: r.weight, target: r.target, sql: r.sql, sqlHash: r.sqlHash,
+      params: r.params, needs: r.needs, requiresNonEmpty: r.requiresNonEmpty ?? [],
+    })),
+    parameters: config.rules,
+    prelude: fs.readFileSync(PRELUDE_FILE(), 'utf8'),
+    flags: fs.readFileSync(FLAGS_FILE(), 'utf8'),
+    configHash: config.hash,
+    configJson: canonicalJson(config.raw),
+  };
+}
 
-  const pinned = await pinSnapshots(store);
+interface RecordedRun {
+  run_id: number;
+  as_of: string;
+  data_as_of: string | null;
+  config_hash: string;
+  config_json: string;
+  params_json: string;
+  snapshots_json: string;
+  prelude_sql: string;
+  flags_sql: string;
+  duckdb_version: string;
+  bidui_version: string;
+}
+
+/** A past run, exactly as it was recorded: its snapshots, rule SQL, parameters and config. */
+export async function planFromRun(store: Store, runId: number): Promise<{ plan: RunPlan; recorded: RecordedRun }> {
+  const [run] = await queryStep<RecordedRun>(store.conn, 'recorded run', 'SELECT *, as_of::VARCHAR AS as_of, data_as_of::VARCHAR AS data_as_of FROM run WHERE run_id = $run', { run: runId });
+  if (!run) throw new UserError('E_NO_RUN', `工作区中没有编号为 ${runId} 的运行`, { hint: '用 bidui runs 查看运行编号。' });
+  const rows = await queryStep<{ rule_id: string; category: Category; title: string; explain: string; weight: number; target: Rule['target']; sql_text: string; sql_hash: string; params_json: string; needs_json: string; requires_json: string }>(
+    store.conn, 'recorded rules', 'SELECT * FROM run_rule WHERE run_id = $run', { run: runId });
+  const rules = rows.map((r) => ({
+    id: r.rule_id, category: r.category, title: r.title, explain: r.explain, weight: Number(r.weight), target: r.target, sql: r.sql_text, sqlHash: r.sql_hash,
+    params: Object.keys(JSON.parse(r.params_json) as object) as ParameterName[],
+    needs: JSON.parse(r.needs_json) as Partial<Record<DatasetName, string[]>>,
+    requiresNonEmpty: JSON.parse(r.requires_json) as ParameterName[],
+  }));
+  rules.sort((a, b) => CATEGORIES.indexOf(a.category) - CATEGORIES.indexOf(b.category) || Number(a.id.slice(1)) - Number(b.id.slice(1)));
+  const snapshots = JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>;
+  const missing = await queryStep<{ n: string }>(store.conn, 'recorded snapshots present',
+    'SELECT count(*) AS n FROM (SELECT unnest($ids::INTEGER[]) AS id) WHERE id NOT IN (SELECT snapshot_id FROM snapshot)', { ids: `[${Object.values(snapshots).join(',')}]` });
+  if (Number(missing[0]!.n) > 0) {
+    throw new UserError('E_SNAPSHOT_GONE', `运行 ${runId} 用到的数据快照已被清理，无法重新运行`, { hint: 'bidui gc 只保留仍被保留运行使用的快照；请从备份恢复工作区。' });
+  }
+  return {
+    recorded: run,
+    plan: {
+      asOf: run.as_of, dataAsOf: run.data_as_of, snapshots, rules, parameters: JSON.parse(run.params_json) as ParameterValues,
+      prelude: run.prelude_sql, flags: run.flags_sql, configHash: run.config_hash, configJson: run.config_json,
+    },
+  };
+}
+
+/**
+ * Run a plan: views over its snapshots, the people tables, every rule, then households, leads
+ * and flags, left in the temp tables m_evidence and m_lead. Nothing is written to the store.
+ */
+export async function executePlan(store: Store, plan: RunPlan, progress: Progress): Promise<Executed> {
+  const { conn } = store;
+  const { asOf } = plan;
   for (const required of ['roster', 'hukou'] as const) {
-    if (!pinned.has(required)) {
+    if (plan.snapshots[required] === undefined) {
       throw new UserError('E_NO_DATA', `工作区中没有${DATASET_ZH[required]}（${required}）数据，无法比对`, { hint: '先用 bidui ingest 导入各部门数据。' });
     }
   }
   progress.step(`比对日期 ${asOf}：准备数据…`);
-  await createSnapshotViews(store, Object.fromEntries([...pinned.entries()].map(([d, p]) => [d, p.snapshotId])), asOf);
-  const preludeText = fs.readFileSync(PRELUDE_FILE(), 'utf8');
-  const asOfParams = bindParams([], config.rules, asOf);
-  for (const step of splitSteps(preludeText)) await runStep(conn, `people: ${step.name}`, step.sql, usedParams(step.sql, asOfParams.values));
+  await createSnapshotViews(store, plan.snapshots, asOf);
+  const asOfParams = bindParams([], plan.parameters, asOf);
+  for (const step of splitSteps(plan.prelude)) await runStep(conn, `people: ${step.name}`, step.sql, usedParams(step.sql, asOfParams.values));
 
   // Prepare every runnable rule first and report all problems together.
-  const runnable: Rule[] = [];
+  const fields = await snapshotFields(store, plan.snapshots);
+  const runnable: PlannedRule[] = [];
   const results = new Map<string, RuleResult>();
   const prepareProblems: string[] = [];
-  for (const rule of rules) {
-    const reason = notExecutedReason(rule, pinned, config.rules);
+  for (const rule of plan.rules) {
+    const reason = notExecutedReason(rule, fields, plan.parameters);
     results.set(rule.id, { id: rule.id, category: rule.category, title: rule.title, outcome: reason ? 'NotExecuted' : 'Success', reason, leads: 0, evidence: 0, ms: 0 });
     if (reason) continue;
     try {
@@ -202,7 +318,7 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   for (const rule of runnable) {
     progress.step(`规则 ${rule.id} ${rule.title}`);
     const t = performance.now();
-    const p = bindParams(rule.params, config.rules, asOf);
+    const p = bindParams(rule.params, plan.parameters, asOf);
     const used = usedParams(rule.sql, p.values);
     const types = Object.fromEntries(Object.entries(p.types).filter(([k]) => k in used));
     try {
@@ -221,7 +337,7 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   // a roster member are dropped; roster rules already name their household.
   progress.step('汇总线索…');
   await runStep(conn, 'rule table', 'CREATE OR REPLACE TEMP TABLE m_rule (rule VARCHAR, category VARCHAR, weight INTEGER, target VARCHAR)');
-  for (const r of rules) {
+  for (const r of plan.rules) {
     await runStep(conn, `rule table ${r.id}`, 'INSERT INTO m_rule VALUES ($rule, $category, $weight, $target)', { rule: r.id, category: r.category, weight: r.weight, target: r.target });
   }
   await runStep(conn, 'evidence by household', `
@@ -265,11 +381,9 @@ export async function match(store: Store, config: Config, options: MatchOptions)
     FROM pr JOIN pl USING (category, household_key)`);
 
   // 四有 counter-evidence on 漏评 households, shown as a flag, never used to suppress the lead.
-  const flagsSql = fs.readFileSync(path.join(packageRoot(), 'src', 'match', 'sql', 'flags.sql'), 'utf8');
-  const flagParams = bindParams(['passengerCarTypes', 'excludedEntityTypes'], config.rules, asOf);
-  for (const step of splitSteps(flagsSql)) await runStep(conn, `flags: ${step.name}`, step.sql, usedParams(step.sql, flagParams.values));
+  const flagParams = bindParams(['passengerCarTypes', 'excludedEntityTypes'], plan.parameters, asOf);
+  for (const step of splitSteps(plan.flags)) await runStep(conn, `flags: ${step.name}`, step.sql, usedParams(step.sql, flagParams.values));
 
-  // Record the run, its rules, leads and evidence in one transaction.
   const ruleCounts = await queryStep<{ rule: string; households: string; rows: string }>(conn, 'count per rule',
     'SELECT rule, count(DISTINCT household_key) AS households, count(*) AS rows FROM m_evidence GROUP BY rule');
   for (const c of ruleCounts) {
@@ -282,42 +396,70 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   for (const c of byCategory) leadsByCategory[c.category] = Number(c.n);
   const total = Object.values(leadsByCategory).reduce((a, b) => a + b, 0);
   const status = [...results.values()].some((r) => r.outcome === 'Error') ? 'partial' : 'complete';
-  const snapshots = Object.fromEntries([...pinned.entries()].map(([d, p]) => [d, p.snapshotId])) as Partial<Record<DatasetName, number>>;
   const [{ v: duckdbVersion }] = (await queryStep<{ v: string }>(conn, 'duckdb version', 'SELECT version() AS v')) as [{ v: string }];
-
-  const runId = await inTransaction(conn, 'record run', async () => {
-    const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
-    await runStep(conn, 'insert run',
-      `INSERT INTO run VALUES ($id, $asOf::DATE, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $leads, $byCategory)`,
-      {
-        id, asOf, started: started.toISOString().replace('T', ' ').replace('Z', ''), status, version: BIDUI_VERSION, duckdb: duckdbVersion,
-        hash: config.hash, config: canonicalJson(config.raw), params: canonicalJson(config.rules), snapshots: canonicalJson(snapshots),
-        prelude: preludeText + '\n' + flagsSql, leads: total, byCategory: canonicalJson(leadsByCategory),
-      });
-    for (const rule of rules) {
-      const r = results.get(rule.id)!;
-      await runStep(conn, `insert run_rule ${rule.id}`,
-        'INSERT INTO run_rule VALUES ($id, $rule, $category, $title, $explain, $weight, $outcome, $reason, $sql, $hash, $params, $leads, $evidence, $ms)',
-        {
-          id, rule: rule.id, category: rule.category, title: rule.title, explain: rule.explain, weight: rule.weight, outcome: r.outcome, reason: r.reason ?? null, sql: rule.sql, hash: rule.sqlHash,
-          params: canonicalJson(Object.fromEntries(rule.params.map((p) => [p, config.rules[p]]))), leads: r.leads, evidence: r.evidence, ms: r.ms,
-        });
-    }
-    await runStep(conn, 'insert leads', 'INSERT INTO lead SELECT $id, lead_key, category, household_key, township, village, rules, rule_count, priority, members, flags FROM m_lead', { id });
-    await runStep(conn, 'insert evidence', `
-      INSERT INTO evidence
-      SELECT $id, l.lead_key, e.category, e.rule, e.household_key, e.id_number, e.name, e.dataset, e.snapshot_id, e.file_no, e.source_row,
-             e.dataset || ':' || coalesce(e.snapshot_id::VARCHAR, '') || ':' || coalesce(e.file_no::VARCHAR, '') || ':' || coalesce(e.source_row::VARCHAR, ''),
-             e.detail
-      FROM m_evidence e JOIN m_lead l USING (category, household_key)`, { id });
-    return id;
-  });
-  progress.done();
-  log().info({ runId, asOf, leads: total, status }, 'match finished');
-  return { runId, asOf, snapshots, rules: rules.map((r) => results.get(r.id)!), leadsByCategory, leads: total, status };
+  return { results, leadsByCategory, total, status, duckdbVersion };
 }
 
-/** A stable digest of the rules a run used (for manifests). */
-export function rulesDigest(rules: Rule[]): string {
-  return crypto.createHash('sha256').update(rules.map((r) => `${r.id}:${r.sqlHash}`).join('\n')).digest('hex');
+/**
+ * The run's rules, leads and evidence as rows of the store's tables (run_rule, lead, evidence),
+ * into `prefix`-named tables: the store's own when recording, temp x_* tables for a re-run.
+ */
+async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, runId: number, tables: { runRule: string; lead: string; evidence: string }): Promise<void> {
+  const { conn } = store;
+  for (const rule of plan.rules) {
+    const r = executed.results.get(rule.id)!;
+    await runStep(conn, `insert run_rule ${rule.id}`,
+      `INSERT INTO ${tables.runRule} VALUES ($id, $rule, $category, $title, $explain, $weight, $target, $needs, $requires, $outcome, $reason, $sql, $hash, $params, $leads, $evidence, $ms)`,
+      {
+        id: runId, rule: rule.id, category: rule.category, title: rule.title, explain: rule.explain, weight: rule.weight, target: rule.target,
+        needs: canonicalJson(rule.needs), requires: canonicalJson(rule.requiresNonEmpty), outcome: r.outcome, reason: r.reason ?? null, sql: rule.sql, hash: rule.sqlHash,
+        params: canonicalJson(Object.fromEntries(rule.params.map((p) => [p, plan.parameters[p]]))), leads: r.leads, evidence: r.evidence, ms: r.ms,
+      });
+  }
+  await runStep(conn, 'insert leads', `INSERT INTO ${tables.lead} SELECT $id, lead_key, category, household_key, township, village, rules, rule_count, priority, members, flags FROM m_lead`, { id: runId });
+  await runStep(conn, 'insert evidence', `
+    INSERT INTO ${tables.evidence}
+    SELECT $id, l.lead_key, e.category, e.rule, e.household_key, e.id_number, e.name, e.dataset, e.snapshot_id, e.file_no, e.source_row,
+           e.dataset || ':' || coalesce(e.snapshot_id::VARCHAR, '') || ':' || coalesce(e.file_no::VARCHAR, '') || ':' || coalesce(e.source_row::VARCHAR, ''),
+           e.detail
+    FROM m_evidence e JOIN m_lead l USING (category, household_key)`, { id: runId });
+}
+
+/** Record an executed plan as a new run, in one transaction. */
+export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date): Promise<number> {
+  const { conn } = store;
+  return inTransaction(conn, 'record run', async () => {
+    const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
+    await runStep(conn, 'insert run',
+      `INSERT INTO run VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory)`,
+      {
+        id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: started.toISOString().replace('T', ' ').replace('Z', ''), status: executed.status, version: BIDUI_VERSION,
+        duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
+        prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory),
+      });
+    await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' });
+    return id;
+  });
+}
+
+/** For a re-run: the recomputed rows of run `runId` in temp tables x_run_rule, x_lead, x_evidence. */
+export const RERUN_TABLES = { runRule: 'x_run_rule', lead: 'x_lead', evidence: 'x_evidence' } as const;
+export async function stageRerun(store: Store, plan: RunPlan, executed: Executed, runId: number): Promise<void> {
+  for (const [name, source] of [['x_run_rule', 'run_rule'], ['x_lead', 'lead'], ['x_evidence', 'evidence']] as const) {
+    await runStep(store.conn, `stage ${name}`, `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT * FROM ${source} WHERE false`);
+  }
+  await writeRunRows(store, plan, executed, runId, RERUN_TABLES);
+}
+
+export async function match(store: Store, config: Config, options: MatchOptions): Promise<RunResult> {
+  const started = new Date();
+  const plan = await planFromConfig(store, config, options.asOf, options.dataAsOf);
+  const executed = await executePlan(store, plan, options.progress);
+  const runId = await recordRun(store, plan, executed, started);
+  options.progress.done();
+  log().info({ runId, asOf: plan.asOf, leads: executed.total, status: executed.status }, 'match finished');
+  return {
+    runId, asOf: plan.asOf, snapshots: plan.snapshots, rules: plan.rules.map((r) => executed.results.get(r.id)!),
+    leadsByCategory: executed.leadsByCategory, leads: executed.total, status: executed.status,
+  };
 }

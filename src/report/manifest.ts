@@ -9,7 +9,7 @@ import { type ReportResult, type RunRow, sha256File } from './report.js';
  * hash and parameters, every input snapshot with its files and SHA-256, every rule's SQL hash and
  * outcome, every output file's SHA-256, and the counts. No wall-clock time of the report itself.
  */
-export async function writeManifest(store: Store, run: RunRow, result: ReportResult, masked: boolean, file: string): Promise<void> {
+export async function writeManifest(store: Store, run: RunRow, result: ReportResult, masked: boolean, file: string, runRuleTable = 'run_rule'): Promise<string> {
   const snapshots = JSON.parse(run.snapshots_json) as Record<string, number>;
   const files = await queryStep<{ snapshot_id: number; file_no: number; path: string; sha256: string; size_bytes: string; format: string; encoding: string; rows_read: string; rows_loaded: string; rows_rejected: string }>(
     store.conn, 'manifest: files',
@@ -17,10 +17,11 @@ export async function writeManifest(store: Store, run: RunRow, result: ReportRes
      WHERE snapshot_id IN (SELECT unnest($ids::INTEGER[])) ORDER BY snapshot_id, file_no`,
     { ids: `[${Object.values(snapshots).join(',')}]` });
   const rules = await queryStep<{ rule_id: string; category: string; outcome: string; reason: string | null; sql_hash: string; params_json: string; leads: string; evidence_rows: string }>(
-    store.conn, 'manifest: rules', 'SELECT rule_id, category, outcome, reason, sql_hash, params_json, leads, evidence_rows FROM run_rule WHERE run_id = $run ORDER BY rule_id', { run: run.run_id });
+    store.conn, 'manifest: rules', `SELECT rule_id, category, outcome, reason, sql_hash, params_json, leads, evidence_rows FROM ${runRuleTable} WHERE run_id = $run ORDER BY rule_id`, { run: run.run_id });
   const manifest = {
     run_id: run.run_id,
     as_of: run.as_of,
+    data_as_of: run.data_as_of,
     status: run.status,
     run_started_at: run.started_at,
     versions: { bidui: run.bidui_version, duckdb: run.duckdb_version },
@@ -54,5 +55,7 @@ export async function writeManifest(store: Store, run: RunRow, result: ReportRes
       townships: result.townships.length,
     },
   };
-  fs.writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  return text;
 }

@@ -19,11 +19,23 @@ import { writeTownshipLists } from './township.js';
  */
 export const UNKNOWN_TOWNSHIP = '未知乡镇';
 
+/** Where a run's rows are read from: the store's tables, or a re-run's temp tables. */
+export interface RunTables {
+  runRule: string;
+  lead: string;
+  evidence: string;
+}
+export const STORE_TABLES: RunTables = { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' };
+
 export interface ReportOptions {
   runId: number;
   out: string;
   maskIds: boolean;
   progress: Progress;
+  /** Default: the store's tables; a re-run passes its temp tables. */
+  tables?: RunTables;
+  /** Keep the manifest in the store for bidui verify (default true; false for re-runs). */
+  recordManifest?: boolean;
 }
 
 export interface ReportResult {
@@ -40,6 +52,7 @@ export interface ReportResult {
 export interface RunRow {
   run_id: number;
   as_of: string;
+  data_as_of: string | null;
   started_at: string;
   finished_at: string;
   status: string;
@@ -80,7 +93,7 @@ export function maskTextSql(expr: string, mask: boolean): string {
  * Build the report tables for one run (temp tables r_*), shared by every output:
  * r_lead (with status against the previous run), r_evidence (display columns), r_resolved.
  */
-async function prepareTables(store: Store, runId: number, previousRunId: number | undefined, mask: boolean): Promise<void> {
+async function prepareTables(store: Store, runId: number, previousRunId: number | undefined, mask: boolean, tables: RunTables): Promise<void> {
   const { conn } = store;
   const prev = previousRunId ?? -1;
   await runStep(conn, 'report: leads', `
@@ -88,7 +101,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
            CASE WHEN p.lead_key IS NULL THEN '新增' ELSE '持续' END AS status,
            ${CATEGORY_ORDER} AS category_order
-    FROM lead l LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
+    FROM ${tables.lead} l LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
     WHERE l.run_id = $run`, { run: runId, prev });
   await runStep(conn, 'report: evidence', `
     CREATE OR REPLACE TEMP TABLE r_evidence AS
@@ -100,7 +113,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
                 ELSE regexp_extract(f.path, '[^/]+$') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
            l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id
-    FROM evidence e
+    FROM ${tables.evidence} e
     JOIN r_lead l USING (lead_key)
     LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
     WHERE e.run_id = $run`, { run: runId });
@@ -109,7 +122,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     SELECT p.lead_key, p.category, coalesce(p.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township, coalesce(p.village, '') AS village,
            ${maskSql('p.household_key', mask)} AS household_key, p.rules, ${CATEGORY_ORDER.replace(/category/g, 'p.category')} AS category_order
     FROM lead p
-    WHERE p.run_id = $prev AND p.lead_key NOT IN (SELECT lead_key FROM lead WHERE run_id = $run)`, { run: runId, prev });
+    WHERE p.run_id = $prev AND p.lead_key NOT IN (SELECT lead_key FROM ${tables.lead} WHERE run_id = $run)`, { run: runId, prev });
 }
 
 async function copyCsv(store: Store, step: string, select: string, file: string): Promise<void> {
@@ -120,7 +133,7 @@ async function copyCsv(store: Store, step: string, select: string, file: string)
 export async function report(store: Store, options: ReportOptions): Promise<ReportResult> {
   const { conn } = store;
   const { runId, out, maskIds, progress } = options;
-  const runs = await queryStep<RunRow>(conn, 'report: run', 'SELECT * FROM run WHERE run_id = $run', { run: runId });
+  const runs = await queryStep<RunRow>(conn, 'report: run', 'SELECT *, data_as_of::VARCHAR AS data_as_of FROM run WHERE run_id = $run', { run: runId });
   const run = runs[0];
   if (!run) {
     throw new UserError('E_NO_RUN', `工作区中没有编号为 ${runId} 的运行`, { hint: '用 bidui runs 或 bidui match 的输出查看运行编号。' });
@@ -130,7 +143,8 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   privateDir(out);
   progress.step(`生成运行 ${runId} 的报告…`);
   await createSnapshotViews(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
-  await prepareTables(store, runId, previousRunId ?? undefined, maskIds);
+  const tables = options.tables ?? STORE_TABLES;
+  await prepareTables(store, runId, previousRunId ?? undefined, maskIds, tables);
 
   const files: string[] = [];
   const evidenceFile = path.join(out, 'evidence.csv');
@@ -154,11 +168,11 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   progress.step('生成乡镇清单…');
   // Lists of an earlier report in the same folder would be mistaken for this run's.
   fs.rmSync(path.join(out, 'townships'), { recursive: true, force: true });
-  const townships = await writeTownshipLists(store, run, path.join(out, 'townships'));
+  const townships = await writeTownshipLists(store, run, path.join(out, 'townships'), tables.runRule);
   files.push(...townships.files);
 
   progress.step('生成汇总页…');
-  files.push(await writeSummary(store, run, previousRunId ?? undefined, path.join(out, 'summary.html')));
+  files.push(await writeSummary(store, run, previousRunId ?? undefined, path.join(out, 'summary.html'), tables.runRule));
 
   const counts = await queryStep<{ category: string; n: string; new: string; continuing: string }>(conn, 'report: counts',
     "SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
@@ -174,7 +188,11 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
     resolved: Number(resolved),
     previousRunId: previousRunId ?? undefined,
   };
-  await writeManifest(store, run, result, maskIds, path.join(out, 'manifest.json'));
+  const manifest = await writeManifest(store, run, result, maskIds, path.join(out, 'manifest.json'), tables.runRule);
+  if (options.recordManifest !== false) {
+    await runStep(conn, 'report: keep manifest', 'DELETE FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked: maskIds });
+    await runStep(conn, 'report: keep manifest', 'INSERT INTO report_manifest VALUES ($run, $masked, $json)', { run: runId, masked: maskIds, json: manifest });
+  }
   progress.done();
   log().info({ runId, files: files.length + 1, townships: townships.names.length }, 'report written');
   return result;

@@ -44,10 +44,10 @@ export function townshipFileName(name: string): string {
   return name.replace(/[\\/:*?"<>|\x00-\x1f]/g, '_').trim() || '_';
 }
 
-export async function writeTownshipLists(store: Store, run: RunRow, dir: string): Promise<{ files: string[]; names: string[] }> {
+export async function writeTownshipLists(store: Store, run: RunRow, dir: string, runRuleTable = 'run_rule'): Promise<{ files: string[]; names: string[] }> {
   privateDir(dir);
   const rules = await queryStep<{ rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }>(
-    store.conn, 'township: rules', 'SELECT rule_id, category, title, explain, outcome, reason FROM run_rule WHERE run_id = $run', { run: run.run_id });
+    store.conn, 'township: rules', `SELECT rule_id, category, title, explain, outcome, reason FROM ${runRuleTable} WHERE run_id = $run`, { run: run.run_id });
   const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
   rules.sort((a, b) => CATEGORIES.indexOf(a.category as (typeof CATEGORIES)[number]) - CATEGORIES.indexOf(b.category as (typeof CATEGORIES)[number]) || Number(a.rule_id.slice(1)) - Number(b.rule_id.slice(1)));
   const title = new Map(rules.map((r) => [r.rule_id, r.title]));

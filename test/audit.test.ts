@@ -102,3 +102,47 @@ describe('audit trail', () => {
     expect(r.stderr).toMatch(/E_VERIFY_MISMATCH/);
   });
 });
+
+describe('retention (gc)', () => {
+  it('removes old runs and snapshots, never one a kept run uses; kept runs still verify', async () => {
+    const t = testDir('bidui-gc-');
+    try {
+      const county = path.join(t.dir, 'county');
+      await generateFixtures({ households: 400, seed: 41, asOf: '2020-06-30', messy: 0, out: county });
+      const config = path.join(county, 'bidui.config.json');
+      const dibao = path.join(county, 'exports', '低保特困对象.csv');
+      const original = fs.readFileSync(dibao, 'utf8').trimEnd().split('\n');
+      for (let night = 1; night <= 3; night++) {
+        if (night > 1) fs.writeFileSync(dibao, `${original.filter((_, i) => i === 0 || i % (night + 1) !== 0).join('\n')}\n`);
+        expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, `out${night}`), '--quiet']).code).toBe(0);
+      }
+      const cfg = loadConfig(config);
+      const age = async (sql: string) => {
+        const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
+        try {
+          await runStep(store.conn, 'age', sql);
+        } finally {
+          store.close();
+        }
+      };
+      await age("UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id IN (1, 2); UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY");
+      const r = runCli(['gc', '--config', config, '--keep-days', '30']);
+      expect(r.code).toBe(0);
+      // Run 1 goes; run 2 stays (run 3's 新增/持续 are relative to it); run 3 stays.
+      expect(r.stdout).toMatch(/运行 1 次，数据快照 1 个/);
+      const runs = runCli(['runs', '--config', config]).stdout.split('\n').filter((l) => /^\s*\d+\s+2020/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+      expect(runs).toEqual([2, 3]);
+      const v3 = runCli(['verify', '3', '--config', config, '--quiet']);
+      expect(v3.code).toBe(0);
+      expect(v3.stdout).toMatch(/leads\.csv\s+一致/);
+      const v2 = runCli(['verify', '2', '--config', config, '--quiet']);
+      expect(v2.code).toBe(0);
+      expect(v2.stdout).toMatch(/只核对了线索和证据/);
+      expect(runCli(['rerun', '1', '--config', config, '--out', path.join(t.dir, 're1')]).stderr).toMatch(/没有编号为 1 的运行/);
+      const snaps = runCli(['snapshots', '--config', config, '--dataset', 'dibao']).stdout.split('\n').filter((l) => /^\s*\d+\s+dibao/.test(l));
+      expect(snaps).toHaveLength(2);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -86,7 +86,7 @@ export async function verify(store: Store, runId: number, progress: Progress): P
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (manifests.length === 0) checks.push({ item: '报告文件', ok: true, detail: '该运行没有生成过报告，只核对了线索和证据' });
+  if (manifests.length === 0) checks.push({ item: '报告文件', ok: true, detail: '没有可核对的报告清单（未生成过报告，或其上一次运行已被 gc 清理），只核对了线索和证据' });
   const versionNote = recorded.bidui_version !== BIDUI_VERSION || recorded.duckdb_version !== executed.duckdbVersion
     ? `该运行由 bidui ${recorded.bidui_version}（DuckDB ${recorded.duckdb_version}）生成，现在是 bidui ${BIDUI_VERSION}（DuckDB ${executed.duckdbVersion}）：不同版本的结果可能不同。`
     : undefined;

@@ -8,6 +8,7 @@ import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest, type IngestReport } from '../ingest/ingest.js';
 import { match, type RunResult } from '../match/match.js';
 import { report, type ReportResult } from '../report/report.js';
+import { gc } from '../audit/gc.js';
 import { rerun, verify } from '../audit/rerun.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import type { Config } from '../config/config.js';
@@ -225,6 +226,19 @@ export function buildProgram(): Command {
         throw new UserError('E_VERIFY_MISMATCH', `运行 ${runId} 重新计算的结果与记录不一致（见上表）`, { hint: '确认工作区没有被改动过；如果程序版本不同，请用当时的版本核对。', exitCode: EXIT.mismatch });
       }
       process.stdout.write(`运行 ${runId} 核对通过：重新计算的结果与记录和当时的输出逐字节一致。\n`);
+    });
+
+  program
+    .command('gc')
+    .description('清理过期的运行和数据快照（保留仍被保留运行使用的快照）')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .requiredOption('--keep-days <n>', '保留最近多少天的运行和快照', (v) => {
+      if (!/^[0-9]+$/.test(v)) throw new UserError('E_USAGE', `--keep-days「${v}」无效`, { hint: '写一个非负整数，例如 --keep-days 365。' });
+      return Number(v);
+    })
+    .action(async (opts: { config: string; keepDays: number }) => {
+      const r = await withStore(opts.config, 'gc', { lock: true }, (store) => gc(store, opts.keepDays));
+      process.stdout.write(`已清理：运行 ${r.runsRemoved} 次，数据快照 ${r.snapshotsRemoved} 个，数据行 ${r.rowsRemoved} 行。保留：运行 ${r.runsKept} 次，快照 ${r.snapshotsKept} 个。\n`);
     });
 
   program

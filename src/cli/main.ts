@@ -8,6 +8,7 @@ import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest, type IngestReport } from '../ingest/ingest.js';
 import { match, type RunResult } from '../match/match.js';
 import { report, type ReportResult } from '../report/report.js';
+import { importFeedback } from '../audit/feedback.js';
 import { gc } from '../audit/gc.js';
 import { rerun, verify } from '../audit/rerun.js';
 import { CATEGORIES } from '../rules/catalogue.js';
@@ -239,6 +240,17 @@ export function buildProgram(): Command {
     .action(async (opts: { config: string; keepDays: number }) => {
       const r = await withStore(opts.config, 'gc', { lock: true }, (store) => gc(store, opts.keepDays));
       process.stdout.write(`已清理：运行 ${r.runsRemoved} 次，数据快照 ${r.snapshotsRemoved} 个，数据行 ${r.rowsRemoved} 行。保留：运行 ${r.runsKept} 次，快照 ${r.snapshotsKept} 个。\n`);
+    });
+
+  const feedback = program.command('feedback').description('乡镇核实结果');
+  feedback
+    .command('import')
+    .description('导入乡镇填好“核实结果”“核实说明”的清单（.xlsx 或 .csv）')
+    .requiredOption('--config <file>', '配置文件 bidui.config.json')
+    .argument('<files...>', '乡镇清单文件')
+    .action(async (files: string[], opts: { config: string }) => {
+      const result = await withStore(opts.config, 'feedback import', { lock: true }, (store) => importFeedback(store, files));
+      process.stdout.write(`${table(['文件', '结果', '已答复', '未答复'], result.files.map((f) => [path.basename(f.file), f.status === 'imported' ? '已导入' : '已导入过（SHA-256 相同），跳过', f.answered, f.unanswered]))}\n`);
     });
 
   program

@@ -9,6 +9,7 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews } from '../match/match.js';
 import { CATEGORIES } from '../rules/catalogue.js';
+import { EVIDENCE_SIGNATURE } from '../audit/feedback.js';
 import { writeManifest } from './manifest.js';
 import { writeSummary } from './summary.js';
 import { writeTownshipLists } from './township.js';
@@ -96,12 +97,28 @@ export function maskTextSql(expr: string, mask: boolean): string {
 async function prepareTables(store: Store, runId: number, previousRunId: number | undefined, mask: boolean, tables: RunTables): Promise<void> {
   const { conn } = store;
   const prev = previousRunId ?? -1;
+  // Township answers imported before the run finished (so reports of a run never change).
+  await runStep(conn, 'report: feedback', `
+    CREATE OR REPLACE TEMP TABLE r_feedback AS
+    SELECT f.lead_key,
+           arg_max(f.result, {'i': f.import_id, 'r': f.source_row}) AS last_result,
+           arg_max(f.note, {'i': f.import_id, 'r': f.source_row}) AS last_note,
+           arg_max(f.evidence_refs, {'i': f.import_id, 'r': f.source_row}) AS answered_refs
+    FROM feedback f JOIN feedback_import i USING (import_id)
+    WHERE i.imported_at <= (SELECT finished_at FROM run WHERE run_id = $run)
+    GROUP BY f.lead_key`, { run: runId });
+  // A lead answered 不属实 is not issued again unless a new piece of evidence appeared.
   await runStep(conn, 'report: leads', `
     CREATE OR REPLACE TEMP TABLE r_lead AS
     SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
-           CASE WHEN p.lead_key IS NULL THEN '新增' ELSE '持续' END AS status,
+           CASE WHEN fb.last_result = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
+                WHEN p.lead_key IS NULL THEN '新增' ELSE '持续' END AS status,
+           fb.last_result, fb.last_note,
            ${CATEGORY_ORDER} AS category_order
-    FROM ${tables.lead} l LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
+    FROM ${tables.lead} l
+    LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
+    LEFT JOIN r_feedback fb USING (lead_key)
+    LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev USING (lead_key)
     WHERE l.run_id = $run`, { run: runId, prev });
   await runStep(conn, 'report: evidence', `
     CREATE OR REPLACE TEMP TABLE r_evidence AS
@@ -112,7 +129,8 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
            CASE WHEN f.path IS NULL THEN e.record_ref
                 ELSE regexp_extract(f.path, '[^/]+$') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
-           l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id
+           l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id,
+           l.last_result, l.last_note
     FROM ${tables.evidence} e
     JOIN r_lead l USING (lead_key)
     LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
@@ -156,7 +174,7 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   const leadsFile = path.join(out, 'leads.csv');
   await copyCsv(store, 'report: leads.csv', `
     SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
-           rules, priority, members, coalesce(flags, '') AS flags, status
+           rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification
     FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
   files.push(leadsFile);
   const resolvedFile = path.join(out, 'resolved.csv');

@@ -69,6 +69,16 @@ export async function writeSummary(store: Store, run: RunRow, previousRunId: num
      WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY ALL ORDER BY s.dataset`,
     { ids: `[${Object.values(snapshots).join(',')}]` });
   const unknown = await unknownTownships(store, snapshots);
+  const progress = await queryStep<{ township: string; issued: string; answered: string; confirmed: string; rejected: string; closed: string }>(conn, 'summary: verification', `
+    SELECT township_name AS township, count(*) FILTER (WHERE status <> '已核实不属实') AS issued,
+           count(last_result) AS answered, count(*) FILTER (WHERE last_result = '属实') AS confirmed,
+           count(*) FILTER (WHERE last_result = '不属实') AS rejected, count(*) FILTER (WHERE last_result = '已整改') AS closed
+    FROM r_lead GROUP BY township_name ORDER BY township_name`);
+  const pct = (a: number, b: number) => (b === 0 ? '–' : `${((100 * a) / b).toFixed(1)}%`);
+  const progressRows = progress.map((p) => {
+    const [issued, answered, confirmed, rejected, closed] = [p.issued, p.answered, p.confirmed, p.rejected, p.closed].map(Number) as [number, number, number, number, number];
+    return [p.township, issued, answered, confirmed, rejected, closed, pct(answered, issued + rejected), pct(closed, confirmed + closed)];
+  });
 
   const statusRows = CATEGORIES.map((c) => {
     const s = status.find((x) => x.category === c);
@@ -128,6 +138,10 @@ ${table(['规则', '类别', '名称', '执行结果', '户数', '证据条数',
 <h2>与上次运行比较</h2>
 ${table(['类别', '新增', '持续', '已消失'], statusRows, [false, true, true, true])}
 <p class="note">新增：上次运行没有的线索；持续：上次运行已有；已消失：上次运行有、本次没有（见 resolved.csv）。</p>
+
+<h2>核实进度</h2>
+${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整改', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true])}
+<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。答复率 = 已答复 / 线索数；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
 
 <h2>数据质量</h2>
 ${table(['数据集', '快照', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '无效原因', '乡镇不在名册中的行数'], qualityRows, [false, true, true, true, true, true, true, false, true])}

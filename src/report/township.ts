@@ -33,6 +33,7 @@ export const LIST_COLUMNS: Column[] = [
   { header: '涉及成员', key: 'members_text', width: 30, text: true },
   { header: '证据', key: 'evidence_text', width: 70 },
   { header: '四有提示', key: 'flags', width: 14 },
+  { header: '上次核实', key: 'last_answer', width: 18 },
   { header: VERIFY_RESULT, key: 'verify_result', width: 10 },
   { header: VERIFY_NOTE, key: 'verify_note', width: 30 },
 ];
@@ -58,10 +59,11 @@ export async function writeTownshipLists(store: Store, run: RunRow, dir: string,
     SELECT township, category, lead_key, any_value(category_order) AS category_order, any_value(status) AS status,
            any_value(priority) AS priority, any_value(village) AS village, any_value(household_key) AS household_key,
            any_value(rules) AS rules, coalesce(any_value(flags), '') AS flags,
+           CASE WHEN any_value(last_result) IS NULL THEN '' ELSE any_value(last_result) || coalesce('：' || any_value(last_note), '') END AS last_answer,
            string_agg(DISTINCT coalesce(name, '') || ' ' || coalesce(id_number, ''), '；' ORDER BY coalesce(name, '') || ' ' || coalesce(id_number, '')) AS members_text,
            string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
                       ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
-    FROM r_evidence GROUP BY township, category, lead_key`);
+    FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township, category, lead_key`);
   const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
   const files: string[] = [];
   const pool = new WorkbookPool();
@@ -69,7 +71,7 @@ export async function writeTownshipLists(store: Store, run: RunRow, dir: string,
   try {
     for (const township of names) {
       const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
-        SELECT category, lead_key, status, priority, village, household_key, rules, flags, members_text, evidence_text
+        SELECT category, lead_key, status, priority, village, household_key, rules, flags, last_answer, members_text, evidence_text
         FROM r_list WHERE township = $township
         ORDER BY category_order, priority DESC, village, household_key, lead_key`, { township });
       for (const row of rows) {

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -8,20 +7,8 @@ import { runStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { runCli, testDir } from './helpers.js';
+import { hashTree, runCli, testDir } from './helpers.js';
 
-function hashTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 const leadKeys = (file: string) => (parse(fs.readFileSync(file), { columns: true }) as Record<string, string>[]).map((r) => r.lead_key).sort();
 
 describe('audit trail', () => {

@@ -1,13 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type ExcelJSNamespace from 'exceljs';
 import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { runCli, testDir } from './helpers.js';
+import { readCsvFile as csv, runCli, testDir } from './helpers.js';
 
-const csv = (file: string) => parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
 
 /** Fill 核实结果/核实说明 of the given leads in a township workbook, as a township would. */
 async function answer(src: string, dst: string, answers: Record<string, [string, string]>, edit?: (header: string[], row: ExcelJSNamespace.Row) => void): Promise<void> {

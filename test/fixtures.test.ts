@@ -1,32 +1,16 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ageOn, fromDays, toDays } from '../src/fixtures/dates.js';
 import { oneEditAway } from '../src/fixtures/expected.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { idProblem } from '../src/ingest/id-number.js';
-import { ROOT, testDir } from './helpers.js';
+import { ROOT, hashTree, readCsvFile, testDir } from './helpers.js';
 
 const ALL_RULES = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'C1', 'C2', 'C3', 'C4', 'T1', 'T2', 'T3', 'T4', 'Q1', 'Q2', 'Q3', 'Q4', 'Q5', 'Q6'];
 
-function hashTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
-function readCsv(file: string): Record<string, string>[] {
-  return parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
-}
+const readCsv = readCsvFile;
 
 describe('fixture generator', () => {
   let t: { dir: string; cleanup: () => void };

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { parse } from 'csv-parse/sync';
 import { installMacros } from '../src/ingest/sql-macros.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,4 +61,23 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 export function writeJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(value, null, 2));
+}
+
+/** SHA-256 of every file below dir, by relative path: compares output folders byte for byte. */
+export function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** A CSV file (BOM or not) as header-keyed records. */
+export function readCsvFile(file: string): Record<string, string>[] {
+  return parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
 }

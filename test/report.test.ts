@@ -1,31 +1,16 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { buildWorld } from '../src/fixtures/world.js';
 import { checkPage } from '../src/report/check-page.js';
-import { runCli, testDir } from './helpers.js';
+import { hashTree, readCsvFile as csv, runCli, testDir } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
 const EVIDENCE_HEADER = 'lead_key,category,rule,township,village,household_key,id_number,name,dataset,record_ref,detail';
 
-function hashTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
-const csv = (file: string) => parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
 
 describe('bidui run and report on a generated county', () => {
   let t: { dir: string; cleanup: () => void };

@@ -88,6 +88,32 @@ export function printRunResult(result: RunResult, out: NodeJS.WritableStream = p
   out.write(`线索合计 ${result.leads} 条：${Object.entries(result.leadsByCategory).map(([c, n]) => `${c} ${n}`).join('，')}\n`);
 }
 
+/** A run with a rule in Error is recorded but incomplete: say so and exit as an internal error. */
+function failIfPartial(result: RunResult): void {
+  if (result.status === 'complete') return;
+  throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, {
+    hint: '查看上表中结果为「出错」的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。',
+    exitCode: EXIT.internal,
+  });
+}
+
+/** The nightly job (bidui run, bidui demo): ingest what changed, match, report, under one lock. */
+async function nightly(configFile: string, command: string, opts: { asOf: string; out: string | undefined; maskIds: boolean; progress: ReturnType<typeof createProgress> }): Promise<void> {
+  const { progress } = opts;
+  const { ingested, result, written } = await withStore(configFile, command, { lock: true }, async (store, config) => {
+    const out = outDir(opts.out, config);
+    const ingested = await ingest(store, config, { progress });
+    const result = await match(store, config, { asOf: opts.asOf, progress });
+    const written = await report(store, { runId: result.runId, out, maskIds: opts.maskIds || config.output.maskIds, progress });
+    return { ingested, result, written };
+  });
+  printIngestReport(ingested);
+  process.stdout.write('\n');
+  printRunResult(result);
+  printReportResult(written);
+  failIfPartial(result);
+}
+
 export function buildProgram(): Command {
   const program = new Command('bidui')
     .description('部门数据比对：把各部门登记数据与建档立卡名册按身份证号比对，生成漏评、错评、错退线索')
@@ -151,9 +177,7 @@ export function buildProgram(): Command {
         match(store, config, { asOf, dataAsOf, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
       );
       printRunResult(result);
-      if (result.status !== 'complete') {
-        throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, { hint: '查看上表中结果为 Error 的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。', exitCode: EXIT.internal });
-      }
+      failIfPartial(result);
     });
 
   program
@@ -180,22 +204,10 @@ export function buildProgram(): Command {
     .option('--mask-ids', '证件号码只保留前 6 位和后 4 位')
     .option('--quiet', '不显示进度')
     .action(async (opts: { config: string; asOf?: string; out?: string; maskIds?: boolean; quiet?: boolean }) => {
-      const asOf = parseAsOf(opts.asOf);
-      const progress = createProgress(process.stderr, Boolean(opts.quiet));
-      const { ingested, result, written } = await withStore(opts.config, 'run', { lock: true }, async (store, config) => {
-        const out = outDir(opts.out, config);
-        const ingested = await ingest(store, config, { progress });
-        const result = await match(store, config, { asOf, progress });
-        const written = await report(store, { runId: result.runId, out, maskIds: Boolean(opts.maskIds || config.output.maskIds), progress });
-        return { ingested, result, written };
+      await nightly(opts.config, 'run', {
+        asOf: parseAsOf(opts.asOf), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds),
+        progress: createProgress(process.stderr, Boolean(opts.quiet)),
       });
-      printIngestReport(ingested);
-      process.stdout.write('\n');
-      printRunResult(result);
-      printReportResult(written);
-      if (result.status !== 'complete') {
-        throw new UserError('E_RULE_FAILED', `有规则执行出错，本次运行（${result.runId}）不完整`, { hint: '查看上表中结果为 出错 的规则；这通常是 bidui 的缺陷，请把工作区 logs/bidui.log 发给维护者。', exitCode: EXIT.internal });
-      }
     });
 
   program
@@ -280,17 +292,7 @@ export function buildProgram(): Command {
     .action(async (opts: { out: string }) => {
       const out = path.resolve(opts.out);
       const { configFile, asOf } = prepareDemo(out);
-      const progress = createProgress(process.stderr, false);
-      const { ingested, result, written } = await withStore(configFile, 'demo', { lock: true }, async (store, config) => {
-        const ingested = await ingest(store, config, { progress });
-        const result = await match(store, config, { asOf, progress });
-        const written = await report(store, { runId: result.runId, out: outDir(undefined, config), maskIds: false, progress });
-        return { ingested, result, written };
-      });
-      printIngestReport(ingested);
-      process.stdout.write('\n');
-      printRunResult(result);
-      printReportResult(written);
+      await nightly(configFile, 'demo', { asOf, out: undefined, maskIds: false, progress: createProgress(process.stderr, false) });
       process.stdout.write(`\n演示县（镇远县合成数据）已比对完毕，比对日期 ${asOf}。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
     });
 

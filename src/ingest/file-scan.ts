@@ -26,7 +26,8 @@ const HEAD_BYTES = 64 * 1024;
  * One streaming pass over a file: SHA-256, size, UTF-8 validity and a binary sniff. Nothing of
  * the content is kept beyond the first 64 KiB.
  */
-export async function scanFile(file: string): Promise<FileScan> {
+export async function scanFile(file: string, onBytes?: (done: number, total: number) => void): Promise<FileScan> {
+  const total = fs.statSync(file).size;
   const hash = crypto.createHash('sha256');
   let size = 0;
   let utf8 = true;
@@ -40,6 +41,7 @@ export async function scanFile(file: string): Promise<FileScan> {
     for await (const chunk of source) {
       hash.update(chunk);
       size += chunk.length;
+      onBytes?.(size, total);
       if (headLen < HEAD_BYTES) {
         headChunks.push(chunk.subarray(0, HEAD_BYTES - headLen));
         headLen += Math.min(chunk.length, HEAD_BYTES - headLen);
@@ -111,21 +113,25 @@ export function chooseEncoding(scan: FileScan, configured: Encoding): 'utf-8' | 
  * Transcode a GBK/GB18030 file to UTF-8 in a stream (DuckDB cannot decode GBK offline). The
  * output goes to a private temporary file inside the workspace.
  */
-export async function transcodeToUtf8(file: string, target: string): Promise<void> {
+export async function transcodeToUtf8(file: string, target: string, onBytes?: (done: number, total: number) => void): Promise<void> {
+  const total = fs.statSync(file).size;
+  let done = 0;
   const decoder = new TextDecoder('gb18030', { fatal: true });
   const transcode = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+    transform(chunk: Buffer, _enc, next) {
+      done += chunk.length;
+      onBytes?.(done, total);
       try {
-        done(null, Buffer.from(decoder.decode(chunk, { stream: true }), 'utf8'));
+        next(null, Buffer.from(decoder.decode(chunk, { stream: true }), 'utf8'));
       } catch (error) {
-        done(error as Error);
+        next(error as Error);
       }
     },
-    flush(done) {
+    flush(next) {
       try {
-        done(null, Buffer.from(decoder.decode(), 'utf8'));
+        next(null, Buffer.from(decoder.decode(), 'utf8'));
       } catch (error) {
-        done(error as Error);
+        next(error as Error);
       }
     },
   });

@@ -109,7 +109,7 @@ function combine(problems: UserError[]): UserError {
   return new UserError('E_INGEST', `导入前检查发现 ${problems.length} 个问题，未导入任何数据：\n${lines.join('\n')}`);
 }
 
-async function plan(config: Config, only: IngestOptions['only'], problems: UserError[]): Promise<Map<DatasetName, PlannedFile[]>> {
+async function plan(config: Config, only: IngestOptions['only'], problems: UserError[], progress: Progress): Promise<Map<DatasetName, PlannedFile[]>> {
   const byDataset = new Map<DatasetName, PlannedFile[]>();
   let sources = config.sources;
   if (only) {
@@ -127,7 +127,8 @@ async function plan(config: Config, only: IngestOptions['only'], problems: UserE
         continue;
       }
       const scanStarted = performance.now();
-      const scan = await scanFile(file);
+      progress.step(`检查 ${source.dataset}：${path.basename(file)}`);
+      const scan = await scanFile(file, (done, total) => progress.tick(done, total));
       const list = byDataset.get(source.dataset) ?? [];
       const dup = list.find((p) => p.scan.sha256 === scan.sha256);
       list.push({ path: file, source, scan, format, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
@@ -146,7 +147,7 @@ interface Prepared {
 }
 
 /** Decode/convert one file into a UTF-8 CSV for DuckDB and match its headers. */
-async function prepare(store: Store, dataset: DatasetName, file: PlannedFile): Promise<Omit<Prepared, 'ms'>> {
+async function prepare(store: Store, dataset: DatasetName, file: PlannedFile, progress: Progress): Promise<Omit<Prepared, 'ms'>> {
   const def = datasetDef(dataset);
   const { scan } = file;
   const bodyless = scan.head.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
@@ -173,7 +174,7 @@ async function prepare(store: Store, dataset: DatasetName, file: PlannedFile): P
   let temp: string | undefined;
   if (encoding === 'gb18030') {
     temp = tempFile(store.ws, '.csv');
-    await transcodeToUtf8(file.path, temp);
+    await transcodeToUtf8(file.path, temp, (done, total) => progress.tick(done, total));
     csvPath = temp;
   }
   const headText = encoding === 'utf-8' ? scan.head.toString('utf8') : new TextDecoder('gb18030').decode(scan.head);
@@ -210,7 +211,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   progress.step('检查导入文件…');
   // Problems are collected through planning and pre-flight, and reported together.
   const problems: UserError[] = [];
-  const planned = await plan(config, options.only, problems);
+  const planned = await plan(config, options.only, problems, progress);
 
   // Decide per dataset: unchanged, or a new snapshot whose files are reused or loaded.
   const work: { dataset: DatasetName; files: PlannedFile[]; previous: Map<string, PreviousLoad> }[] = [];
@@ -247,10 +248,10 @@ export async function ingest(store: Store, config: Config, options: IngestOption
     for (const w of work) {
       for (const file of w.files) {
         if (file.duplicateOf || w.previous.has(`${file.scan.sha256}:${file.readOptionsHash}`)) continue;
-        progress.step(`检查 ${w.dataset}：${path.basename(file.path)}`);
         try {
           const started = performance.now();
-          const prep = await prepare(store, w.dataset, file);
+          progress.step(`转换 ${w.dataset}：${path.basename(file.path)}`);
+          const prep = await prepare(store, w.dataset, file, progress);
           prepared.set(file, { ...prep, ms: performance.now() - started });
         } catch (error) {
           if (error instanceof UserError) problems.push(error);

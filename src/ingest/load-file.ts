@@ -137,7 +137,7 @@ export interface TypedSql {
   warningOf: (keyColumn: string) => string;
 }
 
-export function readCsvSql(input: CsvInput): string {
+function readCsvSql(input: CsvInput): string {
   const columns = Array.from({ length: input.columnCount }, (_, i) => `${quoteLiteral(`c${i}`)}: 'VARCHAR'`).join(', ');
   return `read_csv(${quoteLiteral(input.csvPath)},
     header = true, auto_detect = false, all_varchar = true, delim = ${quoteLiteral(input.delimiter)},

@@ -20,8 +20,6 @@ export const CATEGORIES = ['漏评', '错评', '错退', '信息核对'] as cons
 export type Category = (typeof CATEGORIES)[number];
 export const CATEGORY_CODE: Record<Category, string> = { 漏评: 'L', 错评: 'C', 错退: 'T', 信息核对: 'Q' };
 
-export const RULE_COLUMNS = ['key', 'id_number', 'name', 'township', 'village', 'dataset', 'snapshot_id', 'file_no', 'source_row', 'detail'] as const;
-
 const headerSchema = z
   .object({
     id: z.string().regex(/^[A-Z][0-9]+$/),

@@ -90,16 +90,16 @@ async function runMatchBare(configFile: string, asOf: string): Promise<Part[]> {
         WHERE snapshot_id = (SELECT max(snapshot_id) FROM ${quoteIdent(dataTable(def.name))})`);
     }
     const prelude = fs.readFileSync(fsPath.join(packageRoot(), 'src', 'match', 'sql', 'people.sql'), 'utf8');
-    const asOfParam = bindParams([], config.rules, asOf).values;
     const started = performance.now();
-    for (const step of splitSteps(prelude)) await store.conn.run(step.sql, step.sql.includes('$asOf') ? asOfParam : undefined);
+    for (const step of splitSteps(prelude)) {
+      const p = bindParams(step.sql, config.rules, asOf);
+      await store.conn.run(step.sql, p.values, p.types);
+    }
     parts.push({ name: 'people', rows: 0, ms: performance.now() - started });
     for (const rule of loadCatalogue().rules) {
       const t = performance.now();
-      const p = bindParams(rule.params, config.rules, asOf);
-      const used = Object.fromEntries(Object.entries(p.values).filter(([k]) => rule.sql.includes(`$${k}`)));
-      const types = Object.fromEntries(Object.entries(p.types).filter(([k]) => k in used));
-      const reader = await store.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM (${rule.sql})`, used, types);
+      const p = bindParams(rule.sql, config.rules, asOf);
+      const reader = await store.conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM (${rule.sql})`, p.values, p.types);
       parts.push({ name: rule.id, rows: Number(reader.getRowObjectsJson()[0]!.n), ms: performance.now() - t });
     }
   } finally {

@@ -1,8 +1,13 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { StepError, redact } from './errors.js';
 import { log } from './log.js';
 
 export type Params = DuckDBValue[] | Record<string, DuckDBValue>;
+/** Values with their types, for parameters whose type cannot be inferred (lists, maps, dates). */
+export interface TypedParams {
+  values: Record<string, DuckDBValue>;
+  types: Record<string, DuckDBType>;
+}
 export type JsonRow = Record<string, string | number | boolean | null | JsonRow[] | unknown>;
 
 /** Quote an identifier for DuckDB ("a""b"). Identifiers never come from data. */
@@ -22,10 +27,11 @@ export function quoteLiteral(value: string): string {
  * Every SQL statement bidui runs goes through here: timing at debug level, and a failure is
  * re-raised as a StepError that names the step and carries the SQL (never the bound values).
  */
-export async function runStep(conn: DuckDBConnection, step: string, sql: string, params?: Params): Promise<void> {
+export async function runStep(conn: DuckDBConnection, step: string, sql: string, params?: Params | TypedParams): Promise<void> {
   const started = performance.now();
   try {
-    await conn.run(sql, params);
+    if (params && 'types' in params && 'values' in params) await conn.run(sql, params.values as Record<string, DuckDBValue>, params.types as Record<string, DuckDBType>);
+    else await conn.run(sql, params as Params | undefined);
   } catch (error) {
     log().error({ step, error: redact(error instanceof Error ? error.message : String(error)) }, 'sql step failed');
     throw new StepError(step, sql, error);

@@ -7,7 +7,7 @@ import { StepError, UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { packageRoot } from '../core/paths.js';
 import type { Progress } from '../core/progress.js';
-import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
+import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, type TypedParams } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
 import { CATEGORIES, CATEGORY_CODE, type Category, type Rule, loadCatalogue } from '../rules/catalogue.js';
@@ -60,32 +60,36 @@ function isoDate(value: string): DuckDBDateValue {
   return DuckDBDateValue.fromParts({ year: y, month: m, day: d });
 }
 
-/** Bound values and types for the parameters a statement uses ($asOf always). */
-export function bindParams(names: readonly ParameterName[], values: ParameterValues, asOf: string): { values: Record<string, DuckDBValue>; types: Record<string, DuckDBType> } {
-  const out: Record<string, DuckDBValue> = { asOf: isoDate(asOf) };
-  const types: Record<string, DuckDBType> = { asOf: DATE };
-  for (const name of names) {
-    const v = values[name] as unknown;
+/**
+ * The values and types of exactly the parameters a statement references ($asOf and the rule
+ * parameters); DuckDB refuses parameters a statement does not use.
+ */
+export function bindParams(sql: string, parameters: ParameterValues, asOf: string): TypedParams {
+  const values: Record<string, DuckDBValue> = {};
+  const types: Record<string, DuckDBType> = {};
+  for (const [, name] of sql.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    if (name === undefined || name in values) continue;
+    if (name === 'asOf') {
+      values.asOf = isoDate(asOf);
+      types.asOf = DATE;
+      continue;
+    }
+    if (!(name in parameters)) throw new Error(`statement references unknown parameter $${name}`);
+    const v = parameters[name as ParameterName] as unknown;
     if (Array.isArray(v)) {
-      out[name] = listValue(v as string[]);
+      values[name] = listValue(v as string[]);
       types[name] = LIST(VARCHAR);
     } else if (typeof v === 'number') {
-      out[name] = v;
+      values[name] = v;
       types[name] = INTEGER;
     } else if (v && typeof v === 'object') {
-      out[name] = mapValue(Object.entries(v as Record<string, number>).sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => ({ key, value })));
+      values[name] = mapValue(Object.entries(v as Record<string, number>).sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => ({ key, value })));
       types[name] = MAP(VARCHAR, DOUBLE);
     } else {
       throw new Error(`parameter ${name} has an unsupported type`);
     }
   }
-  return { values: out, types };
-}
-
-/** Only the named parameters a statement uses (DuckDB refuses unused ones). */
-function usedParams(sql: string, values: Record<string, DuckDBValue>): Record<string, DuckDBValue> {
-  const used = new Set([...sql.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
-  return Object.fromEntries(Object.entries(values).filter(([k]) => used.has(k)));
+  return { values, types };
 }
 
 /**
@@ -290,8 +294,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   }
   progress.step(`比对日期 ${asOf}：准备数据…`);
   await createSnapshotViews(store, plan.snapshots, asOf);
-  const asOfParams = bindParams([], plan.parameters, asOf);
-  for (const step of splitSteps(plan.prelude)) await runStep(conn, `people: ${step.name}`, step.sql, usedParams(step.sql, asOfParams.values));
+  for (const step of splitSteps(plan.prelude)) await runStep(conn, `people: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
 
   // Prepare every runnable rule first and report all problems together.
   const fields = await snapshotFields(store, plan.snapshots);
@@ -318,11 +321,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   for (const rule of runnable) {
     progress.step(`规则 ${rule.id} ${rule.title}`);
     const t = performance.now();
-    const p = bindParams(rule.params, plan.parameters, asOf);
-    const used = usedParams(rule.sql, p.values);
-    const types = Object.fromEntries(Object.entries(p.types).filter(([k]) => k in used));
+    const p = bindParams(rule.sql, plan.parameters, asOf);
     try {
-      await conn.run(`INSERT INTO m_hit SELECT ${quoteLiteral(rule.id)}, * FROM (SELECT key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail FROM (${rule.sql}))`, used, types);
+      await conn.run(`INSERT INTO m_hit SELECT ${quoteLiteral(rule.id)}, * FROM (SELECT key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail FROM (${rule.sql}))`, p.values, p.types);
     } catch (error) {
       const r = results.get(rule.id)!;
       r.outcome = 'Error';
@@ -381,8 +382,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     FROM pr JOIN pl USING (category, household_key)`);
 
   // 四有 counter-evidence on 漏评 households, shown as a flag, never used to suppress the lead.
-  const flagParams = bindParams(['passengerCarTypes', 'excludedEntityTypes'], plan.parameters, asOf);
-  for (const step of splitSteps(plan.flags)) await runStep(conn, `flags: ${step.name}`, step.sql, usedParams(step.sql, flagParams.values));
+  for (const step of splitSteps(plan.flags)) await runStep(conn, `flags: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
 
   const ruleCounts = await queryStep<{ rule: string; households: string; rows: string }>(conn, 'count per rule',
     'SELECT rule, count(DISTINCT household_key) AS households, count(*) AS rows FROM m_evidence GROUP BY rule');

@@ -10,7 +10,7 @@ import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, type TypedParams } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
-import { CATEGORIES, CATEGORY_CODE, type Category, type Rule, loadCatalogue } from '../rules/catalogue.js';
+import { CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
 import { BIDUI_VERSION } from '../version.js';
 
@@ -264,7 +264,7 @@ export async function planFromRun(store: Store, runId: number): Promise<{ plan: 
     needs: JSON.parse(r.needs_json) as Partial<Record<DatasetName, string[]>>,
     requiresNonEmpty: JSON.parse(r.requires_json) as ParameterName[],
   }));
-  rules.sort((a, b) => CATEGORIES.indexOf(a.category) - CATEGORIES.indexOf(b.category) || Number(a.id.slice(1)) - Number(b.id.slice(1)));
+  rules.sort(compareRules);
   const snapshots = JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>;
   const missing = await queryStep<{ n: string }>(store.conn, 'recorded snapshots present',
     'SELECT count(*) AS n FROM (SELECT unnest($ids::INTEGER[]) AS id) WHERE id NOT IN (SELECT snapshot_id FROM snapshot)', { ids: `[${Object.values(snapshots).join(',')}]` });

@@ -2,22 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { queryStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
-import { type ReportResult, type RunRow, sha256File } from './report.js';
+import { type ReportResult, type RunRow, type RunRuleRow, sha256File } from './report.js';
 
 /**
  * manifest.json: what an auditor needs to check a report: the run, versions, configuration
  * hash and parameters, every input snapshot with its files and SHA-256, every rule's SQL hash and
  * outcome, every output file's SHA-256, and the counts. No wall-clock time of the report itself.
  */
-export async function writeManifest(store: Store, run: RunRow, result: ReportResult, masked: boolean, file: string, runRuleTable = 'run_rule'): Promise<string> {
+export async function writeManifest(store: Store, run: RunRow, runRules: RunRuleRow[], result: ReportResult, masked: boolean, file: string): Promise<string> {
   const snapshots = JSON.parse(run.snapshots_json) as Record<string, number>;
   const files = await queryStep<{ snapshot_id: number; file_no: number; path: string; sha256: string; size_bytes: string; format: string; encoding: string; rows_read: string; rows_loaded: string; rows_rejected: string }>(
     store.conn, 'manifest: files',
     `SELECT snapshot_id, file_no, path, sha256, size_bytes, format, encoding, rows_read, rows_loaded, rows_rejected FROM snapshot_file
      WHERE snapshot_id IN (SELECT unnest($ids::INTEGER[])) ORDER BY snapshot_id, file_no`,
     { ids: `[${Object.values(snapshots).join(',')}]` });
-  const rules = await queryStep<{ rule_id: string; category: string; outcome: string; reason: string | null; sql_hash: string; params_json: string; leads: string; evidence_rows: string }>(
-    store.conn, 'manifest: rules', `SELECT rule_id, category, outcome, reason, sql_hash, params_json, leads, evidence_rows FROM ${runRuleTable} WHERE run_id = $run ORDER BY rule_id`, { run: run.run_id });
+  const rules = [...runRules].sort((a, b) => (a.rule_id < b.rule_id ? -1 : a.rule_id > b.rule_id ? 1 : 0));
   const manifest = {
     run_id: run.run_id,
     as_of: run.as_of,

@@ -8,7 +8,7 @@ import { queryStep, quoteLiteral, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews } from '../match/match.js';
-import { CATEGORIES } from '../rules/catalogue.js';
+import { CATEGORIES, compareRules } from '../rules/catalogue.js';
 import { EVIDENCE_SIGNATURE } from '../audit/feedback.js';
 import { writeManifest } from './manifest.js';
 import { writeSummary } from './summary.js';
@@ -64,6 +64,27 @@ export interface RunRow {
   snapshots_json: string;
   leads: string;
   leads_by_category: string;
+}
+
+/** A rule as the run recorded it (run_rule, or a re-run's x_run_rule). */
+export interface RunRuleRow {
+  rule_id: string;
+  category: string;
+  title: string;
+  explain: string;
+  outcome: string;
+  reason: string | null;
+  sql_hash: string;
+  params_json: string;
+  leads: string;
+  evidence_rows: string;
+}
+
+/** The run's rules, in catalogue order: read once, used by the lists, the summary and the manifest. */
+async function loadRunRules(store: Store, runId: number, table: string): Promise<RunRuleRow[]> {
+  const rows = await queryStep<RunRuleRow>(store.conn, 'report: rules',
+    `SELECT rule_id, category, title, explain, outcome, reason, sql_hash, params_json, leads, evidence_rows FROM ${table} WHERE run_id = $run ORDER BY rule_id`, { run: runId });
+  return rows.sort((a, b) => compareRules({ category: a.category, id: a.rule_id }, { category: b.category, id: b.rule_id }));
 }
 
 /** Create a folder readable by the owner only (also when it already exists). */
@@ -157,12 +178,13 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
     throw new UserError('E_NO_RUN', `工作区中没有编号为 ${runId} 的运行`, { hint: '用 bidui runs 或 bidui match 的输出查看运行编号。' });
   }
   const [prevRow] = await queryStep<{ id: number | null }>(conn, 'report: previous run', 'SELECT max(run_id) AS id FROM run WHERE run_id < $run', { run: runId });
-  const previousRunId = prevRow?.id ?? undefined;
+  const previousRunId: number | undefined = prevRow?.id ?? undefined;
   privateDir(out);
   progress.step(`生成运行 ${runId} 的报告…`);
   await createSnapshotViews(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
   const tables = options.tables ?? STORE_TABLES;
-  await prepareTables(store, runId, previousRunId ?? undefined, maskIds, tables);
+  await prepareTables(store, runId, previousRunId, maskIds, tables);
+  const rules = await loadRunRules(store, runId, tables.runRule);
 
   const files: string[] = [];
   const evidenceFile = path.join(out, 'evidence.csv');
@@ -186,11 +208,11 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   progress.step('生成乡镇清单…');
   // Lists of an earlier report in the same folder would be mistaken for this run's.
   fs.rmSync(path.join(out, 'townships'), { recursive: true, force: true });
-  const townships = await writeTownshipLists(store, run, path.join(out, 'townships'), tables.runRule);
+  const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'));
   files.push(...townships.files);
 
   progress.step('生成汇总页…');
-  files.push(await writeSummary(store, run, previousRunId ?? undefined, path.join(out, 'summary.html'), tables.runRule));
+  files.push(await writeSummary(store, run, rules, previousRunId, path.join(out, 'summary.html')));
 
   const counts = await queryStep<{ category: string; n: string; new: string; continuing: string }>(conn, 'report: counts',
     "SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
@@ -204,9 +226,9 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
     newLeads: counts.reduce((s, c) => s + Number(c.new), 0),
     continuing: counts.reduce((s, c) => s + Number(c.continuing), 0),
     resolved: Number(resolved),
-    previousRunId: previousRunId ?? undefined,
+    previousRunId,
   };
-  const manifest = await writeManifest(store, run, result, maskIds, path.join(out, 'manifest.json'), tables.runRule);
+  const manifest = await writeManifest(store, run, rules, result, maskIds, path.join(out, 'manifest.json'));
   if (options.recordManifest !== false) {
     await runStep(conn, 'report: keep manifest', 'DELETE FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked: maskIds });
     await runStep(conn, 'report: keep manifest', 'INSERT INTO report_manifest VALUES ($run, $masked, $json)', { run: runId, masked: maskIds, json: manifest });

@@ -4,7 +4,7 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import type { RunRow } from './report.js';
+import type { RunRow, RunRuleRow } from './report.js';
 
 /**
  * summary.html: one self-contained page (inline CSS, charts as inline SVG drawn here, no
@@ -50,15 +50,12 @@ function table(headers: string[], rows: (string | number)[][], numeric: boolean[
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
 }
 
-export async function writeSummary(store: Store, run: RunRow, previousRunId: number | undefined, file: string, runRuleTable = 'run_rule'): Promise<string> {
+export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[], previousRunId: number | undefined, file: string): Promise<string> {
   const { conn } = store;
   const byTownship = await queryStep<{ township: string; category: string; n: string }>(conn, 'summary: by township',
     'SELECT township_name AS township, category, count(*) AS n FROM r_lead GROUP BY ALL ORDER BY township, category');
   const townships = [...new Set(byTownship.map((r) => r.township))].sort();
   const cell = (t: string, c: string) => Number(byTownship.find((r) => r.township === t && r.category === c)?.n ?? 0);
-  const rules = await queryStep<{ rule_id: string; category: string; title: string; outcome: string; reason: string | null; leads: string; evidence_rows: string }>(conn, 'summary: rules',
-    `SELECT rule_id, category, title, outcome, reason, leads, evidence_rows FROM ${runRuleTable} WHERE run_id = $run`, { run: run.run_id });
-  rules.sort((a, b) => CATEGORIES.indexOf(a.category as (typeof CATEGORIES)[number]) - CATEGORIES.indexOf(b.category as (typeof CATEGORIES)[number]) || Number(a.rule_id.slice(1)) - Number(b.rule_id.slice(1)));
   const status = await queryStep<{ category: string; new: string; continuing: string }>(conn, 'summary: status',
     "SELECT category, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
   const resolved = await queryStep<{ category: string; n: string }>(conn, 'summary: resolved', 'SELECT category, count(*) AS n FROM r_resolved GROUP BY category');

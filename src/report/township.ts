@@ -5,7 +5,7 @@ import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import { type WorkbookJob, WorkbookPool } from './workbook.js';
-import type { RunRow } from './report.js';
+import type { RunRow, RunRuleRow } from './report.js';
 import { privateDir } from './report.js';
 
 /**
@@ -45,12 +45,10 @@ export function townshipFileName(name: string): string {
   return name.replace(/[\\/:*?"<>|\x00-\x1f]/g, '_').trim() || '_';
 }
 
-export async function writeTownshipLists(store: Store, run: RunRow, dir: string, runRuleTable = 'run_rule'): Promise<{ files: string[]; names: string[] }> {
+/** `rules` in catalogue order (report.ts loads them once). */
+export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string): Promise<{ files: string[]; names: string[] }> {
   privateDir(dir);
-  const rules = await queryStep<{ rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }>(
-    store.conn, 'township: rules', `SELECT rule_id, category, title, explain, outcome, reason FROM ${runRuleTable} WHERE run_id = $run`, { run: run.run_id });
   const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
-  rules.sort((a, b) => CATEGORIES.indexOf(a.category as (typeof CATEGORIES)[number]) - CATEGORIES.indexOf(b.category as (typeof CATEGORIES)[number]) || Number(a.rule_id.slice(1)) - Number(b.rule_id.slice(1)));
   const title = new Map(rules.map((r) => [r.rule_id, r.title]));
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
   // aggregated once for all townships.

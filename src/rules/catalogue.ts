@@ -48,6 +48,11 @@ export function rulesDir(): string {
   return path.join(packageRoot(), 'src', 'rules', 'sql');
 }
 
+/** Catalogue order: 漏评, 错评, 错退, 信息核对, then by rule number (L2 before L10). */
+export function compareRules(a: { category: string; id: string }, b: { category: string; id: string }): number {
+  return CATEGORIES.indexOf(a.category as Category) - CATEGORIES.indexOf(b.category as Category) || Number(a.id.slice(1)) - Number(b.id.slice(1));
+}
+
 const HEADER = /^\s*\/\*---\s*\n([\s\S]*?)\n---\*\/\s*\n/;
 
 /** Parse one rule file; problems are returned, not thrown, so all files can be checked at once. */
@@ -96,6 +101,6 @@ export function loadCatalogue(dir = rulesDir()): { rules: Rule[]; problems: stri
     if (ids.has(r.id)) problems.push(`${r.id}: 规则编号重复`);
     ids.add(r.id);
   }
-  rules.sort((a, b) => CATEGORIES.indexOf(a.category) - CATEGORIES.indexOf(b.category) || Number(a.id.slice(1)) - Number(b.id.slice(1)));
+  rules.sort(compareRules);
   return { rules, problems };
 }

@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { runStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { hashTree, runCli, testDir } from './helpers.js';
+import { hashTree, readCsvFile, runCli, testDir } from './helpers.js';
 
-const leadKeys = (file: string) => (parse(fs.readFileSync(file), { columns: true }) as Record<string, string>[]).map((r) => r.lead_key).sort();
+const leadKeys = (file: string) => readCsvFile(file).map((r) => r.lead_key).sort();
 
 describe('audit trail', () => {
   let t: { dir: string; cleanup: () => void };

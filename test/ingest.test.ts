@@ -242,7 +242,7 @@ describe('ingest', () => {
 
     const again = await runIngest(configFile);
     expect(again.ingestId).toBeUndefined();
-    expect(again.datasets.map((d) => d.status)).toEqual(['unchanged', 'unchanged']);
+    expect(again.datasets.map((d) => [d.dataset, d.status])).toEqual([['hukou', 'unchanged'], ['roster', 'unchanged']]);
     expect(await storeCounts(configFile)).toEqual(before);
 
     // Add a second roster file and a byte-identical copy of it: new roster snapshot only.

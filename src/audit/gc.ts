@@ -1,5 +1,5 @@
 import { log } from '../core/log.js';
-import { inTransaction, queryStep, quoteIdent, runStep } from '../core/sql.js';
+import { inTransaction, queryStep, quoteIdent, runStep, sqlTimestamp } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, dataTable } from '../ingest/datasets.js';
 
@@ -22,7 +22,7 @@ export interface GcResult {
 
 export async function gc(store: Store, keepDays: number, now = new Date()): Promise<GcResult> {
   const { conn } = store;
-  const cutoff = new Date(now.getTime() - keepDays * 86_400_000).toISOString().replace('T', ' ').replace('Z', '');
+  const cutoff = sqlTimestamp(new Date(now.getTime() - keepDays * 86_400_000));
   return inTransaction(conn, 'gc', async () => {
     await runStep(conn, 'gc: kept runs', `
       CREATE OR REPLACE TEMP TABLE gc_run AS

@@ -10,6 +10,11 @@ export interface TypedParams {
 }
 export type JsonRow = Record<string, string | number | boolean | null | JsonRow[] | unknown>;
 
+/** A moment as DuckDB TIMESTAMP text in UTC ('YYYY-MM-DD HH:MM:SS.mmm'). */
+export function sqlTimestamp(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
 /** Quote an identifier for DuckDB ("a""b"). Identifiers never come from data. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
-import type { Config, DatasetSource, Encoding } from '../config/config.js';
+import type { Config, DatasetSource } from '../config/config.js';
 import { canonicalJson } from '../config/config.js';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
-import { inTransaction, queryStep, runStep } from '../core/sql.js';
+import { inTransaction, queryStep, runStep, sqlTimestamp } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { tempFile } from '../core/workspace.js';
 import { BIDUI_VERSION } from '../version.js';
@@ -76,6 +76,9 @@ function readOptionsHash(source: DatasetSource): string {
     .update(canonicalJson({ v: NORMALISATION_VERSION, encoding: source.encoding, sheet: source.sheet ?? null, columns: source.columns }))
     .digest('hex');
 }
+
+/** A load is identified by the file's bytes and the options it was read with. */
+const loadKey = (sha256: string, readOptions: string) => `${sha256}:${readOptions}`;
 
 const GLOB_CHARS = /[*?[\]{}]/;
 
@@ -169,7 +172,7 @@ async function prepare(store: Store, dataset: DatasetName, file: PlannedFile, pr
       file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV。',
     });
   }
-  const encoding = chooseEncoding(scan, file.source.encoding as Encoding);
+  const encoding = chooseEncoding(scan, file.source.encoding);
   let csvPath = file.path;
   let temp: string | undefined;
   if (encoding === 'gb18030') {
@@ -182,7 +185,7 @@ async function prepare(store: Store, dataset: DatasetName, file: PlannedFile, pr
   const mapping = mapHeaders(headers.map((h) => h.trim()), def, file.source.columns, file.path);
   return {
     input: { csvPath, displayPath: file.path, delimiter, columnCount: headers.length, mapping, sourceRowInFirstColumn: false },
-    encoding: encoding === 'utf-8' ? 'utf-8' : 'gb18030',
+    encoding,
     sheet: undefined,
     temp,
   };
@@ -216,6 +219,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   // Decide per dataset: unchanged, or a new snapshot whose files are reused or loaded.
   const work: { dataset: DatasetName; files: PlannedFile[]; previous: Map<string, PreviousLoad> }[] = [];
   const reports: DatasetReport[] = [];
+  const byName = () => reports.sort((a, b) => a.dataset.localeCompare(b.dataset));
   for (const [dataset, files] of planned) {
     const latest = await queryStep<{ snapshot_id: number; sha256: string; read_options_hash: string }>(
       conn, `latest snapshot of ${dataset}`,
@@ -223,9 +227,8 @@ export async function ingest(store: Store, config: Config, options: IngestOption
        WHERE f.snapshot_id = (SELECT max(snapshot_id) FROM snapshot WHERE dataset = $dataset)`,
       { dataset },
     );
-    const key = (sha: string, roh: string) => `${sha}:${roh}`;
-    const current = new Set(files.filter((f) => !f.duplicateOf).map((f) => key(f.scan.sha256, f.readOptionsHash)));
-    const before = new Set(latest.map((r) => key(r.sha256, r.read_options_hash)));
+    const current = new Set(files.filter((f) => !f.duplicateOf).map((f) => loadKey(f.scan.sha256, f.readOptionsHash)));
+    const before = new Set(latest.map((r) => loadKey(r.sha256, r.read_options_hash)));
     if (latest.length > 0 && current.size === before.size && [...current].every((k) => before.has(k))) {
       reports.push({ dataset, status: 'unchanged', snapshotId: latest[0]!.snapshot_id, files: [] });
       continue;
@@ -238,7 +241,10 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       { dataset },
     );
     const previous = new Map<string, PreviousLoad>();
-    for (const p of prev) if (!previous.has(key(p.sha256, p.read_options_hash))) previous.set(key(p.sha256, p.read_options_hash), p);
+    for (const p of prev) {
+      const k = loadKey(p.sha256, p.read_options_hash);
+      if (!previous.has(k)) previous.set(k, p);
+    }
     work.push({ dataset, files, previous });
   }
 
@@ -247,7 +253,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   try {
     for (const w of work) {
       for (const file of w.files) {
-        if (file.duplicateOf || w.previous.has(`${file.scan.sha256}:${file.readOptionsHash}`)) continue;
+        if (file.duplicateOf || w.previous.has(loadKey(file.scan.sha256, file.readOptionsHash))) continue;
         try {
           const started = performance.now();
           progress.step(`转换 ${w.dataset}：${path.basename(file.path)}`);
@@ -262,7 +268,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
     if (problems.length) throw combine(problems);
     if (work.length === 0) {
       progress.done();
-      return { ingestId: undefined, datasets: reports };
+      return { ingestId: undefined, datasets: byName() };
     }
 
     const started = new Date();
@@ -280,7 +286,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
             continue;
           }
           fileNo++;
-          const prev = w.previous.get(`${file.scan.sha256}:${file.readOptionsHash}`);
+          const prev = w.previous.get(loadKey(file.scan.sha256, file.readOptionsHash));
           let result: FileLoadResult;
           const loadStarted = performance.now();
           let meta: { encoding: string; format: string; sheet: string | null; headerMap: string; fromSnapshot: number; fromFileNo: number };
@@ -318,12 +324,12 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         reports.push({ dataset: w.dataset, status: 'loaded', snapshotId: sid, files: fileReports });
       }
       await runStep(conn, 'record ingest', 'INSERT INTO ingest VALUES ($id, $started, now()::TIMESTAMP, $version, $hash)', {
-        id, started: started.toISOString().replace('T', ' ').replace('Z', ''), version: BIDUI_VERSION, hash: config.hash,
+        id, started: sqlTimestamp(started), version: BIDUI_VERSION, hash: config.hash,
       });
       return id;
     });
     progress.done();
-    return { ingestId, datasets: reports.sort((a, b) => a.dataset.localeCompare(b.dataset)) };
+    return { ingestId, datasets: byName() };
   } finally {
     for (const p of prepared.values()) if (p.temp) fs.rmSync(p.temp, { force: true });
   }

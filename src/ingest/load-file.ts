@@ -3,8 +3,8 @@ import { UserError } from '../core/errors.js';
 import { queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
 import { type DatasetDef, type FieldDef, dataTable } from './datasets.js';
 import type { HeaderMapping } from './headers.js';
-import { ID_PROBLEM_ZH, type IdProblem } from './id-number.js';
-import { foldWidth } from './id-number.js';
+import { foldWidth, type IdProblem } from './id-number.js';
+import { idColumns } from './store-schema.js';
 
 export interface CsvInput {
   /** UTF-8 CSV that DuckDB reads (the original file or a private transcoded/converted copy). */
@@ -46,11 +46,6 @@ function enumCase(text: string, field: FieldDef): string {
     spellings.map((s) => `WHEN ${quoteLiteral(foldWidth(s))} THEN ${quoteLiteral(canonical)}`),
   );
   return `CASE ${text} ${whens.join(' ')} END`;
-}
-
-/** The store columns of an ID field (see store-schema.ts). */
-export function idColumns(field: FieldDef): string[] {
-  return [field.name, `${field.name}_raw`, `${field.name}_problem`, `${field.name}_birth`];
 }
 
 /** Column of the inner projection holding a field's value as trimmed, width-folded text. */
@@ -216,10 +211,11 @@ export async function loadCsvFile(
   // stored column: computed once per row, in parallel, and never again at match time.
   const targetCols = def.fields.flatMap((fd) => (fd.type === 'id' ? idColumns(fd) : [fd.name])).map(quoteIdent).join(', ');
   const sourceCols = def.fields
-    .flatMap((fd) => fd.type === 'id'
-      ? [fd.name, `${fd.name}_raw`, `bidui_id_problem_static(${quoteIdent(fd.name)})`, `bidui_id_birth(${quoteIdent(fd.name)})`]
-      : [fd.name])
-    .map((c) => (c.includes('(') ? c : quoteIdent(c)))
+    .flatMap((fd) => {
+      if (fd.type !== 'id') return [quoteIdent(fd.name)];
+      const [id, raw] = idColumns(fd).map(quoteIdent) as [string, string];
+      return [id, raw, `bidui_id_problem_static(${id})`, `bidui_id_birth(${id})`];
+    })
     .join(', ');
   // Rows carry their own source_row, so their physical order in the store does not matter: let
   // DuckDB write them in parallel (the staging read above must keep the file's order).

@@ -13,17 +13,21 @@ import { DATASETS, type DatasetDef, type FieldDef, dataTable } from './datasets.
  */
 export const STORE_SCHEMA_VERSION = 1;
 
+/**
+ * The store columns of an ID field: the normalised ID; as written (only when different); its
+ * problem regardless of date; its birth date.
+ */
+export function idColumns(field: FieldDef): [string, string, string, string] {
+  return [field.name, `${field.name}_raw`, `${field.name}_problem`, `${field.name}_birth`];
+}
+
 export function columnSql(field: FieldDef): string[] {
   const name = quoteIdent(field.name);
   switch (field.type) {
-    case 'id':
-      // normalised ID; as written (only when different); problem regardless of date; birth date
-      return [
-        `${name} VARCHAR`,
-        `${quoteIdent(`${field.name}_raw`)} VARCHAR`,
-        `${quoteIdent(`${field.name}_problem`)} VARCHAR`,
-        `${quoteIdent(`${field.name}_birth`)} DATE`,
-      ];
+    case 'id': {
+      const [id, raw, problem, birth] = idColumns(field).map(quoteIdent);
+      return [`${id} VARCHAR`, `${raw} VARCHAR`, `${problem} VARCHAR`, `${birth} DATE`];
+    }
     case 'date':
       return [`${name} DATE`];
     case 'number':

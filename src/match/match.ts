@@ -7,7 +7,7 @@ import { StepError, UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { packageRoot } from '../core/paths.js';
 import type { Progress } from '../core/progress.js';
-import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, type TypedParams } from '../core/sql.js';
+import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, sqlTimestamp, type TypedParams } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
 import { CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
@@ -433,7 +433,7 @@ export async function recordRun(store: Store, plan: RunPlan, executed: Executed,
     await runStep(conn, 'insert run',
       `INSERT INTO run VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory)`,
       {
-        id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: started.toISOString().replace('T', ' ').replace('Z', ''), status: executed.status, version: BIDUI_VERSION,
+        id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: sqlTimestamp(started), status: executed.status, version: BIDUI_VERSION,
         duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
         prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory),
       });

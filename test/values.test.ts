@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { quoteLiteral } from '../src/core/sql.js';
 import { cellText, excelSerialToIso } from '../src/ingest/xlsx.js';
 import { sqlMap, withConnection } from './helpers.js';
 
@@ -42,6 +44,40 @@ describe('date parsing (bidui_parse_date)', () => {
   it('folds full-width forms and trims all kinds of space in place names', async () => {
     await withConnection(async (conn) => {
       expect(await sqlMap(conn, 'bidui_text(s)', ['\u3000乡（镇）\u3000', ' 舞阳镇 ', '\u3000', 'ＡＢＣ'])).toEqual(['乡(镇)', '舞阳镇', null, 'ABC']);
+    });
+  });
+});
+
+describe('the per-row shortcut of ingest (bidui_row_dirty)', () => {
+  // Ingest tests a row's joined text values once and skips folding and trimming when the row is
+  // clean; the result must equal bidui_text / bidui_name of each value, whatever the values hold.
+  const char = fc.constantFrom(' ', '\t', '\n', '\u3000', '\u00A0', '\uFEFF', '\u0001', 'Ａ', '（', '１', 'a', '镇', '1', '-');
+  const value = fc.option(fc.array(char, { maxLength: 6 }).map((cs) => cs.join('')), { nil: null });
+  const row = fc.tuple(value, value, value, value);
+  const lit = (v: string | null) => (v === null ? 'NULL::VARCHAR' : quoteLiteral(v));
+
+  it('gives every value its full normalisation, clean rows and dirty rows alike', async () => {
+    await withConnection(async (conn) => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 40 }), async (rows) => {
+          const values = rows.map((r, i) => `(${i}, ${r.map(lit).join(', ')})`).join(', ');
+          const cols = ['a', 'b', 'c', 'd'];
+          const reader = await conn.runAndReadAll(
+            `SELECT ${cols.map((c) => `bidui_text_in(${c}, dirty) IS NOT DISTINCT FROM bidui_text(${c}) AND bidui_name_in(${c}, dirty) IS NOT DISTINCT FROM bidui_name(${c})`).join(' AND ')} AS same
+             FROM (SELECT *, bidui_row_dirty(concat_ws(chr(1), a, b, c, d)) AS dirty FROM (VALUES ${values}) AS t(i, a, b, c, d)) ORDER BY i`,
+          );
+          expect(reader.getRowObjectsJson().map((r) => r.same)).toEqual(rows.map(() => true));
+        }),
+        { numRuns: 200 },
+      );
+    });
+  });
+
+  it('is false for a clean row and true when one value needs work', async () => {
+    await withConnection(async (conn) => {
+      expect(await sqlMap(conn, "bidui_row_dirty(s)", ['舞阳镇\u0001张三\u0001户主', '舞阳镇\u0001 张三', '舞阳镇\u0001张三\u3000', '（镇）', '\u0001\u0001'])).toEqual([
+        'false', 'true', 'true', 'true', 'false',
+      ]);
     });
   });
 });

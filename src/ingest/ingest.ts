@@ -15,7 +15,7 @@ import { type DatasetName, datasetDef } from './datasets.js';
 import { chooseEncoding, type FileScan, scanFile, transcodeToUtf8 } from './file-scan.js';
 import { mapHeaders, readCsvHeader } from './headers.js';
 import type { IdProblem } from './id-number.js';
-import { type CsvInput, type FileLoadResult, loadCsvFile } from './load-file.js';
+import { type CsvInput, dropStaged, type FileLoadResult, type StagedFile, stageCsvFile, storeStagedFile } from './load-file.js';
 import { STORE_SCHEMA_VERSION } from './store-schema.js';
 import { convertXlsx } from './xlsx.js';
 
@@ -248,8 +248,10 @@ export async function ingest(store: Store, config: Config, options: IngestOption
     work.push({ dataset, files, previous });
   }
 
-  // Pre-flight: decode, convert and map headers of every file to load; report all problems at once.
+  // Pre-flight, before the transaction: decode, convert, map headers, then read and type every
+  // file to load into a private staging table; report all problems at once.
   const prepared = new Map<PlannedFile, Prepared>();
+  const staged = new Map<PlannedFile, StagedFile>();
   try {
     for (const w of work) {
       for (const file of w.files) {
@@ -259,6 +261,14 @@ export async function ingest(store: Store, config: Config, options: IngestOption
           progress.step(`转换 ${w.dataset}：${path.basename(file.path)}`);
           const prep = await prepare(store, w.dataset, file, progress);
           prepared.set(file, { ...prep, ms: performance.now() - started });
+          progress.step(`读取 ${datasetDef(w.dataset).zh}（${w.dataset}）：${path.basename(file.path)}`);
+          const stage = await stageCsvFile(conn, datasetDef(w.dataset), prep.input, `stg_${staged.size + 1}`, today);
+          staged.set(file, stage);
+          if (prep.temp) fs.rmSync(prep.temp, { force: true }); // staged: the decoded copy is no longer needed
+          if (stage.counts.rowsRead === 0) {
+            throw new UserError('E_HEADER_ONLY', '文件只有表头，没有数据行', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
+          }
+          prepared.get(file)!.ms = performance.now() - started;
         } catch (error) {
           if (error instanceof UserError) problems.push(error);
           else throw error;
@@ -296,11 +306,11 @@ export async function ingest(store: Store, config: Config, options: IngestOption
             meta = { encoding: prev.encoding, format: prev.format, sheet: prev.sheet, headerMap: prev.header_map, fromSnapshot: prev.rows_from_snapshot, fromFileNo: prev.rows_from_file_no };
           } else {
             const prep = prepared.get(file)!;
+            const stage = staged.get(file)!;
             progress.step(`导入 ${def.zh}（${w.dataset}）：${path.basename(file.path)}`);
-            result = await loadCsvFile(conn, def, prep.input, sid, fileNo, today);
-            if (result.rowsRead === 0) {
-              throw new UserError('E_HEADER_ONLY', '文件只有表头，没有数据行', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
-            }
+            await storeStagedFile(conn, stage, sid, fileNo);
+            await dropStaged(conn, stage.table);
+            result = stage.counts;
             meta = { encoding: prep.encoding, format: file.format, sheet: prep.sheet ?? null, headerMap: canonicalJson(prep.input.mapping.fieldHeaders), fromSnapshot: sid, fromFileNo: fileNo };
             log().info({ dataset: w.dataset, file: file.path, rowsRead: result.rowsRead, rowsLoaded: result.rowsLoaded, rowsRejected: result.rowsRejected, invalidIds: result.invalidIds }, 'file loaded');
           }
@@ -332,5 +342,6 @@ export async function ingest(store: Store, config: Config, options: IngestOption
     return { ingestId, datasets: byName() };
   } finally {
     for (const p of prepared.values()) if (p.temp) fs.rmSync(p.temp, { force: true });
+    for (const stage of staged.values()) await dropStaged(conn, stage.table);
   }
 }

@@ -7,10 +7,11 @@ import { CHECK_CHARS, CHECK_WEIGHTS, FOLD_FROM, FOLD_TO, ID_DELETE_CHARS, ID_PRO
  * id-number.ts (the tests compare the two). All are TEMP macros, created on every connection, so
  * the store never depends on an older definition.
  */
-// The weighted digit sum as one list dot product: the ID is referenced once, so the cost stays
-// the same inside CASE branches (where DuckDB does not share repeated sub-expressions).
-const WEIGHTS_LIST = `[${CHECK_WEIGHTS.join(', ')}]::DOUBLE[]`;
-const checkSum = `list_dot_product(list_transform(string_split(substr(t, 1, 17), ''), x -> (ascii(x) - 48)::DOUBLE), ${WEIGHTS_LIST})::BIGINT`;
+// The weighted digit sum of the first 17 digits, from one BIGINT: integer arithmetic on a
+// vector is cheaper in DuckDB than splitting the string into a list of characters. `t` is
+// referenced 17 times (macros are textual), so call it on a column, not on an expression, where
+// it runs on every row.
+const checkSum = CHECK_WEIGHTS.map((w, i) => `((TRY_CAST(substr(t, 1, 17) AS BIGINT) // ${10n ** BigInt(16 - i)}) % 10) * ${w}`).join(' + ');
 
 export const MACROS_SQL = `
 -- translate() with a long alphabet is slow per value; most values have nothing to fold, and an
@@ -19,6 +20,18 @@ CREATE OR REPLACE TEMP MACRO bidui_fold(s) AS
   CASE WHEN regexp_matches(s, '[\uFF01-\uFF5E\u3000]')
     THEN replace(translate(s, ${quoteLiteral(FOLD_FROM)}, ${quoteLiteral(FOLD_TO)}), '\u3000', ' ')
     ELSE s END;
+CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS
+  nullif(regexp_replace(s, '^[\\s\u00A0\u3000\uFEFF]+|[\\s\u00A0\u3000\uFEFF]+$', '', 'g'), '');
+CREATE OR REPLACE TEMP MACRO bidui_text(s) AS bidui_trim(bidui_fold(s));
+CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(s);
+-- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
+-- value has anything to fold and none starts or ends with white space, every value is itself
+-- (or NULL when empty), and the per-value pattern tests are skipped. One RE2 test per row costs
+-- much less than one per value.
+CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
+  regexp_matches(joined, '[\uFF01-\uFF5E\u3000]|(?:^|\x01)[\\s\u00A0\uFEFF]|[\\s\u00A0\uFEFF](?:\x01|$)');
+CREATE OR REPLACE TEMP MACRO bidui_text_in(s, dirty) AS CASE WHEN dirty THEN bidui_text(s) ELSE nullif(s, '') END;
+CREATE OR REPLACE TEMP MACRO bidui_name_in(s, dirty) AS CASE WHEN dirty THEN bidui_name(s) ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO bidui_check_char(t) AS
   substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSum}) % 11))::INTEGER, 1);
 CREATE OR REPLACE TEMP MACRO bidui_id_clean(s) AS
@@ -28,26 +41,34 @@ CREATE OR REPLACE TEMP MACRO bidui_id_upgrade(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{15}')
     THEN (substr(t, 1, 6) || '19' || substr(t, 7)) || bidui_check_char(substr(t, 1, 6) || '19' || substr(t, 7))
     ELSE t END;
+-- Most IDs are already well-formed: one RE2 test returns them unchanged.
 CREATE OR REPLACE TEMP MACRO bidui_norm_id(s) AS
-  CASE WHEN s IS NULL THEN NULL ELSE bidui_id_upgrade(bidui_id_clean(s)) END;
+  CASE WHEN regexp_full_match(s, '[0-9]{17}[0-9X]') THEN s
+       WHEN s IS NULL THEN NULL
+       ELSE bidui_id_upgrade(bidui_id_clean(s)) END;
 CREATE OR REPLACE TEMP MACRO bidui_id_birth(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN try_strptime(substr(t, 7, 8), '%Y%m%d')::DATE END;
--- The problem of an ID regardless of the as-of date, in DOMAIN.md's order. Well-formed IDs (the
--- vast majority) take the first branch; an 18-character [0-9]{17}[0-9X] string cannot be
--- Excel notation, the wrong length or bad characters, so the order is kept.
-CREATE OR REPLACE TEMP MACRO bidui_id_problem_static(t) AS
+-- The problem of an ID regardless of the as-of date, in DOMAIN.md's order, given its birth date
+-- b = bidui_id_birth(t) and expected check character c = bidui_check_char(t). Ingest computes b
+-- and c as columns first: inside CASE branches DuckDB evaluates expressions under a selection
+-- vector, which made the check-digit arithmetic there several times slower. b is not NULL only
+-- for a well-formed [0-9]{17}[0-9X] ID with a real date, which cannot be Excel notation, the
+-- wrong length or bad characters, so the common case is settled without another pattern test.
+CREATE OR REPLACE TEMP MACRO bidui_id_problem_static_bc(t, b, c) AS
   CASE
-    WHEN t IS NULL OR t = '' THEN 'empty'
-    WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN
+    WHEN b IS NOT NULL THEN
       CASE
         WHEN NOT list_contains([${PROVINCE_CODES.map(quoteLiteral).join(', ')}], substr(t, 1, 2)) THEN 'region'
-        WHEN try_strptime(substr(t, 7, 8), '%Y%m%d') IS NULL THEN 'birth_date'
-        WHEN substr(t, 18, 1) <> bidui_check_char(t) THEN 'check_digit'
+        WHEN substr(t, 18, 1) <> c THEN 'check_digit'
       END
+    WHEN t IS NULL OR t = '' THEN 'empty'
+    WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN
+      CASE WHEN NOT list_contains([${PROVINCE_CODES.map(quoteLiteral).join(', ')}], substr(t, 1, 2)) THEN 'region' ELSE 'birth_date' END
     WHEN regexp_full_match(t, '[0-9]+(\\.[0-9]+)?E\\+?[0-9]+') THEN 'excel'
     WHEN length(t) <> 18 THEN 'length'
     ELSE 'chars'
   END;
+CREATE OR REPLACE TEMP MACRO bidui_id_problem_static(t) AS bidui_id_problem_static_bc(t, bidui_id_birth(t), bidui_check_char(t));
 -- Ingest stores each ID's problem without the as-of date (p = bidui_id_problem_static(t))
 -- and its birth date (b); on a given D only "born after D" can change, and it comes before the
 -- check digit in DOMAIN.md's order.
@@ -68,8 +89,11 @@ CREATE OR REPLACE TEMP MACRO bidui_one_edit(a, b) AS
 CREATE OR REPLACE TEMP MACRO bidui_age_on(b, d) AS
   year(d) - year(b) - CASE WHEN strftime(d, '%m%d') < strftime(b, '%m%d') THEN 1 ELSE 0 END;
 CREATE OR REPLACE TEMP MACRO bidui_age(t, d) AS bidui_age_on(bidui_id_birth(t), d);
-CREATE OR REPLACE TEMP MACRO bidui_date_parts(s) AS regexp_extract(
-  trim(bidui_fold(s)),
+-- Dates: the parts of trimmed, width-folded text (t = bidui_text(s)), then a date from them.
+-- Ingest computes the parts as a column and the date from that column (macros are textual: the
+-- parts are referenced several times below).
+CREATE OR REPLACE TEMP MACRO bidui_date_parts_text(t) AS regexp_extract(
+  t,
   '^([0-9]{4})(?:(?:[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?)|([0-9]{2})([0-9]{2}))?(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
   ['y', 'm', 'd', 'm8', 'd8']);
 CREATE OR REPLACE TEMP MACRO bidui_date_from_parts(p) AS
@@ -83,13 +107,9 @@ CREATE OR REPLACE TEMP MACRO bidui_date_from_parts(p) AS
     ELSE make_date(struct_extract(p, 'y')::INTEGER, 1, 1)
   END;
 CREATE OR REPLACE TEMP MACRO bidui_parse_date(s) AS
-  CASE WHEN s IS NULL OR trim(s) = '' THEN NULL ELSE bidui_date_from_parts(bidui_date_parts(s)) END;
+  CASE WHEN bidui_text(s) IS NULL THEN NULL ELSE bidui_date_from_parts(bidui_date_parts_text(bidui_text(s))) END;
 CREATE OR REPLACE TEMP MACRO bidui_parse_number(s) AS
   TRY_CAST(regexp_replace(bidui_fold(s), '[,，¥￥元\\s]', '', 'g') AS DECIMAL(18, 2));
-CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS
-  nullif(regexp_replace(s, '^[\\s\u00A0\u3000\uFEFF]+|[\\s\u00A0\u3000\uFEFF]+$', '', 'g'), '');
-CREATE OR REPLACE TEMP MACRO bidui_text(s) AS bidui_trim(bidui_fold(s));
-CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(s);
 `;
 
 export async function installMacros(conn: DuckDBConnection): Promise<void> {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
 import { Command } from 'commander';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -59,6 +60,24 @@ function summarise(runs: Measured[]): { ms: number; rss: number; byName: Map<str
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * A benchmark of wrong answers measures nothing: compare a run's evidence.csv with the county's
+ * expected.csv (the generator's own model) as (category, rule, household) sets. Returns a line
+ * for the report; throws on any difference.
+ */
+function checkLeads(dir: string, evidenceCsv: string, asOf: string): string {
+  const info = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as { asOf: string };
+  if (info.asOf !== asOf) return `leads not checked: expected.csv is for ${info.asOf}, the run was as of ${asOf}`;
+  const keys = (file: string) =>
+    new Set((parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[]).map((r) => `${r.category}|${r.rule}|${r.household_key}`));
+  const got = keys(evidenceCsv);
+  const want = keys(path.join(dir, 'expected.csv'));
+  const missing = [...want].filter((k) => !got.has(k)).length;
+  const extra = [...got].filter((k) => !want.has(k)).length;
+  if (missing || extra) throw new Error(`leads differ from expected.csv: ${missing} missing, ${extra} extra`);
+  return `leads equal expected.csv: ${fmt(want.size)} (category, rule, household) rows, none missing, none extra`;
+}
 
 const program = new Command('bench');
 
@@ -173,7 +192,8 @@ program
       rss.push(Number(r.stderr.trim().split('\n').pop()) / 1024);
       process.stderr.write(`run ${i + 1}/${o.runs}: ${(times.at(-1)! / 1000).toFixed(2)} s, peak RSS ${fmt(rss.at(-1)!)} MB\n`);
     }
-    process.stdout.write(`machine: ${machine()}\ncounty: ${fmt(o.households)} households, messy ${o.messy}; bidui run (ingest + match + report, fresh workspace), median of ${o.runs}: ${(median(times) / 1000).toFixed(2)} s, peak RSS ${fmt(Math.max(...rss))} MB\n`);
+    const check = checkLeads(dir, path.join(dir, 'out', 'evidence.csv'), o.asOf);
+    process.stdout.write(`machine: ${machine()}\ncounty: ${fmt(o.households)} households, messy ${o.messy}; bidui run (ingest + match + report, fresh workspace), median of ${o.runs}: ${(median(times) / 1000).toFixed(2)} s, peak RSS ${fmt(Math.max(...rss))} MB\n${check}\n`);
   });
 
 await program.parseAsync(process.argv);

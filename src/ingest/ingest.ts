@@ -68,7 +68,7 @@ interface PlannedFile {
 }
 
 /** Bumped whenever normalisation or typing changes, so that old loads are not reused. */
-const NORMALISATION_VERSION = `${STORE_SCHEMA_VERSION}.1`;
+const NORMALISATION_VERSION = `${STORE_SCHEMA_VERSION}.2`;
 
 function readOptionsHash(source: DatasetSource): string {
   return crypto

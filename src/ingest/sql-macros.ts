@@ -9,9 +9,16 @@ import { CHECK_CHARS, CHECK_WEIGHTS, FOLD_FROM, FOLD_TO, ID_DELETE_CHARS, ID_PRO
  */
 // The weighted digit sum of the first 17 digits, from one BIGINT: integer arithmetic on a
 // vector is cheaper in DuckDB than splitting the string into a list of characters. `t` is
-// referenced 17 times (macros are textual), so call it on a column, not on an expression, where
-// it runs on every row.
+// referenced 17 times (macros are textual), so call it on a column; bidui_check_char_of below is
+// for expressions.
 const checkSum = CHECK_WEIGHTS.map((w, i) => `((TRY_CAST(substr(t, 1, 17) AS BIGINT) // ${10n ** BigInt(16 - i)}) % 10) * ${w}`).join(' + ');
+
+const checkSumOnce = `list_dot_product(list_transform(string_split(substr(t, 1, 17), ''), x -> (ascii(x) - 48)::DOUBLE), [${CHECK_WEIGHTS.join(', ')}]::DOUBLE[])::BIGINT`;
+
+/** An RE2 character class body of the ASCII characters of chars, each escaped. */
+function asciiClass(chars: string): string {
+  return [...chars].filter((c) => c.charCodeAt(0) < 0x80).map((c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+}
 
 export const MACROS_SQL = `
 -- translate() with a long alphabet is slow per value; most values have nothing to fold, and an
@@ -34,18 +41,27 @@ CREATE OR REPLACE TEMP MACRO bidui_text_in(s, dirty) AS CASE WHEN dirty THEN bid
 CREATE OR REPLACE TEMP MACRO bidui_name_in(s, dirty) AS CASE WHEN dirty THEN bidui_name(s) ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO bidui_check_char(t) AS
   substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSum}) % 11))::INTEGER, 1);
+-- The same character for an expression: t is referenced once (a list dot product), so an
+-- expensive argument is evaluated once; about twice as slow per value as bidui_check_char.
+CREATE OR REPLACE TEMP MACRO bidui_check_char_of(t) AS
+  substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSumOnce}) % 11))::INTEGER, 1);
+-- translate() parses its alphabet for every value (slow with ~130 characters): ASCII-only
+-- values (padding, quotes: most damaged IDs) only need their ASCII delete characters removed.
 CREATE OR REPLACE TEMP MACRO bidui_id_clean(s) AS
   CASE WHEN regexp_full_match(s, '[0-9Xx]*') THEN upper(s)
+    WHEN strlen(s) = length(s) THEN upper(regexp_replace(s, ${quoteLiteral(`[${asciiClass(ID_DELETE_CHARS)}]`)}, '', 'g'))
     ELSE upper(translate(s, ${quoteLiteral(FOLD_FROM + ID_DELETE_CHARS)}, ${quoteLiteral(FOLD_TO)})) END;
 CREATE OR REPLACE TEMP MACRO bidui_id_upgrade(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{15}')
-    THEN (substr(t, 1, 6) || '19' || substr(t, 7)) || bidui_check_char(substr(t, 1, 6) || '19' || substr(t, 7))
+    THEN (substr(t, 1, 6) || '19' || substr(t, 7)) || bidui_check_char_of(substr(t, 1, 6) || '19' || substr(t, 7))
     ELSE t END;
--- Most IDs are already well-formed: one RE2 test returns them unchanged.
+-- Most IDs are already well-formed: one RE2 test returns them unchanged. For the rest, the
+-- one-element list binds the cleaned value once (bidui_id_upgrade refers to its argument
+-- several times, and macros are textual).
 CREATE OR REPLACE TEMP MACRO bidui_norm_id(s) AS
   CASE WHEN regexp_full_match(s, '[0-9]{17}[0-9X]') THEN s
        WHEN s IS NULL THEN NULL
-       ELSE bidui_id_upgrade(bidui_id_clean(s)) END;
+       ELSE list_transform([bidui_id_clean(s)], cleaned -> bidui_id_upgrade(cleaned))[1] END;
 CREATE OR REPLACE TEMP MACRO bidui_id_birth(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN try_strptime(substr(t, 7, 8), '%Y%m%d')::DATE END;
 -- The problem of an ID regardless of the as-of date, in DOMAIN.md's order, given its birth date

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { CATEGORIES } from '../rules/catalogue.js';
@@ -62,12 +61,15 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
            string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
                       ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
     FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township, category, lead_key`);
+  // Largest townships first, so that the last workbook to finish is a small one (file names and
+  // the returned lists are in name order whatever the writing order).
   const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
-  const files: string[] = [];
+  const bySize = (await queryStep<{ township: string }>(store.conn, 'township: sizes',
+    'SELECT township FROM r_list GROUP BY township ORDER BY count(*) DESC, township')).map((r) => r.township);
   const pool = new WorkbookPool();
   const jobs: Promise<void>[] = [];
   try {
-    for (const township of names) {
+    for (const township of bySize) {
       const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
         SELECT category, lead_key, status, priority, village, household_key, rules, flags, last_answer, members_text, evidence_text
         FROM r_list WHERE township = $township
@@ -79,22 +81,18 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
         row.verify_note = '';
       }
       const base = path.join(dir, townshipFileName(township));
-      const job: WorkbookJob = { file: `${base}.xlsx`, township, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
+      const job: WorkbookJob = { file: `${base}.xlsx`, csvFile: `${base}.csv`, township, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
       const written = pool.write(job);
       written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
       jobs.push(written);
-      writeCsvTwin(`${base}.csv`, rows);
-      files.push(`${base}.xlsx`, `${base}.csv`);
     }
     await Promise.all(jobs);
   } finally {
     await pool.close();
   }
+  const files = names.flatMap((township) => {
+    const base = path.join(dir, townshipFileName(township));
+    return [`${base}.xlsx`, `${base}.csv`];
+  });
   return { files, names };
-}
-
-function writeCsvTwin(file: string, rows: ListRow[]): void {
-  const header = ['类别', ...LIST_COLUMNS.map((c) => c.header)];
-  const body = rows.map((r) => [String(r.category), ...LIST_COLUMNS.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : String(r[c.key])))]);
-  fs.writeFileSync(file, `\uFEFF${stringify([header, ...body])}`, { mode: 0o600 });
 }

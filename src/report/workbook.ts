@@ -2,17 +2,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { stringify } from 'csv-stringify/sync';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import type { Column, ListRow } from './township.js';
 
 /**
- * Township workbooks are independent and CPU-bound (exceljs serialising XML), so they are written
- * on worker threads, one per core. The same function runs in a worker or, when the compiled
+ * Township workbooks and their CSV twins are independent and CPU-bound (exceljs serialising XML),
+ * so they are written on worker threads, one per core. The same function runs in a worker or, when the compiled
  * worker file is not there (tests running the TypeScript sources), in this thread: same bytes.
  */
 export interface WorkbookJob {
   file: string;
+  /** The CSV twin (UTF-8 with BOM, so Excel and WPS open it without garbling). */
+  csvFile: string;
   township: string;
   asOf: string;
   runId: number;
@@ -23,6 +26,7 @@ export interface WorkbookJob {
 
 export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   const { file, township, rules, rows, columns } = job;
+  writeCsvTwin(job.csvFile, rows, columns);
   const wb = createDeterministicWorkbookWriter(file);
   wb.creator = 'bidui';
   for (const category of CATEGORIES) {
@@ -35,10 +39,16 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     const header = ws.getRow(1);
     header.font = { bold: true };
     header.commit();
+    // Cells take their column's style (text format for IDs, wrapped evidence). exceljs copies it
+    // into a new object per cell and then renders and looks up each copy; handing every cell of
+    // a column the same object lets its style cache (keyed by object) answer instead. Each column
+    // holds one cell type, so the style ids, and the bytes, are the same.
+    const shared = columns.map((_, i) => ({ ...ws.getColumn(i + 1).style }));
     for (const row of rows) {
       if (row.category !== category) continue;
-      // Cells take their column's style: text format for IDs, wrapped evidence.
-      ws.addRow(columns.map((c) => row[c.key] ?? '')).commit();
+      const added = ws.addRow(columns.map((c) => row[c.key] ?? ''));
+      for (let i = 0; i < columns.length; i++) added.getCell(i + 1).style = shared[i]!;
+      added.commit();
     }
     ws.commit();
   }
@@ -66,6 +76,11 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   await finishDeterministicWorkbook(wb, file);
 }
 
+function writeCsvTwin(file: string, rows: ListRow[], columns: Column[]): void {
+  const header = ['类别', ...columns.map((c) => c.header)];
+  const body = rows.map((r) => [String(r.category), ...columns.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : String(r[c.key])))]);
+  fs.writeFileSync(file, `\uFEFF${stringify([header, ...body])}`, { mode: 0o600 });
+}
 
 const WORKER_FILE = fileURLToPath(new URL('./workbook-worker.js', import.meta.url));
 

@@ -25,7 +25,10 @@ async function runIngest(configFile: string, only?: { dataset: DatasetName; file
   try {
     return await ingest(store, config, { only, progress: QUIET, today: '2020-06-30' });
   } finally {
+    // Staging tables hold typed copies of the files: none may outlive an ingest, failed or not.
+    const left = await queryStep<{ table_name: string }>(store.conn, 'temp tables', 'SELECT table_name FROM duckdb_tables() WHERE temporary');
     store.close();
+    if (left.length) throw new Error(`ingest left temporary tables: ${left.map((r) => r.table_name).join(', ')}`);
   }
 }
 

@@ -209,10 +209,11 @@ export interface StagedFile {
 
 /**
  * Read and type one file into the temp table `table`, outside the ingest's transaction: temp
- * tables belong to this connection and never reach the store, and a table created before the
- * transaction is scanned in parallel by the inserts inside it (rows written inside a transaction
- * are not). Ragged rows and header-only files are user errors, found here, before anything is
- * written. The caller drops the table (dropStaged) whatever happens.
+ * tables belong to this connection and never reach the store, and the inserts inside the
+ * transaction read a table created before it about twice as fast as one written inside it
+ * (hukou at 1M households: 7.9 s against 16.5 s). Ragged rows are a user error found here, before
+ * anything is written (the caller checks the counts for header-only files). On failure the table
+ * is dropped here; once staged, the caller drops it (dropStaged) whatever happens next.
  */
 export async function stageCsvFile(
   conn: DuckDBConnection,
@@ -226,53 +227,58 @@ export async function stageCsvFile(
   const typed = typedSelectSql(def, input, rejects);
   const t = quoteIdent(table);
   try {
-    await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`);
-    const ragged = await queryStep<{ line: string; error_type: string; n: string }>(
-      conn,
-      `${step}: ragged rows`,
-      `SELECT line, error_type, count(*) OVER () AS n FROM ${quoteIdent(rejects)} ORDER BY line LIMIT 5`,
-    );
-    if (ragged.length > 0) {
-      const lines = ragged.map((r) => `第 ${r.line} 行（${RAGGED_ZH[r.error_type] ?? r.error_type}）`).join('、');
-      throw new UserError('E_RAGGED_ROWS', `有 ${ragged[0]!.n} 行的列数与表头不一致，例如：${lines}`, {
-        file: input.displayPath,
-        hint: '这些行通常含有未加引号的逗号或换行：在 Excel/WPS 中检查并修正这些行，或重新导出为 .xlsx，然后重新导入。',
-      });
+    try {
+      await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`);
+      const ragged = await queryStep<{ line: string; error_type: string; n: string }>(
+        conn,
+        `${step}: ragged rows`,
+        `SELECT line, error_type, count(*) OVER () AS n FROM ${quoteIdent(rejects)} ORDER BY line LIMIT 5`,
+      );
+      if (ragged.length > 0) {
+        const lines = ragged.map((r) => `第 ${r.line} 行（${RAGGED_ZH[r.error_type] ?? r.error_type}）`).join('、');
+        throw new UserError('E_RAGGED_ROWS', `有 ${ragged[0]!.n} 行的列数与表头不一致，例如：${lines}`, {
+          file: input.displayPath,
+          hint: '这些行通常含有未加引号的逗号或换行：在 Excel/WPS 中检查并修正这些行，或重新导出为 .xlsx，然后重新导入。',
+        });
+      }
+    } finally {
+      await runStep(conn, `${step}: drop ragged`, `DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(`${rejects}_scans`)}`);
     }
-  } finally {
-    await runStep(conn, `${step}: drop ragged`, `DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(`${rejects}_scans`)}`);
+    // CSV rows: the header is row 1, so the first record is row 2. The staging table keeps the
+    // file's order and its rowids are contiguous.
+    const [{ base }] = (await queryStep<{ base: string | null }>(conn, `${step}: row base`, `SELECT min(rowid) AS base FROM ${t}`)) as [{ base: string | null }];
+    const sourceRow = input.sourceRowInFirstColumn ? 'source_row' : `(rowid - ${BigInt(base ?? 0)} + 2)`;
+    const [counts] = await queryStep<{ read: string; loaded: string; rejected: string }>(
+      conn,
+      `${step}: count`,
+      `SELECT count(*) AS read, count(*) FILTER (WHERE reject_key IS NULL) AS loaded,
+              count(*) FILTER (WHERE reject_key IS NOT NULL) AS rejected FROM ${t}`,
+    );
+    const problems = await queryStep<{ problem: IdProblem; n: string }>(
+      conn,
+      `${step}: id problems`,
+      `SELECT problem, count(*) AS n FROM (
+         SELECT bidui_id_problem_on(id_number_problem, id_number_birth, $asOf::DATE) AS problem FROM ${t} WHERE reject_key IS NULL
+       ) WHERE problem IS NOT NULL GROUP BY ALL ORDER BY problem`,
+      { asOf: asOfForStats },
+    );
+    return {
+      def,
+      table,
+      typed,
+      sourceRow,
+      counts: {
+        rowsRead: Number(counts!.read),
+        rowsLoaded: Number(counts!.loaded),
+        rowsRejected: Number(counts!.rejected),
+        invalidIds: problems.reduce((sum, p) => sum + Number(p.n), 0),
+        idProblems: Object.fromEntries(problems.map((p) => [p.problem, Number(p.n)])),
+      },
+    };
+  } catch (error) {
+    await dropStaged(conn, table);
+    throw error;
   }
-  // CSV rows: the header is row 1, so the first record is row 2. The staging table keeps the
-  // file's order and its rowids are contiguous.
-  const [{ base }] = (await queryStep<{ base: string | null }>(conn, `${step}: row base`, `SELECT min(rowid) AS base FROM ${t}`)) as [{ base: string | null }];
-  const sourceRow = input.sourceRowInFirstColumn ? 'source_row' : `(rowid - ${BigInt(base ?? 0)} + 2)`;
-  const [counts] = await queryStep<{ read: string; loaded: string; rejected: string }>(
-    conn,
-    `${step}: count`,
-    `SELECT count(*) AS read, count(*) FILTER (WHERE reject_key IS NULL) AS loaded,
-            count(*) FILTER (WHERE reject_key IS NOT NULL) AS rejected FROM ${t}`,
-  );
-  const problems = await queryStep<{ problem: IdProblem; n: string }>(
-    conn,
-    `${step}: id problems`,
-    `SELECT problem, count(*) AS n FROM (
-       SELECT bidui_id_problem_on(id_number_problem, id_number_birth, $asOf::DATE) AS problem FROM ${t} WHERE reject_key IS NULL
-     ) WHERE problem IS NOT NULL GROUP BY ALL ORDER BY problem`,
-    { asOf: asOfForStats },
-  );
-  return {
-    def,
-    table,
-    typed,
-    sourceRow,
-    counts: {
-      rowsRead: Number(counts!.read),
-      rowsLoaded: Number(counts!.loaded),
-      rowsRejected: Number(counts!.rejected),
-      invalidIds: problems.reduce((sum, p) => sum + Number(p.n), 0),
-      idProblems: Object.fromEntries(problems.map((p) => [p.problem, Number(p.n)])),
-    },
-  };
 }
 
 export async function dropStaged(conn: DuckDBConnection, table: string): Promise<void> {

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
@@ -47,6 +46,7 @@ export function townshipFileName(name: string): string {
 /** `rules` in catalogue order (report.ts loads them once). */
 export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string): Promise<{ files: string[]; names: string[] }> {
   privateDir(dir);
+  const basePath = (township: string) => path.join(dir, townshipFileName(township));
   const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
   const title = new Map(rules.map((r) => [r.rule_id, r.title]));
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
@@ -80,7 +80,7 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
         row.verify_result = '';
         row.verify_note = '';
       }
-      const base = path.join(dir, townshipFileName(township));
+      const base = basePath(township);
       const job: WorkbookJob = { file: `${base}.xlsx`, csvFile: `${base}.csv`, township, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
       const written = pool.write(job);
       written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
@@ -90,9 +90,6 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   } finally {
     await pool.close();
   }
-  const files = names.flatMap((township) => {
-    const base = path.join(dir, townshipFileName(township));
-    return [`${base}.xlsx`, `${base}.csv`];
-  });
+  const files = names.flatMap((township) => [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]);
   return { files, names };
 }

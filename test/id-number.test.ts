@@ -18,7 +18,9 @@ const validId = fc
     return body + checkChar(body);
   });
 
-const ALPHABET = [...'0123456789Xx', '０', '１', '９', 'Ｘ', 'ｘ', ' ', '\t', '\u3000', "'", '"', '‘', '’', 'E', '+', '.', '-', 'a', '号'];
+// Every ASCII character normalisation deletes is here: damaged IDs made only of ASCII take their
+// own path in SQL (regexp_replace instead of translate), which must agree with the JS twin too.
+const ALPHABET = [...'0123456789Xx', '０', '１', '９', 'Ｘ', 'ｘ', ' ', '\t', '\n', '\r', '\v', '\f', '`', '\u00A0', '\u3000', "'", '"', '‘', '’', 'E', '+', '.', '-', 'a', '号'];
 const messyString = fc.array(fc.constantFrom(...ALPHABET), { maxLength: 22 }).map((a) => a.join(''));
 
 describe('resident ID numbers (GB 11643-1999)', () => {

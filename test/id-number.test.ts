@@ -20,7 +20,11 @@ const validId = fc
 
 // Every ASCII character normalisation deletes is here: damaged IDs made only of ASCII take their
 // own path in SQL (regexp_replace instead of translate), which must agree with the JS twin too.
-const ALPHABET = [...'0123456789Xx', '０', '１', '９', 'Ｘ', 'ｘ', ' ', '\t', '\n', '\r', '\v', '\f', '`', '\u00A0', '\u3000', "'", '"', '‘', '’', 'E', '+', '.', '-', 'a', '号'];
+const ALPHABET = [
+  ...'0123456789Xx', '０', '１', '９', 'Ｘ', 'ｘ', ' ', '\t', '\n', '\r', '\v', '\f', '`', '\u00A0', '\u3000', "'", '"', '‘', '’', 'E', '+', '.', '-', 'a', '号',
+  // the ="…" wrapper, format characters, a trailing .0
+  '="', '=', '\u200B', '\uFEFF', '\u00AD', '\u202D', '.0', '#N/A',
+];
 const messyString = fc.array(fc.constantFrom(...ALPHABET), { maxLength: 22 }).map((a) => a.join(''));
 
 describe('resident ID numbers (GB 11643-1999)', () => {
@@ -31,7 +35,7 @@ describe('resident ID numbers (GB 11643-1999)', () => {
 
   it('names the first problem in DOMAIN.md order', () => {
     const cases: [string, string | null][] = [
-      ['', 'empty'],
+      ['', 'missing'],
       ['5.20102E+17', 'excel'],
       ['5.2E17', 'excel'],
       ['1101051949123100', 'length'],
@@ -86,7 +90,10 @@ describe('resident ID numbers (GB 11643-1999)', () => {
 
   it('recovers the ID noise of real exports', () => {
     const id = '11010519491231002X';
-    for (const noisy of [` ${id} `, '11010519491231002x', "'11010519491231002X", '１１０１０５１９４９１２３１００２Ｘ', '110105 19491231 002X', `\t${id}\u3000`, `"${id}"`, '110105491231002']) {
+    for (const noisy of [
+      ` ${id} `, '11010519491231002x', "'11010519491231002X", '１１０１０５１９４９１２３１００２Ｘ', '110105 19491231 002X', `\t${id}\u3000`, `"${id}"`, '110105491231002',
+      `="${id}"`, ` ="${id}"`, `\u200B${id}\u2060`, `${id.slice(0, 9)}\u00AD${id.slice(9)}`, '110105491231002.0', `\uFEFF="${id}"`,
+    ]) {
       expect([noisy, normaliseId(noisy)]).toEqual([noisy, id]);
     }
   });

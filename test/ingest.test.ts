@@ -23,7 +23,7 @@ async function runIngest(configFile: string, only?: { dataset: DatasetName; file
   const config = loadConfig(configFile);
   const store = await openStore(ensureWorkspace(config.workspace), config.engine);
   try {
-    return await ingest(store, config, { only, progress: QUIET, today: '2020-06-30' });
+    return await ingest(store, config, { only, progress: QUIET, asOf: '2020-06-30' });
   } finally {
     // Staging tables hold typed copies of the files: none may outlive an ingest, failed or not.
     const left = await queryStep<{ table_name: string }>(store.conn, 'temp tables', 'SELECT table_name FROM duckdb_tables() WHERE temporary');
@@ -104,26 +104,28 @@ describe('ingest', () => {
     }
 
     const idOf = (state: string, id: string, written?: string) => (state === 'ok' ? id : state === 'invalid' ? written! : 'EXCEL');
-    const loadedId = (id: string) => (idProblem(id, '2020-06-30') === 'excel' ? 'EXCEL' : id);
+    // An Excel-damaged ID is loaded as written and marked: it never joins.
+    const loadedId = (r: Record<string, string | null>) => (r.id_number_problem === 'excel' ? 'EXCEL' : r.id_number!);
 
-    const roster = await query<Record<string, string | null>>(configFile, 'SELECT household_id, id_number, name, status, identified_on, exited_on, income_per_capita FROM ds_roster');
+    const roster = await query<Record<string, string | null>>(configFile, 'SELECT household_id, id_number, id_number_problem, name, status, identified_on, exited_on, income_per_capita FROM ds_roster');
     const expectedRoster = world.roster.flatMap((rh) => rh.rows.map((row) => [
       rh.householdId, idOf(row.idState, world.persons[row.pid]!.id, row.writtenId), row.name.trim(), rh.status, rh.identifiedOn, rh.exitedOn, rh.income === null ? null : rh.income.toFixed(2),
     ].join('|')));
-    expect(roster.map((r) => [r.household_id, loadedId(r.id_number!), r.name, r.status, r.identified_on, r.exited_on, r.income_per_capita].join('|')).sort()).toEqual(expectedRoster.sort());
+    expect(roster.map((r) => [r.household_id, loadedId(r), r.name, r.status, r.identified_on, r.exited_on, r.income_per_capita].join('|')).sort()).toEqual(expectedRoster.sort());
 
-    const hukou = await query<Record<string, string | null>>(configFile, 'SELECT id_number, hukou_id, status, status_on, township, village FROM ds_hukou');
+    const hukou = await query<Record<string, string | null>>(configFile, 'SELECT id_number, id_number_problem, hukou_id, status, status_on, township, village FROM ds_hukou');
     const expectedHukou = world.hukouHouseholds.flatMap((hh) => hh.members.map((pid) => {
       const p = world.persons[pid]!;
       return [idOf(p.hukouIdState, p.id), hh.hukouId, p.status, p.statusOn, hh.township, hh.village].join('|');
     }));
-    expect(hukou.map((r) => [loadedId(r.id_number!), r.hukou_id, r.status, r.status_on, r.township, r.village].join('|')).sort()).toEqual(expectedHukou.sort());
+    expect(hukou.map((r) => [loadedId(r), r.hukou_id, r.status, r.status_on, r.township, r.village].join('|')).sort()).toEqual(expectedHukou.sort());
 
-    // The ID problem and birth date stored at ingest give the same answer as the full check, on any date.
+    // The ID problem and birth date stored at ingest give the same answer as the full check, on any
+    // date (Excel damage is decided from the file, not from the ID alone).
     for (const d of ['2014-06-30', '2017-01-01', '2020-06-30']) {
       const disagree = await query<{ n: string }>(configFile, `
         SELECT count(*) AS n FROM (SELECT id_number, id_number_problem, id_number_birth FROM ds_roster UNION ALL SELECT id_number, id_number_problem, id_number_birth FROM ds_hukou)
-        WHERE bidui_id_problem_on(id_number_problem, id_number_birth, DATE '${d}') IS DISTINCT FROM bidui_id_problem(id_number, DATE '${d}')`);
+        WHERE id_number_problem IS DISTINCT FROM 'excel' AND bidui_id_problem_on(id_number_problem, id_number_birth, DATE '${d}') IS DISTINCT FROM bidui_id_problem(id_number, DATE '${d}')`);
       expect([d, Number(disagree[0]!.n)]).toEqual([d, 0]);
     }
 
@@ -134,10 +136,10 @@ describe('ingest', () => {
       ['disability', ['grade', 'certified_on']],
       ['illness', ['category', 'diagnosed_on']],
     ] as const) {
-      const rows = await query<Record<string, string | null>>(configFile, `SELECT id_number, ${fields.join(', ')} FROM ds_${dataset}`);
+      const rows = await query<Record<string, string | null>>(configFile, `SELECT id_number, id_number_problem, ${fields.join(', ')} FROM ds_${dataset}`);
       const canonical = (field: string, v: unknown) => (v === '已竣工' ? '已改造' : v === null || v === undefined ? null : String(v));
       const expected = world.records[dataset].map((rec) => [idOf(rec.idState, world.persons[rec.pid]!.id), ...fields.map((f) => canonical(f, rec.f[f]))].join('|'));
-      expect([dataset, rows.map((r) => [loadedId(r.id_number!), ...fields.map((f) => r[f])].join('|')).sort()]).toEqual([dataset, expected.sort()]);
+      expect([dataset, rows.map((r) => [loadedId(r), ...fields.map((f) => r[f])].join('|')).sort()]).toEqual([dataset, expected.sort()]);
     }
   });
 
@@ -301,7 +303,8 @@ describe('ingest', () => {
         mentions: [/UTF-8/, /第 1 行/, /gbk/, /bad\.csv/],
       },
       { name: 'a glob that matches nothing', setup: () => ({ dataset: 'hukou', files: ['nothing/*.csv'] }), code: 'E_NO_FILES', mentions: [/没有匹配/, /nothing/] },
-      { name: 'an old .xls file', setup: (w) => { w('bad.xls', 'x'); return { dataset: 'hukou', files: ['bad.xls'] }; }, code: 'E_FORMAT', mentions: [/\.xls/, /另存为/] },
+      { name: 'an .xls file that is not a workbook', setup: (w) => { w('bad.xls', 'x'); return { dataset: 'hukou', files: ['bad.xls'] }; }, code: 'E_XLSX', mentions: [/\.xls/, /另存为/, /bad\.xls/] },
+      { name: 'a file of another kind', setup: (w) => { w('bad.pdf', '%PDF-1.4'); return { dataset: 'hukou', files: ['bad.pdf'] }; }, code: 'E_FORMAT', mentions: [/\.xlsx/, /另存为/, /bad\.pdf/] },
     ];
     for (const c of cases) {
       it(c.name, async () => {

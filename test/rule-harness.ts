@@ -59,9 +59,9 @@ export async function runRules(tables: Tables, asOf: string, rules: Record<strin
         await runStep(store.conn, 'harness ids', `UPDATE ${table} SET ${c} = bidui_norm_id(${raw}), ${quoteIdent(`${f.name}_problem`)} = bidui_id_problem_static(bidui_norm_id(${raw})), ${quoteIdent(`${f.name}_birth`)} = bidui_id_birth(bidui_norm_id(${raw})) WHERE snapshot_id = $s`, { s: snapshot });
       }
       const headerMap = JSON.stringify(Object.fromEntries([...fields].map((f) => [f, f])));
-      await runStep(store.conn, 'harness snapshot', 'INSERT INTO snapshot VALUES ($s, $d, 1, now()::TIMESTAMP, 1, $n, $n, 0, 0)', { s: snapshot, d: dataset, n: rows.length });
+      await runStep(store.conn, 'harness snapshot', 'INSERT INTO snapshot (snapshot_id, dataset, ingest_id, created_at, files, rows_read, rows_loaded, rows_rejected, invalid_ids) VALUES ($s, $d, 1, now()::TIMESTAMP, 1, $n, $n, 0, 0)', { s: snapshot, d: dataset, n: rows.length });
       await runStep(store.conn, 'harness file',
-        "INSERT INTO snapshot_file VALUES ($s, 1, $p, 'sha', 0, 'csv', 'utf-8', NULL, $m, 'roh', $n, $n, 0, 0, '{}', $s, 1)",
+        "INSERT INTO snapshot_file (snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, header_map, read_options_hash, rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no) VALUES ($s, 1, $p, 'sha', 0, 'csv', 'utf-8', NULL, $m, 'roh', $n, $n, 0, 0, '{}', $s, 1)",
         { s: snapshot, p: `${dataset}.csv`, m: headerMap, n: rows.length });
     }
     const result = await match(store, config, { asOf, progress: createProgress(process.stderr, true) });

@@ -282,7 +282,7 @@ describe('信息核对 rules', () => {
     };
     const run = await expectRule('Q1', tables, ['R1', 'R2', 'R5']);
     const details = Object.fromEntries(run.evidence.filter((e) => e.rule === 'Q1').map((e) => [e.household_key, e.detail]));
-    expect(details).toEqual({ R1: '证件号码校验位错误', R2: '证件号码被 Excel 转成科学计数法，无法恢复', R5: '证件号码中的出生日期无效或晚于比对日期' });
+    expect(details).toEqual({ R1: '证件号码校验位错误', R2: '证件号码被 Excel 当作数字保存过，后几位已丢失，无法恢复', R5: '证件号码中的出生日期无效或晚于比对日期' });
   });
 
   it('Q2: one ID in two households that exist on D', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { quoteLiteral } from '../src/core/sql.js';
-import { cellText, excelSerialToIso } from '../src/ingest/xlsx.js';
+import { cellIssue, cleanName, cleanText } from '../src/ingest/values.js';
 import { sqlMap, withConnection } from './helpers.js';
 
 describe('date parsing (bidui_parse_date)', () => {
@@ -22,7 +22,23 @@ describe('date parsing (bidui_parse_date)', () => {
       ['2018-06-30 00:00:00', '2018-06-30'],
       ['2018-02-30', null],
       ['20181301', null],
-      ['2018-06', null],
+      ['2018.6.30', '2018-06-30'],
+      ['2018年', '2018-01-01'],
+      ['2018年度', '2018-01-01'],
+      ['2018年6月', '2018-06-01'],
+      ['2018-06', '2018-06-01'],
+      ['2018/6', '2018-06-01'],
+      ['2014.07', '2014-07-01'],
+      ['2015.1', '2015-01-01'],
+      ['201807', '2018-07-01'],
+      ['2018/6/30 0:00', '2018-06-30'],
+      ['2018年6月30', '2018-06-30'],
+      ['="2018-06-30"', '2018-06-30'],
+      ['2018-06-30\u200B', '2018-06-30'],
+      ['201813', null],
+      ['2018.13', null],
+      ['2018年13月', null],
+      ['1899', null],
       ['不详', null],
       ['0000-01-01', null],
       ['43646', null],
@@ -49,11 +65,48 @@ describe('date parsing (bidui_parse_date)', () => {
   });
 });
 
+/** What real exports put into cells: space of every width, format characters, the ="…" wrapper, error values, full width. */
+const CELL_PIECES = [
+  ' ', '\t', '\n', '\r', '\f', '\v', '\u3000', '\u00A0', '\uFEFF', '\u200B', '\u200D', '\u200E', '\u202E', '\u2060', '\u00AD', '\u180E',
+  '="', '"', '=', '#N/A', '#REF!', '#', '\u0001', 'Ａ', '（', '）', '１', 'a', '镇', '张', '1', '-', '.', '(', ')', '享受政策',
+];
+const cellValue = fc.array(fc.constantFrom(...CELL_PIECES), { maxLength: 7 }).map((cs) => cs.join(''));
+
+describe('cell values: the SQL macros and their JS twin (values.ts)', () => {
+  it('clean text, names and cell issues alike on drawn values', async () => {
+    const inputs = fc.sample(cellValue, { numRuns: 3000, seed: 21 });
+    await withConnection(async (conn) => {
+      expect(await sqlMap(conn, 'bidui_text(s)', inputs)).toEqual(inputs.map(cleanText));
+      expect(await sqlMap(conn, 'bidui_name(s)', inputs)).toEqual(inputs.map(cleanName));
+      expect(await sqlMap(conn, 'bidui_cell_issue(s)', inputs)).toEqual(inputs.map(cellIssue));
+    });
+  });
+
+  it('unwraps ="…", removes format characters, finds error values and formulas without result', async () => {
+    const cases: [string, string | null, string | null][] = [
+      ['="52262500000001"', '52262500000001', null],
+      [' ="羊坪镇" ', '羊坪镇', null],
+      ['\u200B羊坪\u00AD镇\u2060', '羊坪镇', null],
+      ['#N/A', '#N/A', 'error'],
+      [' #VALUE! ', '#VALUE!', 'error'],
+      ['="#REF!"', '#REF!', 'error'],
+      ['=TRIM(K2)', '=TRIM(K2)', 'formula'],
+      ['#3栋', '#3栋', null],
+      ['=', '=', 'formula'],
+    ];
+    expect(cases.map(([s]) => [s, cleanText(s), cellIssue(s)])).toEqual(cases);
+    await withConnection(async (conn) => {
+      expect(await sqlMap(conn, 'bidui_text(s)', cases.map(([s]) => s))).toEqual(cases.map(([, t]) => t));
+      expect(await sqlMap(conn, 'bidui_cell_issue(s)', cases.map(([s]) => s))).toEqual(cases.map(([, , i]) => i));
+    });
+  });
+});
+
 describe('the per-row shortcut of ingest (bidui_row_dirty)', () => {
-  // Ingest tests a row's joined text values once and skips folding and trimming when the row is
-  // clean; the result must equal bidui_text / bidui_name of each value, whatever the values hold.
-  const char = fc.constantFrom(' ', '\t', '\n', '\u3000', '\u00A0', '\uFEFF', '\u0001', 'Ａ', '（', '１', 'a', '镇', '1', '-');
-  const value = fc.option(fc.array(char, { maxLength: 6 }).map((cs) => cs.join('')), { nil: null });
+  // Ingest tests a row's joined text values once and skips the per-value work when the row is
+  // clean; the result must equal bidui_text / bidui_name / bidui_cell_issue of each value,
+  // whatever the values hold.
+  const value = fc.option(cellValue, { nil: null });
   const row = fc.tuple(value, value, value, value);
   const lit = (v: string | null) => (v === null ? 'NULL::VARCHAR' : quoteLiteral(v));
 
@@ -64,12 +117,13 @@ describe('the per-row shortcut of ingest (bidui_row_dirty)', () => {
           const values = rows.map((r, i) => `(${i}, ${r.map(lit).join(', ')})`).join(', ');
           const cols = ['a', 'b', 'c', 'd'];
           const reader = await conn.runAndReadAll(
-            `SELECT ${cols.map((c) => `bidui_text_in(${c}, dirty) IS NOT DISTINCT FROM bidui_text(${c}) AND bidui_name_in(${c}, dirty) IS NOT DISTINCT FROM bidui_name(${c})`).join(' AND ')} AS same
+            `SELECT ${cols.map((c) => `bidui_text_in(${c}, dirty) IS NOT DISTINCT FROM bidui_text(${c}) AND bidui_name_in(${c}, dirty) IS NOT DISTINCT FROM bidui_name(${c})
+               AND bidui_issue_in(${c}, dirty) IS NOT DISTINCT FROM bidui_cell_issue(${c})`).join(' AND ')} AS same
              FROM (SELECT *, bidui_row_dirty(concat_ws(chr(1), a, b, c, d)) AS dirty FROM (VALUES ${values}) AS t(i, a, b, c, d)) ORDER BY i`,
           );
           expect(reader.getRowObjectsJson().map((r) => r.same)).toEqual(rows.map(() => true));
         }),
-        { numRuns: 200 },
+        { numRuns: 300, seed: 4 },
       );
     });
   });
@@ -80,37 +134,5 @@ describe('the per-row shortcut of ingest (bidui_row_dirty)', () => {
         'false', 'true', 'true', 'true', 'false',
       ]);
     });
-  });
-});
-
-describe('XLSX cells as text', () => {
-  it('converts Excel serial dates with day 0 = 1899-12-30', () => {
-    expect(excelSerialToIso(0)).toBe('1899-12-30');
-    expect(excelSerialToIso(43646)).toBe('2019-06-30');
-    expect(cellText(43646, 'date')).toBe('2019-06-30');
-    expect(cellText(43646.75, 'date')).toBe('2019-06-30');
-  });
-
-  it('reads a whole number 1900–2100 in a date column as a year', () => {
-    expect(cellText(2016, 'date')).toBe('2016');
-  });
-
-  it('reads a year typed into a date-formatted cell (shown as 1905) as that year', () => {
-    expect(cellText(new Date(Date.UTC(1905, 6, 6)), 'date')).toBe('2014');
-    expect(cellText(new Date(Date.UTC(1905, 6, 6)), 'other')).toBe('1905-07-06');
-  });
-
-  it('keeps date cells as ISO dates in UTC', () => {
-    expect(cellText(new Date(Date.UTC(2018, 5, 30)), 'date')).toBe('2018-06-30');
-  });
-
-  it('turns an 18-digit numeric ID into the Excel notation it really is (unrecoverable)', () => {
-    expect(cellText(522625198408300550, 'id')).toBe('5.22625E+17');
-    expect(cellText(110105491231002, 'id')).toBe('110105491231002');
-  });
-
-  it('flattens rich text and formula results', () => {
-    expect(cellText({ richText: [{ text: '舞阳' }, { text: '镇' }] }, 'other')).toBe('舞阳镇');
-    expect(cellText({ formula: 'A1', result: 42 }, 'other')).toBe('42');
   });
 });

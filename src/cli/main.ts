@@ -5,7 +5,9 @@ import { log } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { queryStep } from '../core/sql.js';
 import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
-import { ingest, type IngestReport } from '../ingest/ingest.js';
+import { ingest } from '../ingest/ingest.js';
+import { printGateNote, printIngestReport } from './ingest-report.js';
+export { printIngestReport } from './ingest-report.js';
 import { match, type RunResult } from '../match/match.js';
 import { report, type ReportResult } from '../report/report.js';
 import { importFeedback } from '../audit/feedback.js';
@@ -29,21 +31,6 @@ const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
   'commander.invalidArgument': (e) => `参数取值无效：${e.message.replace(/^error: /, '')}`,
 };
 
-export function printIngestReport(report: IngestReport, out: NodeJS.WritableStream = process.stdout): void {
-  const rows: (string | number)[][] = [];
-  for (const d of report.datasets) {
-    if (d.status === 'unchanged') {
-      rows.push([d.dataset, d.snapshotId, '未变化，沿用', '', '', '', '', '']);
-      continue;
-    }
-    for (const f of d.files) {
-      const status = f.status === 'loaded' ? '已导入' : f.status === 'reused' ? '已导入过，复用' : '重复文件，跳过';
-      rows.push([d.dataset, d.snapshotId, status, f.path.split(/[\\/]/).pop() ?? f.path, f.encoding, f.rowsRead, f.rowsLoaded, f.rowsRejected]);
-    }
-  }
-  out.write(`${table(['数据集', '快照', '状态', '文件', '编码', '读取行数', '导入行数', '拒收行数'], rows)}\n`);
-}
-
 /** The as-of date: YYYY-MM-DD and a real date, default today (UTC). */
 export function parseAsOf(value: string | undefined): string {
   if (value === undefined) return new Date().toISOString().slice(0, 10);
@@ -54,6 +41,8 @@ export function parseAsOf(value: string | undefined): string {
   }
   return value;
 }
+
+const ACCEPT_REJECTS_HELP = '某数据集拒收行的比例超过上限（quality.maxRejectedShare，默认 1%）时仍继续比对（运行会记录这一点）';
 
 const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
 
@@ -98,18 +87,26 @@ function failIfPartial(result: RunResult): void {
 }
 
 /** The nightly job (bidui run, bidui demo): ingest what changed, match, report, under one lock. */
-async function nightly(configFile: string, command: string, opts: { asOf: string; out: string | undefined; maskIds: boolean; progress: ReturnType<typeof createProgress> }): Promise<void> {
+async function nightly(configFile: string, command: string, opts: { asOf: string; out: string | undefined; maskIds: boolean; acceptRejects: boolean; progress: ReturnType<typeof createProgress> }): Promise<void> {
   const { progress } = opts;
   const { ingested, result, written } = await withStore(configFile, command, { lock: true }, async (store, config) => {
     const out = outDir(opts.out, config);
-    const ingested = await ingest(store, config, { progress });
-    const result = await match(store, config, { asOf: opts.asOf, progress });
+    const ingested = await ingest(store, config, { progress, asOf: opts.asOf });
+    let result: RunResult;
+    try {
+      result = await match(store, config, { asOf: opts.asOf, progress, acceptRejects: opts.acceptRejects });
+    } catch (error) {
+      // What was loaded is committed and explains a stop at the quality gate: show it first.
+      if (error instanceof UserError && error.code === 'E_QUALITY_GATE') printIngestReport(ingested, process.stderr);
+      throw error;
+    }
     const written = await report(store, { runId: result.runId, out, maskIds: opts.maskIds || config.output.maskIds, progress });
     return { ingested, result, written };
   });
   printIngestReport(ingested);
   process.stdout.write('\n');
   printRunResult(result);
+  printGateNote(result.quality);
   printReportResult(written);
   failIfPartial(result);
 }
@@ -148,7 +145,7 @@ export function buildProgram(): Command {
       const rows = await withStore(opts.config, 'snapshots', { lock: false }, (store) =>
         queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
           `SELECT s.snapshot_id, s.dataset, strftime(s.created_at, '%Y-%m-%d %H:%M:%S') AS created_at, s.files,
-                  s.rows_read, s.rows_loaded, s.rows_rejected, s.invalid_ids,
+                  s.rows_read, s.rows_loaded, s.rows_rejected, s.rows_skipped, s.warnings, s.invalid_ids,
                   s.snapshot_id = max(s.snapshot_id) OVER (PARTITION BY s.dataset) AS newest
            FROM snapshot s WHERE $dataset IS NULL OR s.dataset = $dataset ORDER BY s.dataset, s.snapshot_id`,
           { dataset: opts.dataset ?? null }),
@@ -158,8 +155,8 @@ export function buildProgram(): Command {
         return;
       }
       process.stdout.write(`${table(
-        ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '最新'],
-        rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.invalid_ids), r.newest ? '是' : '']),
+        ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '跳过行数', '警告', '无效证件号', '最新'],
+        rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.rows_skipped), Number(r.warnings), Number(r.invalid_ids), r.newest ? '是' : '']),
       )}\n`);
     });
 
@@ -169,14 +166,16 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
     .option('--data-as-of <time>', '使用当时已导入的数据（YYYY-MM-DD 表示当天结束时，或 YYYY-MM-DDTHH:MM:SS，UTC）')
+    .option('--accept-rejects', ACCEPT_REJECTS_HELP)
     .option('--quiet', '不显示进度')
-    .action(async (opts: { config: string; asOf?: string; dataAsOf?: string; quiet?: boolean }) => {
+    .action(async (opts: { config: string; asOf?: string; dataAsOf?: string; acceptRejects?: boolean; quiet?: boolean }) => {
       const asOf = parseAsOf(opts.asOf);
       const dataAsOf = opts.dataAsOf === undefined ? undefined : parseDataAsOf(opts.dataAsOf);
       const result = await withStore(opts.config, 'match', { lock: true }, (store, config) =>
-        match(store, config, { asOf, dataAsOf, progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+        match(store, config, { asOf, dataAsOf, acceptRejects: Boolean(opts.acceptRejects), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
       );
       printRunResult(result);
+      printGateNote(result.quality);
       failIfPartial(result);
     });
 
@@ -202,10 +201,11 @@ export function buildProgram(): Command {
     .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
     .option('--out <dir>', '输出目录（默认：配置中的 output.dir）')
     .option('--mask-ids', '证件号码只保留前 6 位和后 4 位')
+    .option('--accept-rejects', ACCEPT_REJECTS_HELP)
     .option('--quiet', '不显示进度')
-    .action(async (opts: { config: string; asOf?: string; out?: string; maskIds?: boolean; quiet?: boolean }) => {
+    .action(async (opts: { config: string; asOf?: string; out?: string; maskIds?: boolean; acceptRejects?: boolean; quiet?: boolean }) => {
       await nightly(opts.config, 'run', {
-        asOf: parseAsOf(opts.asOf), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds),
+        asOf: parseAsOf(opts.asOf), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds), acceptRejects: Boolean(opts.acceptRejects),
         progress: createProgress(process.stderr, Boolean(opts.quiet)),
       });
     });
@@ -292,7 +292,7 @@ export function buildProgram(): Command {
     .action(async (opts: { out: string }) => {
       const out = path.resolve(opts.out);
       const { configFile, asOf } = prepareDemo(out);
-      await nightly(configFile, 'demo', { asOf, out: undefined, maskIds: false, progress: createProgress(process.stderr, false) });
+      await nightly(configFile, 'demo', { asOf, out: undefined, maskIds: false, acceptRejects: false, progress: createProgress(process.stderr, false) });
       process.stdout.write(`\n演示县（镇远县合成数据）已比对完毕，比对日期 ${asOf}。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
     });
 

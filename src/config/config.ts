@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { zhCN } from 'zod/v4/locales';
 import { UserError } from '../core/errors.js';
 import { DATASET_NAMES, type DatasetName, datasetDef, normaliseHeader } from '../ingest/datasets.js';
+import { cleanText } from '../ingest/values.js';
 import { defaultParameters, type ParameterValues, rulesConfigSchema } from '../rules/parameters.js';
 
 z.config(zhCN());
@@ -13,7 +14,9 @@ z.config(zhCN());
  * bidui.config.json, validated in three steps (schema → normalise → cross-field rules); every
  * problem is collected and reported at once as `path: message`.
  */
-export const ENCODINGS = ['auto', 'utf-8', 'gbk', 'gb18030'] as const;
+export const ENCODINGS = ['auto', 'utf-8', 'gbk', 'gb18030', 'utf-16le', 'utf-16be'] as const;
+/** File extensions read as workbooks (SheetJS); everything else is delimited text. */
+export const SPREADSHEET_EXTENSIONS = ['.xlsx', '.xlsm', '.xls', '.et', '.ods'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
 const datasetEntrySchema = z
@@ -22,7 +25,9 @@ const datasetEntrySchema = z
     files: z.array(z.string().min(1)).min(1),
     encoding: z.enum(ENCODINGS).default('auto'),
     sheet: z.string().min(1).optional(),
+    headerRow: z.number().int().min(1).max(1_048_576).optional(),
     columns: z.record(z.string().min(1), z.string().min(1)).default({}),
+    values: z.record(z.string().min(1), z.record(z.string().min(1), z.string().min(1))).default({}),
   })
   .strict();
 
@@ -48,6 +53,13 @@ export const configSchema = z
       })
       .strict()
       .default({ memoryLimit: '3GB' }),
+    quality: z
+      .object({
+        /** Share of a dataset's rows that may be rejected before `bidui run` stops (DOMAIN.md "Counting"). */
+        maxRejectedShare: z.number().min(0).max(1).default(0.01),
+      })
+      .strict()
+      .default({ maxRejectedShare: 0.01 }),
   })
   .strict();
 
@@ -58,9 +70,14 @@ export interface DatasetSource {
   /** Glob patterns, absolute. */
   files: string[];
   encoding: Encoding;
+  /** A worksheet name, '*' (every visible sheet) or undefined (the first visible sheet). */
   sheet: string | undefined;
+  /** 1-based row of the header; undefined: found automatically. */
+  headerRow: number | undefined;
   /** normalised header in file → canonical field */
   columns: Record<string, string>;
+  /** field → cleaned spelling → canonical value (other spellings of coded fields). */
+  values: Record<string, Record<string, string>>;
 }
 
 export interface Config {
@@ -73,6 +90,7 @@ export interface Config {
   rules: ParameterValues;
   output: { dir: string | undefined; maskIds: boolean };
   engine: { memoryLimit: string; threads: number | undefined };
+  quality: { maxRejectedShare: number };
   raw: RawConfig;
 }
 
@@ -111,8 +129,22 @@ export function parseConfig(value: unknown, file: string): Config {
         );
       }
     }
-    if (entry.sheet && !entry.files.some((p) => /\.xlsx$/i.test(p))) {
-      problems.push(`datasets[${i}].sheet: 只对 .xlsx 文件有效，但 files 中没有 .xlsx`);
+    if (entry.sheet && !entry.files.some((p) => SPREADSHEET_EXTENSIONS.some((ext) => p.toLowerCase().endsWith(ext)))) {
+      problems.push(`datasets[${i}].sheet: 只对工作簿（${SPREADSHEET_EXTENSIONS.join('、')}）有效，但 files 中没有工作簿`);
+    }
+    for (const [field, spellings] of Object.entries(entry.values)) {
+      const fd = def.fields.find((x) => x.name === field);
+      if (!fd || !fd.values) {
+        const coded = def.fields.filter((x) => x.values).map((x) => `${x.name}（${x.zh}）`);
+        problems.push(`datasets[${i}].values.${field}: 「${field}」不是 ${entry.dataset} 的代码字段；可映射的字段：${coded.join('、') || '（无）'}`);
+        continue;
+      }
+      const canonical = Object.keys(fd.values);
+      for (const [spelling, value] of Object.entries(spellings)) {
+        if (!canonical.includes(value)) {
+          problems.push(`datasets[${i}].values.${field}.${spelling}: 「${value}」不是${fd.zh}的标准值；应为 ${canonical.join('、')} 之一`);
+        }
+      }
     }
   });
   const rules = { ...defaultParameters(), ...raw.rules } as ParameterValues;
@@ -127,7 +159,9 @@ export function parseConfig(value: unknown, file: string): Config {
     files: entry.files.map((p) => path.resolve(dir, p)),
     encoding: entry.encoding,
     sheet: entry.sheet,
+    headerRow: entry.headerRow,
     columns: Object.fromEntries(Object.entries(entry.columns).map(([h, fld]) => [normaliseHeader(h), fld])),
+    values: Object.fromEntries(Object.entries(entry.values).map(([fld, map]) => [fld, Object.fromEntries(Object.entries(map).map(([k, v]) => [cleanText(k) ?? k, v]))])),
   }));
   return {
     file: path.resolve(file),
@@ -138,6 +172,7 @@ export function parseConfig(value: unknown, file: string): Config {
     rules,
     output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds },
     engine: { memoryLimit: raw.engine.memoryLimit, threads: raw.engine.threads },
+    quality: { maxRejectedShare: raw.quality.maxRejectedShare },
     raw,
   };
 }

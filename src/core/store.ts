@@ -1,9 +1,30 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { UserError } from './errors.js';
-import { queryStep, runStep } from './sql.js';
+import { inTransaction, queryStep, runStep } from './sql.js';
 import type { Workspace } from './workspace.js';
 import { installMacros } from '../ingest/sql-macros.js';
-import { STORE_SCHEMA_SQL, STORE_SCHEMA_VERSION } from '../ingest/store-schema.js';
+import { INGEST_MIGRATION_V2, INGEST_SCHEMA_SQL } from '../ingest/store-schema.js';
+import { MATCH_MIGRATION_V2, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
+import { REPORT_SCHEMA_SQL } from '../report/store-schema.js';
+import { AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
+
+/**
+ * The store's structure, assembled from the tables each stage owns (each stage's
+ * store-schema.ts). Stages meet only through these tables.
+ */
+export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_SQL = [
+  'CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);',
+  INGEST_SCHEMA_SQL,
+  MATCH_SCHEMA_SQL,
+  REPORT_SCHEMA_SQL,
+  AUDIT_SCHEMA_SQL,
+].join('\n');
+
+/** Migrations from each older version to the next, run in one transaction on opening. */
+const MIGRATIONS: Record<number, string> = {
+  1: INGEST_MIGRATION_V2 + MATCH_MIGRATION_V2,
+};
 
 export interface EngineOptions {
   memoryLimit?: string;
@@ -39,12 +60,22 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
   await installMacros(conn);
   await runStep(conn, 'create store schema', STORE_SCHEMA_SQL);
   const rows = await queryStep<{ value: string }>(conn, 'read schema version', "SELECT value FROM meta WHERE key = 'schema_version'");
-  if (rows.length === 0) {
+  let version = rows.length === 0 ? undefined : Number(rows[0]!.value);
+  if (version === undefined) {
     await runStep(conn, 'write schema version', "INSERT INTO meta VALUES ('schema_version', ?)", [String(STORE_SCHEMA_VERSION)]);
-  } else if (rows[0]!.value !== String(STORE_SCHEMA_VERSION)) {
+    version = STORE_SCHEMA_VERSION;
+  }
+  if (version < STORE_SCHEMA_VERSION && MIGRATIONS[version] !== undefined) {
+    await inTransaction(conn, 'migrate store', async () => {
+      for (let v = version!; v < STORE_SCHEMA_VERSION; v++) await runStep(conn, `migrate store ${v} → ${v + 1}`, MIGRATIONS[v]!);
+      await runStep(conn, 'write schema version', "UPDATE meta SET value = ? WHERE key = 'schema_version'", [String(STORE_SCHEMA_VERSION)]);
+    });
+    version = STORE_SCHEMA_VERSION;
+  }
+  if (version !== STORE_SCHEMA_VERSION) {
     conn.closeSync();
     instance.closeSync();
-    throw new UserError('E_STORE_VERSION', `工作区数据库的结构版本（${rows[0]!.value}）与本程序（${STORE_SCHEMA_VERSION}）不一致`, {
+    throw new UserError('E_STORE_VERSION', `工作区数据库的结构版本（${version}）比本程序（${STORE_SCHEMA_VERSION}）新`, {
       file: ws.storeFile,
       hint: '使用创建该工作区的 bidui 版本，或另建一个新的工作区重新导入。',
     });

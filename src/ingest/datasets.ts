@@ -1,3 +1,5 @@
+import { stripFormatChars } from './values.js';
+
 /**
  * The data contract of DOMAIN.md as data: each dataset, its canonical fields, the header aliases
  * departments use, which fields are required, and how each is typed. The ingest SQL, the header
@@ -14,6 +16,15 @@ export interface FieldDef {
   readonly type: FieldType;
   /** For enums: canonical value → accepted spellings (matched after width folding and trimming). */
   readonly values?: Readonly<Record<string, readonly string[]>>;
+  /** Enums: a bracketed note after the value is ignored (已脱贫(享受政策) = 已脱贫). */
+  readonly notes?: boolean;
+  /** A code (户编号, 户号): a trailing `.0` left by a number cell is removed. */
+  readonly code?: boolean;
+  /**
+   * Roster only: a field of the household, which 花名册 write on the head's row (or merge over
+   * the members): empty or unreadable on a member's row, it is taken from the household.
+   */
+  readonly household?: boolean;
 }
 
 export interface DatasetDef {
@@ -33,28 +44,33 @@ export type DatasetName = (typeof DATASET_NAMES)[number];
 
 const f = (
   name: string, zh: string, type: FieldType, required: boolean, aliases: readonly string[],
-  values?: Record<string, readonly string[]>,
-): FieldDef => ({ name, zh, type, required, aliases, ...(values ? { values } : {}) });
+  values?: Record<string, readonly string[]>, flags: { notes?: boolean; code?: boolean; household?: boolean } = {},
+): FieldDef => ({ name, zh, type, required, aliases, ...(values ? { values } : {}), ...flags });
+const HOUSEHOLD = { household: true };
+const CODE = { code: true };
+
+/** The national system's code-table wordings of the roster status (DOMAIN.md). */
+const ROSTER_STATUS = {
+  未脱贫: ['未脱贫', '未脱贫户', '贫困户', '贫困'],
+  已脱贫: ['已脱贫', '脱贫', '脱贫户', '已脱贫户', '稳定脱贫', '稳定脱贫户', '脱贫享受政策户', '脱贫不享受政策户'],
+  返贫: ['返贫', '返贫户'],
+};
 
 
 export const DATASETS: readonly DatasetDef[] = [
   {
     name: 'roster', zh: '建档立卡', department: '扶贫办', optional: false,
     fields: [
-      f('household_id', '户编号', 'text', true, ['户编号', '户码', '家庭编号']),
+      f('household_id', '户编号', 'text', true, ['户编号', '户码', '家庭编号'], undefined, CODE),
       f('id_number', '证件号码', 'id', true, ['证件号码', '身份证号', '身份证号码', '公民身份号码']),
       f('name', '姓名', 'name', true, ['姓名']),
       f('relation', '与户主关系', 'text', false, ['与户主关系']),
-      f('township', '乡镇', 'place', true, ['乡镇', '乡(镇)', '镇']),
-      f('village', '行政村', 'place', true, ['行政村', '村', '村(社区)']),
-      f('status', '脱贫状态', 'enum', true, ['脱贫状态', '贫困户状态'], {
-        未脱贫: ['未脱贫', '贫困户'],
-        已脱贫: ['已脱贫', '脱贫户', '稳定脱贫'],
-        返贫: ['返贫', '返贫户'],
-      }),
-      f('identified_on', '识别时间', 'date', true, ['识别时间', '识别年度', '纳入时间']),
-      f('exited_on', '脱贫时间', 'date', false, ['脱贫时间', '脱贫年度']),
-      f('income_per_capita', '人均纯收入', 'number', false, ['人均纯收入', '家庭人均纯收入']),
+      f('township', '乡镇', 'place', true, ['乡镇', '乡(镇)', '镇'], undefined, HOUSEHOLD),
+      f('village', '行政村', 'place', true, ['行政村', '村', '村(社区)'], undefined, HOUSEHOLD),
+      f('status', '脱贫状态', 'enum', true, ['脱贫状态', '贫困户状态'], ROSTER_STATUS, { ...HOUSEHOLD, notes: true }),
+      f('identified_on', '识别时间', 'date', true, ['识别时间', '识别年度', '纳入时间'], undefined, HOUSEHOLD),
+      f('exited_on', '脱贫时间', 'date', false, ['脱贫时间', '脱贫年度'], undefined, HOUSEHOLD),
+      f('income_per_capita', '人均纯收入', 'number', false, ['人均纯收入', '家庭人均纯收入'], undefined, HOUSEHOLD),
     ],
   },
   {
@@ -62,7 +78,7 @@ export const DATASETS: readonly DatasetDef[] = [
     fields: [
       f('id_number', '公民身份号码', 'id', true, ['公民身份号码', '身份证号']),
       f('name', '姓名', 'name', true, ['姓名']),
-      f('hukou_id', '户号', 'text', true, ['户号']),
+      f('hukou_id', '户号', 'text', true, ['户号'], undefined, CODE),
       f('relation', '与户主关系', 'text', false, ['与户主关系']),
       f('township', '乡镇', 'place', true, ['乡镇', '乡镇(街道)']),
       f('village', '村(居)委会', 'place', true, ['村(居)委会', '行政村']),
@@ -205,9 +221,14 @@ export function isDatasetName(name: string): name is DatasetName {
   return byName.has(name as DatasetName);
 }
 
-/** Header normalisation: NFKC (full-width → half-width) and removal of all whitespace. */
+/** Header normalisation: format characters removed, NFKC (full-width → half-width), all whitespace removed. */
 export function normaliseHeader(header: string): string {
-  return header.normalize('NFKC').replace(/[\s\u3000\uFEFF]+/g, '');
+  return stripFormatChars(header).normalize('NFKC').replace(/[\s\u3000]+/g, '');
+}
+
+/** The dataset's ID field that identifies a row's person (every dataset has `id_number`). */
+export function personIdField(def: DatasetDef): FieldDef {
+  return def.fields.find((fd) => fd.name === 'id_number')!;
 }
 
 /** The DuckDB table holding a dataset's loaded rows. */

@@ -2,9 +2,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { UserError } from '../core/errors.js';
-import type { Encoding } from '../config/config.js';
 
 export interface FileScan {
   path: string;
@@ -14,21 +11,140 @@ export interface FileScan {
   utf8: boolean;
   /** 1-based line of the first byte that is not UTF-8, when utf8 is false. */
   firstBadUtf8Line: number | undefined;
-  /** A NUL byte in the first 64 KiB: not a text table. */
+  /** A byte-order mark at the start. */
+  bom: 'utf-8' | 'utf-16le' | 'utf-16be' | undefined;
+  /** A NUL byte in the first 64 KiB (not counting UTF-16 text): not a text table. */
   binary: boolean;
-  /** The first bytes (for the zip signature and the header line). */
+  /** The first bytes (for the format signature and the header rows). */
   head: Buffer;
+  /** Line structure of the bytes (meaningful for ASCII-compatible encodings: UTF-8, GB18030). */
+  lines: LineStats;
 }
 
-const HEAD_BYTES = 64 * 1024;
+const HEAD_BYTES = 256 * 1024;
 
 /**
- * One streaming pass over a file: SHA-256, size, UTF-8 validity and a binary sniff. Nothing of
- * the content is kept beyond the first 64 KiB.
+ * How a text file breaks into lines, counted in one streaming pass with native byte searches:
+ * which line terminators it uses, whether a blank line comes before more content (DuckDB's CSV
+ * reader drops blank lines silently, which would shift every row number after them), whether it
+ * has any quote character (without one, records and lines coincide and DuckDB's row count can be
+ * checked), and how many blank lines end it.
+ */
+export class LineStats {
+  lf = 0;
+  crlf = 0;
+  cr = 0;
+  quotes = false;
+  /** A blank line followed by more content somewhere in the file (or blank lines at its start). */
+  interiorBlank = false;
+  /** The file does not end with a line terminator. */
+  unterminated = false;
+  /** Line terminators after the last content byte (1 = the last line's own; more = blank lines). */
+  trailingTerminators = 0;
+  /** Terminators in the run of terminator bytes at the end of what was seen so far. */
+  private runTerms = 0;
+  private seenContent = false;
+  private endsWithCr = false;
+
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (!this.quotes && chunk.includes(0x22)) this.quotes = true;
+    this.lf += count(chunk, 0x0a);
+    const crs = count(chunk, 0x0d);
+    this.cr += crs;
+    if (crs > 0) this.crlf += countSeq(chunk, CRLF);
+    const splitCrlf = this.endsWithCr && chunk[0] === 0x0a;
+    if (splitCrlf) this.crlf++;
+    this.endsWithCr = chunk[chunk.length - 1] === 0x0d;
+    const firstContent = indexOfContent(chunk, 0);
+    // The run of terminators that the previous chunk ended with continues into this one.
+    const run = this.runTerms + terminators(firstContent < 0 ? chunk : chunk.subarray(0, firstContent)) - (splitCrlf ? 1 : 0);
+    if (firstContent < 0) {
+      this.runTerms = run;
+      return;
+    }
+    // Content after a run of two terminators (one at the start of the file): a blank line.
+    if (run >= (this.seenContent ? 2 : 1)) this.interiorBlank = true;
+    for (const seq of BLANK_SEQS) {
+      if (this.interiorBlank) break;
+      for (let at = chunk.indexOf(seq, firstContent); at >= 0; at = chunk.indexOf(seq, at + 1)) {
+        if (indexOfContent(chunk, at + seq.length) >= 0) {
+          this.interiorBlank = true;
+          break;
+        }
+      }
+    }
+    this.seenContent = true;
+    this.runTerms = terminators(chunk.subarray(lastIndexOfContent(chunk) + 1));
+  }
+
+  finish(): void {
+    this.unterminated = this.seenContent && this.runTerms === 0;
+    this.trailingTerminators = this.runTerms;
+  }
+
+  /** The line terminator of the records, or 'mixed' when the file mixes them. */
+  newline(): '\n' | '\r\n' | '\r' | 'mixed' {
+    const bareCr = this.cr - this.crlf;
+    const bareLf = this.lf - this.crlf;
+    if (this.crlf === 0 && bareCr === 0) return '\n';
+    if (bareCr === 0 && bareLf === 0) return '\r\n';
+    if (this.lf === 0) return '\r';
+    return 'mixed';
+  }
+
+  /** Lines holding records (for a file without quotes and without interior blank lines). */
+  contentLines(): number {
+    const terms = this.lf + (this.cr - this.crlf);
+    return terms + (this.unterminated ? 1 : 0) - Math.max(0, this.trailingTerminators - 1);
+  }
+}
+
+const CRLF = Buffer.from('\r\n');
+const BLANK_SEQS = [Buffer.from('\n\n'), Buffer.from('\n\r\n'), Buffer.from('\r\r')];
+
+function count(buf: Buffer, byte: number): number {
+  let n = 0;
+  let i = -1;
+  while ((i = buf.indexOf(byte, i + 1)) !== -1) n++;
+  return n;
+}
+
+function countSeq(buf: Buffer, seq: Buffer): number {
+  let n = 0;
+  let i = -1;
+  while ((i = buf.indexOf(seq, i + 1)) !== -1) n++;
+  return n;
+}
+
+function isTerminator(b: number | undefined): boolean {
+  return b === 0x0a || b === 0x0d;
+}
+
+/** Index of the first byte at or after from that is not a line terminator, or -1. */
+function indexOfContent(buf: Buffer, from: number): number {
+  for (let i = from; i < buf.length; i++) if (!isTerminator(buf[i])) return i;
+  return -1;
+}
+
+function lastIndexOfContent(buf: Buffer): number {
+  for (let i = buf.length - 1; i >= 0; i--) if (!isTerminator(buf[i])) return i;
+  return -1;
+}
+
+/** Line terminators in a run of terminator bytes (CRLF counts once). */
+function terminators(buf: Buffer): number {
+  return count(buf, 0x0a) + count(buf, 0x0d) - countSeq(buf, CRLF);
+}
+
+/**
+ * One streaming pass over a file: SHA-256, size, UTF-8 validity, byte-order mark, line structure
+ * and a binary sniff. Nothing of the content is kept beyond the first 256 KiB.
  */
 export async function scanFile(file: string, onBytes?: (done: number, total: number) => void): Promise<FileScan> {
   const total = fs.statSync(file).size;
   const hash = crypto.createHash('sha256');
+  const lines = new LineStats();
   let size = 0;
   let utf8 = true;
   let newlinesBefore = 0;
@@ -46,6 +162,7 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
         headChunks.push(chunk.subarray(0, HEAD_BYTES - headLen));
         headLen += Math.min(chunk.length, HEAD_BYTES - headLen);
       }
+      lines.add(chunk);
       if (!utf8) continue;
       const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const cut = completeUtf8Prefix(buf);
@@ -54,20 +171,26 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
         firstBadUtf8Line = newlinesBefore + firstBadLine(buf);
         continue;
       }
-      newlinesBefore += countNewlines(buf.subarray(0, cut));
+      newlinesBefore += count(buf.subarray(0, cut), 0x0a);
       carry = Buffer.from(buf.subarray(cut));
     }
   });
+  lines.finish();
   if (utf8 && carry.length > 0) {
     utf8 = false;
     firstBadUtf8Line = newlinesBefore + 1;
   }
   const head = Buffer.concat(headChunks);
-  return { path: file, size, sha256: hash.digest('hex'), utf8, firstBadUtf8Line, binary: head.includes(0), head };
+  const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 'utf-8'
+    : head[0] === 0xff && head[1] === 0xfe ? 'utf-16le'
+    : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be'
+    : undefined;
+  const binary = bom !== 'utf-16le' && bom !== 'utf-16be' && head.subarray(0, 64 * 1024).includes(0);
+  return { path: file, size, sha256: hash.digest('hex'), utf8: utf8 && !bom?.startsWith('utf-16'), firstBadUtf8Line, bom, binary, head, lines };
 }
 
 /** Length of the prefix of buf that ends on a character boundary (at most 3 bytes are held back). */
-function completeUtf8Prefix(buf: Buffer): number {
+export function completeUtf8Prefix(buf: Buffer): number {
   const n = buf.length;
   for (let back = 1; back <= Math.min(4, n); back++) {
     const b = buf[n - back]!;
@@ -84,67 +207,5 @@ function completeUtf8Prefix(buf: Buffer): number {
 function firstBadLine(buf: Buffer): number {
   const text = new TextDecoder('utf-8').decode(buf);
   const bad = text.indexOf('\uFFFD');
-  return countNewlines(Buffer.from(text.slice(0, Math.max(bad, 0)))) + 1;
-}
-
-function countNewlines(buf: Buffer): number {
-  let n = 0;
-  let i = -1;
-  while ((i = buf.indexOf(10, i + 1)) !== -1) n++;
-  return n;
-}
-
-/** Which encoding to read a CSV with, from the configured one and the scan. */
-export function chooseEncoding(scan: FileScan, configured: Encoding): 'utf-8' | 'gb18030' {
-  if (configured === 'utf-8') {
-    if (!scan.utf8) {
-      throw new UserError('E_ENCODING', `文件不是有效的 UTF-8 编码（第 ${scan.firstBadUtf8Line ?? '?'} 行附近出现无法解码的字节）`, {
-        file: scan.path,
-        hint: '这个文件可能是 GBK 编码（WPS/Excel 另存的“CSV”常见）：把配置中该数据集的 encoding 改为 "gbk" 或 "auto"。',
-      });
-    }
-    return 'utf-8';
-  }
-  if (configured === 'gbk' || configured === 'gb18030') return 'gb18030';
-  return scan.utf8 ? 'utf-8' : 'gb18030';
-}
-
-/**
- * Transcode a GBK/GB18030 file to UTF-8 in a stream (DuckDB cannot decode GBK offline). The
- * output goes to a private temporary file inside the workspace.
- */
-export async function transcodeToUtf8(file: string, target: string, onBytes?: (done: number, total: number) => void): Promise<void> {
-  const total = fs.statSync(file).size;
-  let done = 0;
-  const decoder = new TextDecoder('gb18030', { fatal: true });
-  const transcode = new Transform({
-    transform(chunk: Buffer, _enc, next) {
-      done += chunk.length;
-      onBytes?.(done, total);
-      try {
-        next(null, Buffer.from(decoder.decode(chunk, { stream: true }), 'utf8'));
-      } catch (error) {
-        next(error as Error);
-      }
-    },
-    flush(next) {
-      try {
-        next(null, Buffer.from(decoder.decode(), 'utf8'));
-      } catch (error) {
-        next(error as Error);
-      }
-    },
-  });
-  try {
-    await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), transcode, fs.createWriteStream(target, { mode: 0o600 }));
-  } catch (error) {
-    fs.rmSync(target, { force: true });
-    if (error instanceof TypeError) {
-      throw new UserError('E_ENCODING', '文件既不是有效的 UTF-8，也不是有效的 GBK/GB18030 编码', {
-        file,
-        hint: '用 Excel 或 WPS 打开该文件，另存为“CSV UTF-8”或 .xlsx 后重试。',
-      });
-    }
-    throw error;
-  }
+  return count(Buffer.from(text.slice(0, Math.max(bad, 0))), 0x0a) + 1;
 }

@@ -1,12 +1,13 @@
+import { foldWidth, stripFormatChars, unwrapFormulaText } from './values.js';
+
 /**
  * Resident ID numbers (GB 11643-1999), the JS twin of the SQL macros in sql-macros.ts.
  * Bulk normalisation happens in DuckDB; this twin serves the fixture generator and the tests,
- * which check that both give the same answer on generated inputs.
+ * which check that both give the same answer on drawn inputs.
  *
- * Normalisation (DOMAIN.md): fold full-width forms to half-width (NFKC restricted to the
- * full-width block U+FF01–FF5E and U+3000, the only NFKC mappings that occur in exported IDs and
- * the ones DuckDB can reproduce with translate()); remove whitespace, quotes and apostrophes;
- * upper-case (x → X); upgrade 15 digits to 18.
+ * Normalisation (DOMAIN.md, see normaliseId) folds the full-width block U+FF01–FF5E and U+3000:
+ * NFKC restricted to the mappings that occur in exported IDs, the ones DuckDB can reproduce with
+ * translate().
  */
 
 export const PROVINCE_CODES = [
@@ -18,13 +19,17 @@ export const PROVINCE_CODES = [
 export const CHECK_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
 export const CHECK_CHARS = '10X98765432';
 
-/** Why an ID is invalid, in the order DOMAIN.md checks them. */
-export const ID_PROBLEMS = ['empty', 'excel', 'length', 'chars', 'region', 'birth_date', 'check_digit'] as const;
+/**
+ * Why an ID is invalid, in the order DOMAIN.md checks them. `missing`: empty or unreadable (an
+ * Excel error value, a formula without its result); `excel`: Excel notation, or digits lost in
+ * an Excel number cell (see the `…000` rule in stage.ts).
+ */
+export const ID_PROBLEMS = ['missing', 'excel', 'length', 'chars', 'region', 'birth_date', 'check_digit'] as const;
 export type IdProblem = (typeof ID_PROBLEMS)[number];
 
 export const ID_PROBLEM_ZH: Record<IdProblem, string> = {
-  empty: '证件号码为空',
-  excel: '证件号码被 Excel 转成科学计数法，无法恢复',
+  missing: '证件号码为空或无法读取',
+  excel: '证件号码被 Excel 当作数字保存过，后几位已丢失，无法恢复',
   length: '证件号码位数不对（应为 18 位）',
   chars: '证件号码含非法字符',
   region: '证件号码前两位不是有效的省级行政区划代码',
@@ -32,27 +37,15 @@ export const ID_PROBLEM_ZH: Record<IdProblem, string> = {
   check_digit: '证件号码校验位错误',
 };
 
-/** Characters deleted during normalisation: whitespace of every width, quotes, apostrophes. */
-export const ID_DELETE_CHARS =
-  '\t\n\v\f\r \u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u200B' +
-  '\u2028\u2029\u202F\u205F\u3000\uFEFF"\'`\u2018\u2019\u201C\u201D\uFF02\uFF07';
+/** Space of every width, deleted from IDs (format characters are removed first, see values.ts). */
+export const ID_SPACE_CHARS =
+  '\t\n\v\f\r \u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A' +
+  '\u2028\u2029\u202F\u205F\u3000';
+/** Quotes and apostrophes, deleted from IDs once a `="…"` wrapper is unwrapped. */
+export const ID_QUOTE_CHARS = '"\'`\u2018\u2019\u201C\u201D\uFF02\uFF07';
 
-/** Full-width forms folded to ASCII (U+FF01–FF5E → U+0021–007E), quotes excluded (deleted). */
-export const FOLD_FROM = Array.from({ length: 0x5e }, (_, i) => String.fromCharCode(0xff01 + i))
-  .filter((c) => c !== '\uFF02' && c !== '\uFF07')
-  .join('');
-export const FOLD_TO = Array.from(FOLD_FROM, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).join('');
-
-const foldMap = new Map<string, string>();
-for (let i = 0; i < FOLD_FROM.length; i++) foldMap.set(FOLD_FROM[i]!, FOLD_TO[i]!);
-const deleteSet = new Set(ID_DELETE_CHARS);
-
-/** Full-width folding only (used for IDs, dates, numbers, township names). */
-export function foldWidth(value: string): string {
-  let out = '';
-  for (const ch of value) out += foldMap.get(ch) ?? (ch === '\u3000' ? ' ' : ch);
-  return out;
-}
+const spaceSet = new Set(ID_SPACE_CHARS);
+const quoteSet = new Set(ID_QUOTE_CHARS);
 
 export function checkChar(first17: string): string {
   let sum = 0;
@@ -60,14 +53,18 @@ export function checkChar(first17: string): string {
   return CHECK_CHARS[sum % 11]!;
 }
 
+/**
+ * Normalise an ID as written (DOMAIN.md): format characters removed; space of every width
+ * deleted; a `="…"` wrapper unwrapped; quotes and apostrophes deleted; full-width folded; upper
+ * case (x → X); a trailing `.0` after the digits removed; 15 digits upgraded to 18.
+ */
 export function normaliseId(raw: string | null | undefined): string {
   if (raw == null) return '';
+  let spaced = '';
+  for (const ch of stripFormatChars(raw)) if (!spaceSet.has(ch)) spaced += ch;
   let out = '';
-  for (const ch of raw) {
-    if (deleteSet.has(ch)) continue;
-    out += foldMap.get(ch) ?? ch;
-  }
-  out = out.toUpperCase();
+  for (const ch of unwrapFormulaText(spaced)) if (!quoteSet.has(ch)) out += ch;
+  out = foldWidth(out).toUpperCase().replace(/^([0-9]+)\.0+$/, '$1');
   if (/^[0-9]{15}$/.test(out)) {
     const body = `${out.slice(0, 6)}19${out.slice(6)}`;
     out = body + checkChar(body);
@@ -87,7 +84,7 @@ function realDate(yyyymmdd: string): string | null {
 
 /** The first problem of a normalised ID as of asOf ('YYYY-MM-DD'), or null when valid. */
 export function idProblem(id: string, asOf: string): IdProblem | null {
-  if (id === '') return 'empty';
+  if (id === '') return 'missing';
   if (/^[0-9]+(\.[0-9]+)?E\+?[0-9]+$/.test(id)) return 'excel';
   if ([...id].length !== 18) return 'length';
   if (!/^[0-9]{17}[0-9X]$/.test(id)) return 'chars';
@@ -96,6 +93,15 @@ export function idProblem(id: string, asOf: string): IdProblem | null {
   if (birth === null || birth > asOf) return 'birth_date';
   if (checkChar(id) !== id[17]) return 'check_digit';
   return null;
+}
+
+/**
+ * The leading digits of an Excel-damaged ID that Excel kept: of `5.22625E+17` the mantissa's
+ * digits, of an 18-digit number cell its first 15 (the significant digits Excel stores).
+ */
+export function excelDigits(id: string): string {
+  if (/E/.test(id)) return id.split('E')[0]!.replace(/[^0-9]/g, '');
+  return id.slice(0, 15);
 }
 
 /** Birth date of a valid ID as 'YYYY-MM-DD'. */

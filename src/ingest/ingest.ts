@@ -9,29 +9,38 @@ import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, runStep, sqlTimestamp } from '../core/sql.js';
 import type { Store } from '../core/store.js';
-import { tempFile } from '../core/workspace.js';
 import { BIDUI_VERSION } from '../version.js';
 import { type DatasetName, datasetDef } from './datasets.js';
-import { chooseEncoding, type FileScan, scanFile, transcodeToUtf8 } from './file-scan.js';
-import { mapHeaders, readCsvHeader } from './headers.js';
+import { type FileScan, scanFile } from './file-scan.js';
 import type { IdProblem } from './id-number.js';
-import { type CsvInput, dropStaged, type FileLoadResult, type StagedFile, stageCsvFile, storeStagedFile } from './load-file.js';
-import { STORE_SCHEMA_VERSION } from './store-schema.js';
-import { convertXlsx } from './xlsx.js';
+import type { SkipReason } from './layout.js';
+import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prepare.js';
+import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
+import { dropStaged, type FileNotes, type StagedFile, stageFile, storeStagedFile } from './stage.js';
 
 export type FileStatus = 'loaded' | 'reused' | 'duplicate';
 
+/** What the office needs to know of how a file (or sheet) was read: snapshot_file.layout_json. */
+export type FileLayout = Partial<PartNotes> & FileNotes & { skipped?: Partial<Record<SkipReason, number>> };
+
+/** One file, or one sheet of a workbook read sheet by sheet. */
 export interface FileReport {
   path: string;
   sha256: string;
   status: FileStatus;
-  format: 'csv' | 'xlsx';
+  format: string;
   encoding: string;
+  sheet: string | undefined;
   rowsRead: number;
   rowsLoaded: number;
   rowsRejected: number;
+  rowsSkipped: number;
+  warnings: number;
   invalidIds: number;
   idProblems: Partial<Record<IdProblem, number>>;
+  layout: FileLayout;
+  /** Rejects and warnings by reason (not for duplicates). */
+  issues: FileIssues | undefined;
   /** Wall time spent on this file: scan, decode/convert and load (ms). */
   ms: number;
 }
@@ -53,27 +62,26 @@ export interface IngestOptions {
   /** Restrict to one dataset and these files (CLI `--dataset D FILE…`). */
   only?: { dataset: DatasetName; files: string[] } | undefined;
   progress: Progress;
-  /** Date used for the ingest-time ID statistics (YYYY-MM-DD); default today (UTC). */
-  today?: string;
+  /** Date for the ID statistics of the load (YYYY-MM-DD; a birth date after it is invalid); default today (UTC). */
+  asOf?: string;
 }
 
 interface PlannedFile {
   path: string;
   source: DatasetSource;
   scan: FileScan;
-  format: 'csv' | 'xlsx';
   readOptionsHash: string;
   duplicateOf: string | undefined;
   scanMs: number;
 }
 
-/** Bumped whenever normalisation or typing changes, so that old loads are not reused. */
-const NORMALISATION_VERSION = `${STORE_SCHEMA_VERSION}.2`;
+/** Bumped whenever reading, normalisation or typing changes, so that old loads are not reused. */
+const NORMALISATION_VERSION = '2.0';
 
 function readOptionsHash(source: DatasetSource): string {
   return crypto
     .createHash('sha256')
-    .update(canonicalJson({ v: NORMALISATION_VERSION, encoding: source.encoding, sheet: source.sheet ?? null, columns: source.columns }))
+    .update(canonicalJson({ v: NORMALISATION_VERSION, encoding: source.encoding, sheet: source.sheet ?? null, headerRow: source.headerRow ?? null, columns: source.columns, values: source.values }))
     .digest('hex');
 }
 
@@ -99,13 +107,6 @@ function expandSource(source: DatasetSource, problems: UserError[]): string[] {
   return out;
 }
 
-function formatOf(file: string): 'csv' | 'xlsx' | undefined {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.csv' || ext === '.txt' || ext === '.tsv') return 'csv';
-  if (ext === '.xlsx') return 'xlsx';
-  return undefined;
-}
-
 function combine(problems: UserError[]): UserError {
   if (problems.length === 1) return problems[0]!;
   const lines = problems.map((p, i) => `${i + 1}. ${p.file ? `${p.file}：` : ''}${p.message}${p.hint ? `（处理办法：${p.hint}）` : ''}`);
@@ -117,85 +118,34 @@ async function plan(config: Config, only: IngestOptions['only'], problems: UserE
   let sources = config.sources;
   if (only) {
     const base = config.sources.find((s) => s.dataset === only.dataset);
-    sources = [{ dataset: only.dataset, encoding: base?.encoding ?? 'auto', sheet: base?.sheet, columns: base?.columns ?? {}, files: only.files.map((f) => path.resolve(f)) }];
+    sources = [{
+      dataset: only.dataset, encoding: base?.encoding ?? 'auto', sheet: base?.sheet, headerRow: base?.headerRow,
+      columns: base?.columns ?? {}, values: base?.values ?? {}, files: only.files.map((f) => path.resolve(f)),
+    }];
   }
   for (const source of sources) {
     for (const file of expandSource(source, problems)) {
-      const format = formatOf(file);
-      if (!format) {
-        const old = path.extname(file).toLowerCase() === '.xls';
-        problems.push(new UserError('E_FORMAT', old ? '不支持旧版 Excel（.xls）文件' : '不支持的文件类型（只接受 .csv、.txt、.tsv、.xlsx）', {
+      const scanStarted = performance.now();
+      progress.step(`检查 ${source.dataset}：${path.basename(file)}`);
+      const scan = await scanFile(file, (done, total) => progress.tick(done, total));
+      if (!fileKind(file, scan.head)) {
+        problems.push(new UserError('E_FORMAT', '不支持的文件类型（接受 .csv、.txt、.tsv 文本表格和 .xlsx、.xls、.et、.ods 工作簿）', {
           file, hint: '用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
         }));
         continue;
       }
-      const scanStarted = performance.now();
-      progress.step(`检查 ${source.dataset}：${path.basename(file)}`);
-      const scan = await scanFile(file, (done, total) => progress.tick(done, total));
       const list = byDataset.get(source.dataset) ?? [];
       const dup = list.find((p) => p.scan.sha256 === scan.sha256);
-      list.push({ path: file, source, scan, format, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
+      list.push({ path: file, source, scan, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
       byDataset.set(source.dataset, list);
     }
   }
   return byDataset;
 }
 
-interface Prepared {
-  input: CsvInput;
-  encoding: string;
-  sheet: string | undefined;
-  temp: string | undefined;
-  ms: number;
-}
-
-/** Decode/convert one file into a UTF-8 CSV for DuckDB and match its headers. */
-async function prepare(store: Store, dataset: DatasetName, file: PlannedFile, progress: Progress): Promise<Omit<Prepared, 'ms'>> {
-  const def = datasetDef(dataset);
-  const { scan } = file;
-  const bodyless = scan.head.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
-  if (scan.size === 0 || (file.format === 'csv' && bodyless)) {
-    throw new UserError('E_EMPTY_FILE', '文件是空的', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
-  }
-  if (file.format === 'xlsx') {
-    const temp = tempFile(store.ws, '.csv');
-    const conv = await convertXlsx(file.path, temp, def, file.source.columns, file.source.sheet);
-    return {
-      input: { csvPath: temp, displayPath: file.path, delimiter: ',', columnCount: conv.mapping.headers.length + 1, mapping: conv.mapping, sourceRowInFirstColumn: true },
-      encoding: 'xlsx',
-      sheet: conv.sheet,
-      temp,
-    };
-  }
-  if (scan.binary) {
-    throw new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
-      file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV。',
-    });
-  }
-  const encoding = chooseEncoding(scan, file.source.encoding);
-  let csvPath = file.path;
-  let temp: string | undefined;
-  if (encoding === 'gb18030') {
-    temp = tempFile(store.ws, '.csv');
-    await transcodeToUtf8(file.path, temp, (done, total) => progress.tick(done, total));
-    csvPath = temp;
-  }
-  const headText = encoding === 'utf-8' ? scan.head.toString('utf8') : new TextDecoder('gb18030').decode(scan.head);
-  const { headers, delimiter } = readCsvHeader(headText);
-  const mapping = mapHeaders(headers.map((h) => h.trim()), def, file.source.columns, file.path);
-  return {
-    input: { csvPath, displayPath: file.path, delimiter, columnCount: headers.length, mapping, sourceRowInFirstColumn: false },
-    encoding,
-    sheet: undefined,
-    temp,
-  };
-}
-
-interface PreviousLoad {
+interface PreviousPart {
   snapshot_id: number;
   file_no: number;
-  rows_from_snapshot: number;
-  rows_from_file_no: number;
   encoding: string;
   format: string;
   sheet: string | null;
@@ -203,21 +153,32 @@ interface PreviousLoad {
   rows_read: string;
   rows_loaded: string;
   rows_rejected: string;
+  rows_skipped: string;
+  warnings: string;
   invalid_ids: string;
   id_problems: string;
+  layout_json: string;
+  sha256: string;
+  read_options_hash: string;
+}
+
+interface FilePrep {
+  prepared: PreparedFile;
+  staged: StagedFile[];
+  ms: number;
 }
 
 export async function ingest(store: Store, config: Config, options: IngestOptions): Promise<IngestReport> {
   const { conn } = store;
   const { progress } = options;
-  const today = options.today ?? new Date().toISOString().slice(0, 10);
+  const asOf = options.asOf ?? new Date().toISOString().slice(0, 10);
   progress.step('检查导入文件…');
   // Problems are collected through planning and pre-flight, and reported together.
   const problems: UserError[] = [];
   const planned = await plan(config, options.only, problems, progress);
 
   // Decide per dataset: unchanged, or a new snapshot whose files are reused or loaded.
-  const work: { dataset: DatasetName; files: PlannedFile[]; previous: Map<string, PreviousLoad> }[] = [];
+  const work: { dataset: DatasetName; files: PlannedFile[]; previous: Map<string, PreviousPart[]> }[] = [];
   const reports: DatasetReport[] = [];
   const byName = () => reports.sort((a, b) => a.dataset.localeCompare(b.dataset));
   for (const [dataset, files] of planned) {
@@ -233,42 +194,52 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       reports.push({ dataset, status: 'unchanged', snapshotId: latest[0]!.snapshot_id, files: [] });
       continue;
     }
-    const prev = await queryStep<PreviousLoad & { sha256: string; read_options_hash: string }>(
+    const prev = await queryStep<PreviousPart>(
       conn, `earlier loads of ${dataset}`,
       `SELECT f.* FROM snapshot_file f JOIN snapshot s USING (snapshot_id)
        WHERE s.dataset = $dataset AND f.rows_from_snapshot = f.snapshot_id AND f.rows_from_file_no = f.file_no
        ORDER BY f.snapshot_id, f.file_no`,
       { dataset },
     );
-    const previous = new Map<string, PreviousLoad>();
+    // The parts (sheets) of the first load of each file with the same options.
+    const previous = new Map<string, PreviousPart[]>();
     for (const p of prev) {
       const k = loadKey(p.sha256, p.read_options_hash);
-      if (!previous.has(k)) previous.set(k, p);
+      const list = previous.get(k);
+      if (!list) previous.set(k, [p]);
+      else if (list[0]!.snapshot_id === p.snapshot_id) list.push(p);
     }
     work.push({ dataset, files, previous });
   }
 
-  // Pre-flight, before the transaction: decode, convert, map headers, then read and type every
-  // file to load into a private staging table; report all problems at once.
-  const prepared = new Map<PlannedFile, Prepared>();
-  const staged = new Map<PlannedFile, StagedFile>();
+  // Pre-flight, before the transaction: decode, convert, find the layout, then read and type every
+  // part of every file to load into a private staging table; report all problems at once.
+  const preps = new Map<PlannedFile, FilePrep>();
+  /** Where each reported file's rows are in the store. */
+  const rowsOf = new Map<FileReport, RowsRef>();
+  let tables = 0;
   try {
     for (const w of work) {
+      const def = datasetDef(w.dataset);
       for (const file of w.files) {
         if (file.duplicateOf || w.previous.has(loadKey(file.scan.sha256, file.readOptionsHash))) continue;
+        const started = performance.now();
+        let prep: FilePrep | undefined;
         try {
-          const started = performance.now();
           progress.step(`转换 ${w.dataset}：${path.basename(file.path)}`);
-          const prep = await prepare(store, w.dataset, file, progress);
-          prepared.set(file, { ...prep, ms: performance.now() - started });
-          progress.step(`读取 ${datasetDef(w.dataset).zh}（${w.dataset}）：${path.basename(file.path)}`);
-          const stage = await stageCsvFile(conn, datasetDef(w.dataset), prep.input, `stg_${staged.size + 1}`, today);
-          staged.set(file, stage);
-          if (prep.temp) fs.rmSync(prep.temp, { force: true }); // staged: the decoded copy is no longer needed
-          if (stage.counts.rowsRead === 0) {
+          const prepared = await prepareFile(store.ws, w.dataset, file, progress);
+          prep = { prepared, staged: [], ms: 0 };
+          preps.set(file, prep);
+          for (const part of prepared.parts) {
+            progress.step(`读取 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.sheet ? `「${part.sheet}」` : ''}`);
+            prep.staged.push(await stageFile(conn, def, part.input, `stg_${++tables}`, { asOf, values: file.source.values }));
+          }
+          // Staged: the private copies are no longer needed.
+          for (const t of prepared.temps) fs.rmSync(t, { force: true });
+          if (prep.staged.every((s) => s.counts.rowsLoaded + s.counts.rowsRejected === 0)) {
             throw new UserError('E_HEADER_ONLY', '文件只有表头，没有数据行', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
           }
-          prepared.get(file)!.ms = performance.now() - started;
+          prep.ms = performance.now() - started;
         } catch (error) {
           if (error instanceof UserError) problems.push(error);
           else throw error;
@@ -290,47 +261,86 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         const fileReports: FileReport[] = [];
         let fileNo = 0;
         for (const file of w.files) {
+          const base = { path: file.path, sha256: file.scan.sha256 };
           if (file.duplicateOf) {
-            fileReports.push({ path: file.path, sha256: file.scan.sha256, status: 'duplicate', format: file.format, encoding: '', rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, invalidIds: 0, idProblems: {}, ms: file.scanMs });
+            fileReports.push({
+              ...base, status: 'duplicate', format: '', encoding: '', sheet: undefined, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, rowsSkipped: 0,
+              warnings: 0, invalidIds: 0, idProblems: {}, layout: {}, issues: undefined, ms: Math.round(file.scanMs),
+            });
             log().info({ dataset: w.dataset, file: file.path }, 'duplicate file skipped');
             continue;
           }
-          fileNo++;
-          const prev = w.previous.get(loadKey(file.scan.sha256, file.readOptionsHash));
-          let result: FileLoadResult;
           const loadStarted = performance.now();
-          let meta: { encoding: string; format: string; sheet: string | null; headerMap: string; fromSnapshot: number; fromFileNo: number };
+          const prev = w.previous.get(loadKey(file.scan.sha256, file.readOptionsHash));
+          const parts: { report: Omit<FileReport, 'ms' | 'issues'>; headerMap: string; from: [number, number]; staged?: StagedFile }[] = [];
           if (prev) {
             progress.step(`${def.zh}（${w.dataset}）：${path.basename(file.path)} 已导入过（SHA-256 相同），复用`);
-            result = { rowsRead: Number(prev.rows_read), rowsLoaded: Number(prev.rows_loaded), rowsRejected: Number(prev.rows_rejected), invalidIds: Number(prev.invalid_ids), idProblems: JSON.parse(prev.id_problems) };
-            meta = { encoding: prev.encoding, format: prev.format, sheet: prev.sheet, headerMap: prev.header_map, fromSnapshot: prev.rows_from_snapshot, fromFileNo: prev.rows_from_file_no };
+            for (const p of prev) {
+              parts.push({
+                report: {
+                  ...base, status: 'reused', format: p.format, encoding: p.encoding, sheet: p.sheet ?? undefined,
+                  rowsRead: Number(p.rows_read), rowsLoaded: Number(p.rows_loaded), rowsRejected: Number(p.rows_rejected), rowsSkipped: Number(p.rows_skipped),
+                  warnings: Number(p.warnings), invalidIds: Number(p.invalid_ids), idProblems: JSON.parse(p.id_problems), layout: JSON.parse(p.layout_json),
+                },
+                headerMap: p.header_map,
+                from: [p.snapshot_id, p.file_no],
+              });
+            }
           } else {
-            const prep = prepared.get(file)!;
-            const stage = staged.get(file)!;
-            progress.step(`导入 ${def.zh}（${w.dataset}）：${path.basename(file.path)}`);
-            await storeStagedFile(conn, stage, sid, fileNo);
-            await dropStaged(conn, stage.table);
-            result = stage.counts;
-            meta = { encoding: prep.encoding, format: file.format, sheet: prep.sheet ?? null, headerMap: canonicalJson(prep.input.mapping.fieldHeaders), fromSnapshot: sid, fromFileNo: fileNo };
-            log().info({ dataset: w.dataset, file: file.path, rowsRead: result.rowsRead, rowsLoaded: result.rowsLoaded, rowsRejected: result.rowsRejected, invalidIds: result.invalidIds }, 'file loaded');
-          }
-          await runStep(conn, `record file ${fileNo} of ${w.dataset}`,
-            `INSERT INTO snapshot_file VALUES ($sid, $fileNo, $path, $sha, $size, $format, $encoding, $sheet, $headerMap, $roh,
-               $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo)`,
-            {
-              sid, fileNo, path: file.path, sha: file.scan.sha256, size: file.scan.size, format: meta.format, encoding: meta.encoding,
-              sheet: meta.sheet, headerMap: meta.headerMap, roh: file.readOptionsHash, read: result.rowsRead, loaded: result.rowsLoaded,
-              rejected: result.rowsRejected, invalid: result.invalidIds, problems: canonicalJson(result.idProblems),
-              fromSnapshot: meta.fromSnapshot, fromFileNo: meta.fromFileNo,
+            const prep = preps.get(file)!;
+            prep.prepared.parts.forEach((part, i) => {
+              const staged = prep.staged[i]!;
+              const c = staged.counts;
+              parts.push({
+                report: {
+                  ...base, status: 'loaded', format: prep.prepared.format, encoding: prep.prepared.encoding, sheet: part.sheet,
+                  rowsRead: c.rowsRead, rowsLoaded: c.rowsLoaded, rowsRejected: c.rowsRejected, rowsSkipped: c.rowsSkipped, warnings: c.warnings,
+                  invalidIds: c.invalidIds, idProblems: c.idProblems,
+                  layout: { ...part.notes, ...staged.notes, ...(Object.keys(c.skipped).length ? { skipped: c.skipped } : {}) },
+                },
+                headerMap: canonicalJson(staged.input.mapping.fieldHeaders),
+                from: [sid, 0],
+                staged,
+              });
             });
-          const ms = Math.round(file.scanMs + (prepared.get(file)?.ms ?? 0) + performance.now() - loadStarted);
-          log().info({ dataset: w.dataset, file: file.path, ms }, 'file done');
-          fileReports.push({ path: file.path, sha256: file.scan.sha256, status: prev ? 'reused' : 'loaded', format: file.format, encoding: meta.encoding, ...result, ms });
+          }
+          for (const part of parts) {
+            fileNo++;
+            const from = part.staged ? [sid, fileNo] : part.from;
+            if (part.staged) {
+              progress.step(`导入 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.report.sheet ? `「${part.report.sheet}」` : ''}`);
+              await storeStagedFile(conn, part.staged, sid, fileNo);
+              await dropStaged(conn, part.staged.table);
+              const c = part.staged.counts;
+              log().info({ dataset: w.dataset, file: file.path, fileNo, rowsRead: c.rowsRead, rowsLoaded: c.rowsLoaded, rowsRejected: c.rowsRejected, rowsSkipped: c.rowsSkipped, warnings: c.warnings, invalidIds: c.invalidIds }, 'file loaded');
+            }
+            const r = part.report;
+            await runStep(conn, `record file ${fileNo} of ${w.dataset}`,
+              `INSERT INTO snapshot_file (snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, header_map, read_options_hash,
+                 rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no, rows_skipped, warnings, layout_json)
+               VALUES ($sid, $fileNo, $path, $sha, $size, $format, $encoding, $sheet, $headerMap, $roh,
+                 $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo, $skipped, $warnings, $layout)`,
+              {
+                sid, fileNo, path: file.path, sha: file.scan.sha256, size: file.scan.size, format: r.format, encoding: r.encoding,
+                sheet: r.sheet ?? null, headerMap: part.headerMap, roh: file.readOptionsHash, read: r.rowsRead, loaded: r.rowsLoaded,
+                rejected: r.rowsRejected, invalid: r.invalidIds, problems: canonicalJson(r.idProblems), fromSnapshot: from[0]!, fromFileNo: from[1]!,
+                skipped: r.rowsSkipped, warnings: r.warnings, layout: canonicalJson(r.layout),
+              });
+            const ms = Math.round(file.scanMs + (preps.get(file)?.ms ?? 0) / parts.length + performance.now() - loadStarted);
+            log().info({ dataset: w.dataset, file: file.path, fileNo, ms }, 'file done');
+            const report: FileReport = { ...r, issues: undefined, ms };
+            rowsOf.set(report, { snapshot: from[0]!, fileNo: from[1]! });
+            fileReports.push(report);
+          }
         }
-        const sum = (k: 'rowsRead' | 'rowsLoaded' | 'rowsRejected' | 'invalidIds') => fileReports.reduce((s, f) => s + f[k], 0);
+        const sum = (k: 'rowsRead' | 'rowsLoaded' | 'rowsRejected' | 'rowsSkipped' | 'warnings' | 'invalidIds') => fileReports.reduce((s, f) => s + f[k], 0);
         await runStep(conn, `record snapshot of ${w.dataset}`,
-          `INSERT INTO snapshot VALUES ($sid, $dataset, $ingest, now()::TIMESTAMP, $files, $read, $loaded, $rejected, $invalid)`,
-          { sid, dataset: w.dataset, ingest: id, files: fileNo, read: sum('rowsRead'), loaded: sum('rowsLoaded'), rejected: sum('rowsRejected'), invalid: sum('invalidIds') });
+          `INSERT INTO snapshot (snapshot_id, dataset, ingest_id, created_at, files, rows_read, rows_loaded, rows_rejected, invalid_ids, rows_skipped, warnings)
+           VALUES ($sid, $dataset, $ingest, now()::TIMESTAMP, $files, $read, $loaded, $rejected, $invalid, $skipped, $warnings)`,
+          {
+            sid, dataset: w.dataset, ingest: id, files: fileNo, read: sum('rowsRead'), loaded: sum('rowsLoaded'), rejected: sum('rowsRejected'),
+            invalid: sum('invalidIds'), skipped: sum('rowsSkipped'), warnings: sum('warnings'),
+          });
         reports.push({ dataset: w.dataset, status: 'loaded', snapshotId: sid, files: fileReports });
       }
       await runStep(conn, 'record ingest', 'INSERT INTO ingest VALUES ($id, $started, now()::TIMESTAMP, $version, $hash)', {
@@ -338,10 +348,19 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       });
       return id;
     });
+    // Reasons by file, from what was stored (reused files included).
+    for (const d of reports) {
+      for (const f of d.files) {
+        const ref = rowsOf.get(f);
+        if (ref && (f.rowsRejected > 0 || f.warnings > 0)) f.issues = await fileIssues(conn, d.dataset, ref);
+      }
+    }
     progress.done();
     return { ingestId, datasets: byName() };
   } finally {
-    for (const p of prepared.values()) if (p.temp) fs.rmSync(p.temp, { force: true });
-    for (const stage of staged.values()) await dropStaged(conn, stage.table);
+    for (const p of preps.values()) {
+      for (const t of p.prepared.temps) fs.rmSync(t, { force: true });
+      for (const s of p.staged) await dropStaged(conn, s.table);
+    }
   }
 }

@@ -1,11 +1,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteLiteral, runStep } from '../core/sql.js';
-import { CHECK_CHARS, CHECK_WEIGHTS, FOLD_FROM, FOLD_TO, ID_DELETE_CHARS, ID_PROBLEM_ZH, PROVINCE_CODES } from './id-number.js';
+import { CHECK_CHARS, CHECK_WEIGHTS, ID_PROBLEM_ZH, ID_QUOTE_CHARS, ID_SPACE_CHARS, PROVINCE_CODES } from './id-number.js';
+import { EXCEL_ERRORS, FOLD_FROM, FOLD_TO, FORMAT_CLASS_RE2, TRIM_CLASS_RE2 } from './values.js';
 
 /**
- * DuckDB macros for the bulk normalisation. Built from the same constants as the JS twin in
- * id-number.ts (the tests compare the two). All are TEMP macros, created on every connection, so
- * the store never depends on an older definition.
+ * DuckDB macros for the bulk normalisation. Built from the same constants as the JS twins in
+ * values.ts and id-number.ts (the tests compare them on drawn strings). All are TEMP macros,
+ * created on every connection, so the store never depends on an older definition.
  */
 // The weighted digit sum of the first 17 digits, from one BIGINT: integer arithmetic on a
 // vector is cheaper in DuckDB than splitting the string into a list of characters. `t` is
@@ -15,53 +16,75 @@ const checkSum = CHECK_WEIGHTS.map((w, i) => `((TRY_CAST(substr(t, 1, 17) AS BIG
 
 const checkSumOnce = `list_dot_product(list_transform(string_split(substr(t, 1, 17), ''), x -> (ascii(x) - 48)::DOUBLE), [${CHECK_WEIGHTS.join(', ')}]::DOUBLE[])::BIGINT`;
 
-/** An RE2 character class body of the ASCII characters of chars, each escaped. */
-function asciiClass(chars: string): string {
-  return [...chars].filter((c) => c.charCodeAt(0) < 0x80).map((c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+/** An RE2 character class body of the characters, each escaped as \x{…}. */
+function re2Class(chars: string): string {
+  return [...chars].map((c) => `\\x{${c.codePointAt(0)!.toString(16).padStart(2, '0')}}`).join('');
 }
+const ASCII = (chars: string) => [...chars].filter((c) => c.charCodeAt(0) < 0x80).join('');
+
+/** RE2 alternation of Excel's error values (each escaped). */
+const EXCEL_ERROR_RE2 = EXCEL_ERRORS.map((e) => e.replace(/[.*+?^${}()|[\]\\/!#]/g, (c) => (c === '/' || c === '!' || c === '#' ? c : `\\${c}`))).join('|');
+
+export const FOOTER_WORDS = ['合计', '小计', '总计', '制表', '填表', '审核', '负责人'] as const;
 
 export const MACROS_SQL = `
+-- Format characters (Cf, soft hyphen) removed; space trimmed; the ="…" wrapper unwrapped. Each
+-- references its argument once, so they nest without repeating work (macros are textual).
+CREATE OR REPLACE TEMP MACRO bidui_strip_cf(s) AS regexp_replace(s, '[${FORMAT_CLASS_RE2}]', '', 'g');
+CREATE OR REPLACE TEMP MACRO bidui_trim_space(s) AS regexp_replace(s, '^[${TRIM_CLASS_RE2}]+|[${TRIM_CLASS_RE2}]+$', '', 'g');
+CREATE OR REPLACE TEMP MACRO bidui_unwrap(s) AS regexp_replace(s, '^="((?s:.*))"$', '\\1');
+CREATE OR REPLACE TEMP MACRO bidui_pre(s) AS bidui_unwrap(bidui_trim_space(bidui_strip_cf(s)));
 -- translate() with a long alphabet is slow per value; most values have nothing to fold, and an
 -- RE2 character-class test is cheap, so fold only when there is something to fold.
 CREATE OR REPLACE TEMP MACRO bidui_fold(s) AS
   CASE WHEN regexp_matches(s, '[\uFF01-\uFF5E\u3000]')
     THEN replace(translate(s, ${quoteLiteral(FOLD_FROM)}, ${quoteLiteral(FOLD_TO)}), '\u3000', ' ')
     ELSE s END;
-CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS
-  nullif(regexp_replace(s, '^[\\s\u00A0\u3000\uFEFF]+|[\\s\u00A0\u3000\uFEFF]+$', '', 'g'), '');
-CREATE OR REPLACE TEMP MACRO bidui_text(s) AS bidui_trim(bidui_fold(s));
-CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(s);
+CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS nullif(bidui_trim_space(s), '');
+-- The pre-cleaned value is bound once (bidui_fold refers to its argument three times).
+CREATE OR REPLACE TEMP MACRO bidui_text(s) AS list_transform([bidui_pre(s)], p -> bidui_trim(bidui_fold(p)))[1];
+CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_pre(s));
+-- Why a non-empty cell has no usable value, from its pre-cleaned text p: an Excel error value,
+-- or a formula without its result (values.ts cellIssue).
+CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
+  CASE WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
+CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)], p -> bidui_cell_issue_pre(p))[1];
 -- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
--- value has anything to fold and none starts or ends with white space, every value is itself
--- (or NULL when empty), and the per-value pattern tests are skipped. One RE2 test per row costs
--- much less than one per value.
+-- value has anything to fold or remove, none starts or ends with space, and none starts with =
+-- or # (a wrapper, a formula, an error value), every value is itself (or NULL when empty), and
+-- the per-value work is skipped. One RE2 test per row costs much less than one per value.
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  regexp_matches(joined, '[\uFF01-\uFF5E\u3000]|(?:^|\x01)[\\s\u00A0\uFEFF]|[\\s\u00A0\uFEFF](?:\x01|$)');
+  regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)');
 CREATE OR REPLACE TEMP MACRO bidui_text_in(s, dirty) AS CASE WHEN dirty THEN bidui_text(s) ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO bidui_name_in(s, dirty) AS CASE WHEN dirty THEN bidui_name(s) ELSE nullif(s, '') END;
+CREATE OR REPLACE TEMP MACRO bidui_issue_in(s, dirty) AS CASE WHEN dirty THEN bidui_cell_issue(s) END;
+-- A code (户编号, 户号) that went through a number keeps a trailing .0: removed.
+CREATE OR REPLACE TEMP MACRO bidui_code(t) AS CASE WHEN ends_with(t, '.0') THEN regexp_replace(t, '^([0-9]+)\\.0+$', '\\1') ELSE t END;
 CREATE OR REPLACE TEMP MACRO bidui_check_char(t) AS
   substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSum}) % 11))::INTEGER, 1);
 -- The same character for an expression: t is referenced once (a list dot product), so an
 -- expensive argument is evaluated once; about twice as slow per value as bidui_check_char.
 CREATE OR REPLACE TEMP MACRO bidui_check_char_of(t) AS
   substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSumOnce}) % 11))::INTEGER, 1);
--- translate() parses its alphabet for every value (slow with ~130 characters): ASCII-only
--- values (padding, quotes: most damaged IDs) only need their ASCII delete characters removed.
+-- IDs (id-number.ts normaliseId): format characters and space deleted, the ="…" wrapper
+-- unwrapped, quotes deleted, full-width folded, upper case. translate() parses its alphabet for
+-- every value (slow with ~130 characters): ASCII-only values (padding, quotes: most damaged IDs)
+-- take regexp_replace with ASCII classes instead.
 CREATE OR REPLACE TEMP MACRO bidui_id_clean(s) AS
   CASE WHEN regexp_full_match(s, '[0-9Xx]*') THEN upper(s)
-    WHEN strlen(s) = length(s) THEN upper(regexp_replace(s, ${quoteLiteral(`[${asciiClass(ID_DELETE_CHARS)}]`)}, '', 'g'))
-    ELSE upper(translate(s, ${quoteLiteral(FOLD_FROM + ID_DELETE_CHARS)}, ${quoteLiteral(FOLD_TO)})) END;
+    WHEN strlen(s) = length(s) THEN upper(regexp_replace(bidui_unwrap(regexp_replace(s, '[${re2Class(ASCII(ID_SPACE_CHARS))}]', '', 'g')), '[${re2Class(ASCII(ID_QUOTE_CHARS))}]', '', 'g'))
+    ELSE upper(translate(bidui_unwrap(regexp_replace(s, '[${re2Class(ID_SPACE_CHARS)}${FORMAT_CLASS_RE2}]', '', 'g')), ${quoteLiteral(FOLD_FROM + ID_QUOTE_CHARS)}, ${quoteLiteral(FOLD_TO)})) END;
 CREATE OR REPLACE TEMP MACRO bidui_id_upgrade(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{15}')
     THEN (substr(t, 1, 6) || '19' || substr(t, 7)) || bidui_check_char_of(substr(t, 1, 6) || '19' || substr(t, 7))
     ELSE t END;
 -- Most IDs are already well-formed: one RE2 test returns them unchanged. For the rest, the
 -- one-element list binds the cleaned value once (bidui_id_upgrade refers to its argument
--- several times, and macros are textual).
+-- several times, and macros are textual); a trailing .0 after the digits goes before the upgrade.
 CREATE OR REPLACE TEMP MACRO bidui_norm_id(s) AS
   CASE WHEN regexp_full_match(s, '[0-9]{17}[0-9X]') THEN s
        WHEN s IS NULL THEN NULL
-       ELSE list_transform([bidui_id_clean(s)], cleaned -> bidui_id_upgrade(cleaned))[1] END;
+       ELSE list_transform([regexp_replace(bidui_id_clean(s), '^([0-9]+)\\.0+$', '\\1')], cleaned -> bidui_id_upgrade(cleaned))[1] END;
 CREATE OR REPLACE TEMP MACRO bidui_id_birth(t) AS
   CASE WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN try_strptime(substr(t, 7, 8), '%Y%m%d')::DATE END;
 -- The problem of an ID regardless of the as-of date, in DOMAIN.md's order, given its birth date
@@ -77,7 +100,7 @@ CREATE OR REPLACE TEMP MACRO bidui_id_problem_static_bc(t, b, c) AS
         WHEN NOT list_contains([${PROVINCE_CODES.map(quoteLiteral).join(', ')}], substr(t, 1, 2)) THEN 'region'
         WHEN substr(t, 18, 1) <> c THEN 'check_digit'
       END
-    WHEN t IS NULL OR t = '' THEN 'empty'
+    WHEN t IS NULL OR t = '' THEN 'missing'
     WHEN regexp_full_match(t, '[0-9]{17}[0-9X]') THEN
       CASE WHEN NOT list_contains([${PROVINCE_CODES.map(quoteLiteral).join(', ')}], substr(t, 1, 2)) THEN 'region' ELSE 'birth_date' END
     WHEN regexp_full_match(t, '[0-9]+(\\.[0-9]+)?E\\+?[0-9]+') THEN 'excel'
@@ -85,6 +108,9 @@ CREATE OR REPLACE TEMP MACRO bidui_id_problem_static_bc(t, b, c) AS
     ELSE 'chars'
   END;
 CREATE OR REPLACE TEMP MACRO bidui_id_problem_static(t) AS bidui_id_problem_static_bc(t, bidui_id_birth(t), bidui_check_char(t));
+-- The digits Excel kept of a damaged ID (id-number.ts excelDigits).
+CREATE OR REPLACE TEMP MACRO bidui_excel_digits(t) AS
+  CASE WHEN contains(t, 'E') THEN regexp_replace(split_part(t, 'E', 1), '[^0-9]', '', 'g') ELSE left(t, 15) END;
 -- Ingest stores each ID's problem without the as-of date (p = bidui_id_problem_static(t))
 -- and its birth date (b); on a given D only "born after D" can change, and it comes before the
 -- check digit in DOMAIN.md's order.
@@ -97,7 +123,8 @@ CREATE OR REPLACE TEMP MACRO bidui_id_problem(t, d) AS bidui_id_problem_on(bidui
 CREATE OR REPLACE TEMP MACRO bidui_id_valid(t, d) AS bidui_id_problem(t, d) IS NULL;
 
 CREATE OR REPLACE TEMP MACRO bidui_id_problem_zh(p) AS
-  CASE p ${Object.entries(ID_PROBLEM_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v)}`).join(' ')} END;
+  CASE p ${Object.entries(ID_PROBLEM_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v)}`).join(' ')}
+    WHEN 'empty' THEN ${quoteLiteral(ID_PROBLEM_ZH.missing)} END;
 CREATE OR REPLACE TEMP MACRO bidui_one_edit(a, b) AS
   length(a) = length(b) AND a <> b AND (
     hamming(a, b) = 1 OR (hamming(a, b) = 2 AND list_bool_or(list_transform(range(1, length(a)),
@@ -105,27 +132,39 @@ CREATE OR REPLACE TEMP MACRO bidui_one_edit(a, b) AS
 CREATE OR REPLACE TEMP MACRO bidui_age_on(b, d) AS
   year(d) - year(b) - CASE WHEN strftime(d, '%m%d') < strftime(b, '%m%d') THEN 1 ELSE 0 END;
 CREATE OR REPLACE TEMP MACRO bidui_age(t, d) AS bidui_age_on(bidui_id_birth(t), d);
--- Dates: the parts of trimmed, width-folded text (t = bidui_text(s)), then a date from them.
--- Ingest computes the parts as a column and the date from that column (macros are textual: the
--- parts are referenced several times below).
+-- Dates (DOMAIN.md): the parts of cleaned text t, then a date from them. Forms: YYYY, YYYY年,
+-- YYYY年度 (1 January); YYYY-M-D, YYYY/M/D, YYYY.M.D, YYYY年M月D日; year-month YYYY-M, YYYY/M,
+-- YYYY.M, YYYY年M月 (the 1st); YYYYMMDD and YYYYMM; optionally followed by a time of day.
+-- Ingest computes the parts as a column and the date from that column (macros are textual).
 CREATE OR REPLACE TEMP MACRO bidui_date_parts_text(t) AS regexp_extract(
   t,
-  '^([0-9]{4})(?:(?:[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?)|([0-9]{2})([0-9]{2}))?(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
-  ['y', 'm', 'd', 'm8', 'd8']);
-CREATE OR REPLACE TEMP MACRO bidui_date_from_parts(p) AS
+  '^([0-9]{4})(?:[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?|年(?:([0-9]{1,2})月(?:([0-9]{1,2})日?)?)?度?|([0-9]{2})([0-9]{2})?)?(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
+  ['y', 'm1', 'd1', 'm2', 'd2', 'm3', 'd3']);
+CREATE OR REPLACE TEMP MACRO bidui_date_ymd(y, m, d) AS
   CASE
-    WHEN struct_extract(p, 'y') = '' THEN NULL
-    WHEN NOT (struct_extract(p, 'y')::INTEGER BETWEEN 1900 AND 2100) THEN NULL
-    WHEN struct_extract(p, 'm') <> '' THEN
-      try(make_date(struct_extract(p, 'y')::INTEGER, struct_extract(p, 'm')::INTEGER, struct_extract(p, 'd')::INTEGER))
-    WHEN struct_extract(p, 'm8') <> '' THEN
-      try(make_date(struct_extract(p, 'y')::INTEGER, struct_extract(p, 'm8')::INTEGER, struct_extract(p, 'd8')::INTEGER))
-    ELSE make_date(struct_extract(p, 'y')::INTEGER, 1, 1)
+    WHEN y = '' THEN NULL
+    WHEN NOT (y::INTEGER BETWEEN 1900 AND 2100) THEN NULL
+    WHEN m IS NULL THEN make_date(y::INTEGER, 1, 1)
+    ELSE try(make_date(y::INTEGER, m::INTEGER, coalesce(d, '1')::INTEGER))
   END;
+CREATE OR REPLACE TEMP MACRO bidui_date_from_parts(p) AS bidui_date_ymd(
+  struct_extract(p, 'y'),
+  coalesce(nullif(struct_extract(p, 'm1'), ''), nullif(struct_extract(p, 'm2'), ''), nullif(struct_extract(p, 'm3'), '')),
+  coalesce(nullif(struct_extract(p, 'd1'), ''), nullif(struct_extract(p, 'd2'), ''), nullif(struct_extract(p, 'd3'), '')));
 CREATE OR REPLACE TEMP MACRO bidui_parse_date(s) AS
-  CASE WHEN bidui_text(s) IS NULL THEN NULL ELSE bidui_date_from_parts(bidui_date_parts_text(bidui_text(s))) END;
+  list_transform([bidui_text(s)], t -> CASE WHEN t IS NULL THEN NULL ELSE bidui_date_from_parts(bidui_date_parts_text(t)) END)[1];
 CREATE OR REPLACE TEMP MACRO bidui_parse_number(s) AS
   TRY_CAST(regexp_replace(bidui_fold(s), '[,，¥￥元\\s]', '', 'g') AS DECIMAL(18, 2));
+-- A bracketed note after a coded value (已脱贫(享受政策), 已脱贫（不再享受政策）) removed; the
+-- value is already width-folded, so full-width brackets are ASCII here.
+CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS regexp_replace(t, '\\s*\\([^()]*\\)$', '');
+-- Layout (layout.ts): a row without data (every cell empty, blank after cleaning, an Excel error
+-- value or a formula without result), and a footer row (合计, 制表人 … in some cell).
+CREATE OR REPLACE TEMP MACRO bidui_row_blank(joined) AS
+  regexp_full_match(joined, '(?:[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\\x01]|${EXCEL_ERROR_RE2}|=[^"\\x01][^\\x01]*)*');
+CREATE OR REPLACE TEMP MACRO bidui_row_footer(joined) AS regexp_matches(joined, '${FOOTER_WORDS.join('|')}');
+-- Does an ID cell hold an ID at all (6 digits or more)? A footer's 合计：4户12人 does not.
+CREATE OR REPLACE TEMP MACRO bidui_has_id(t) AS length(regexp_replace(coalesce(t, ''), '[^0-9]', '', 'g')) >= 6;
 `;
 
 export async function installMacros(conn: DuckDBConnection): Promise<void> {

@@ -2,31 +2,33 @@ import { quoteIdent } from '../core/sql.js';
 import { DATASETS, type DatasetDef, type FieldDef, dataTable } from './datasets.js';
 
 /**
- * The store's tables. Stages meet only here:
- * - ingest writes `snapshot`, `snapshot_file`, `reject`, `ingest_warning` and one `ds_<dataset>`
- *   table per dataset (typed canonical columns + snapshot_id, file_no, source_row);
- * - match reads `ds_*` through the snapshots a run pins, and writes `run*`, `lead*` tables.
+ * The store tables ingest writes (the other stages' tables are in their own store-schema.ts; the
+ * store assembles them in src/core/store.ts):
+ * - `snapshot`, `snapshot_file`, `reject`, `ingest_warning`, `ingest`;
+ * - one `ds_<dataset>` table per dataset (typed canonical columns + snapshot_id, file_no,
+ *   source_row), which match reads through the snapshots a run pins.
  *
- * A snapshot is one version of one dataset: the set of files that made it. A file whose SHA-256
- * was loaded before for the same dataset (with the same read options) is not read again: its
- * snapshot_file row points at the rows loaded earlier (rows_from_snapshot, rows_from_file_no).
+ * A snapshot is one version of one dataset: the set of files (and sheets) that made it. A file
+ * whose SHA-256 was loaded before for the same dataset (with the same read options) is not read
+ * again: its snapshot_file rows point at the rows loaded earlier (rows_from_snapshot,
+ * rows_from_file_no). A workbook read sheet by sheet has one snapshot_file row per sheet.
  */
-export const STORE_SCHEMA_VERSION = 1;
 
 /**
  * The store columns of an ID field: the normalised ID; as written (only when different); its
- * problem regardless of date; its birth date.
+ * problem regardless of date; its birth date; the digits Excel kept of an Excel-damaged ID (for
+ * linking it later to the person it belongs to).
  */
-export function idColumns(field: FieldDef): [string, string, string, string] {
-  return [field.name, `${field.name}_raw`, `${field.name}_problem`, `${field.name}_birth`];
+export function idColumns(field: FieldDef): [string, string, string, string, string] {
+  return [field.name, `${field.name}_raw`, `${field.name}_problem`, `${field.name}_birth`, `${field.name}_excel_digits`];
 }
 
 export function columnSql(field: FieldDef): string[] {
   const name = quoteIdent(field.name);
   switch (field.type) {
     case 'id': {
-      const [id, raw, problem, birth] = idColumns(field).map(quoteIdent);
-      return [`${id} VARCHAR`, `${raw} VARCHAR`, `${problem} VARCHAR`, `${birth} DATE`];
+      const [id, raw, problem, birth, digits] = idColumns(field).map(quoteIdent);
+      return [`${id} VARCHAR`, `${raw} VARCHAR`, `${problem} VARCHAR`, `${birth} DATE`, `${digits} VARCHAR`];
     }
     case 'date':
       return [`${name} DATE`];
@@ -47,8 +49,7 @@ function datasetTableSql(def: DatasetDef): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(dataTable(def.name))} (\n  ${cols.join(',\n  ')}\n);`;
 }
 
-export const STORE_SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+export const INGEST_SCHEMA_SQL = `
 CREATE SEQUENCE IF NOT EXISTS ingest_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS snapshot_seq START 1;
 CREATE TABLE IF NOT EXISTS ingest (
@@ -67,7 +68,9 @@ CREATE TABLE IF NOT EXISTS snapshot (
   rows_read BIGINT NOT NULL,
   rows_loaded BIGINT NOT NULL,
   rows_rejected BIGINT NOT NULL,
-  invalid_ids BIGINT NOT NULL
+  invalid_ids BIGINT NOT NULL,
+  rows_skipped BIGINT NOT NULL DEFAULT 0,
+  warnings BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS snapshot_file (
   snapshot_id INTEGER NOT NULL,
@@ -87,6 +90,9 @@ CREATE TABLE IF NOT EXISTS snapshot_file (
   id_problems VARCHAR NOT NULL,
   rows_from_snapshot INTEGER NOT NULL,
   rows_from_file_no INTEGER NOT NULL,
+  rows_skipped BIGINT NOT NULL DEFAULT 0,
+  warnings BIGINT NOT NULL DEFAULT 0,
+  layout_json VARCHAR NOT NULL DEFAULT '{}',
   PRIMARY KEY (snapshot_id, file_no)
 );
 CREATE TABLE IF NOT EXISTS reject (
@@ -95,7 +101,8 @@ CREATE TABLE IF NOT EXISTS reject (
   source_row BIGINT NOT NULL,
   reason_code VARCHAR NOT NULL,
   reason VARCHAR NOT NULL,
-  row_json VARCHAR
+  row_json VARCHAR,
+  field VARCHAR
 );
 CREATE TABLE IF NOT EXISTS ingest_warning (
   snapshot_id INTEGER NOT NULL,
@@ -103,99 +110,28 @@ CREATE TABLE IF NOT EXISTS ingest_warning (
   source_row BIGINT NOT NULL,
   field VARCHAR NOT NULL,
   code VARCHAR NOT NULL,
-  message VARCHAR NOT NULL
+  message VARCHAR NOT NULL,
+  value VARCHAR
 );
 ${DATASETS.map(datasetTableSql).join('\n')}
-CREATE SEQUENCE IF NOT EXISTS run_seq START 1;
-CREATE TABLE IF NOT EXISTS run (
-  run_id INTEGER PRIMARY KEY,
-  as_of DATE NOT NULL,
-  data_as_of TIMESTAMP,
-  started_at TIMESTAMP NOT NULL,
-  finished_at TIMESTAMP NOT NULL,
-  status VARCHAR NOT NULL,
-  bidui_version VARCHAR NOT NULL,
-  duckdb_version VARCHAR NOT NULL,
-  config_hash VARCHAR NOT NULL,
-  config_json VARCHAR NOT NULL,
-  params_json VARCHAR NOT NULL,
-  snapshots_json VARCHAR NOT NULL,
-  prelude_sql VARCHAR NOT NULL,
-  flags_sql VARCHAR NOT NULL,
-  leads BIGINT NOT NULL,
-  leads_by_category VARCHAR NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_rule (
-  run_id INTEGER NOT NULL,
-  rule_id VARCHAR NOT NULL,
-  category VARCHAR NOT NULL,
-  title VARCHAR NOT NULL,
-  explain VARCHAR NOT NULL,
-  weight INTEGER NOT NULL,
-  target VARCHAR NOT NULL,
-  needs_json VARCHAR NOT NULL,
-  requires_json VARCHAR NOT NULL,
-  outcome VARCHAR NOT NULL,
-  reason VARCHAR,
-  sql_text VARCHAR NOT NULL,
-  sql_hash VARCHAR NOT NULL,
-  params_json VARCHAR NOT NULL,
-  leads BIGINT NOT NULL,
-  evidence_rows BIGINT NOT NULL,
-  ms INTEGER NOT NULL,
-  PRIMARY KEY (run_id, rule_id)
-);
-CREATE TABLE IF NOT EXISTS report_manifest (
-  run_id INTEGER NOT NULL,
-  masked BOOLEAN NOT NULL,
-  manifest_json VARCHAR NOT NULL,
-  PRIMARY KEY (run_id, masked)
-);
-CREATE SEQUENCE IF NOT EXISTS feedback_import_seq START 1;
-CREATE TABLE IF NOT EXISTS feedback_import (
-  import_id INTEGER PRIMARY KEY,
-  file VARCHAR NOT NULL,
-  sha256 VARCHAR NOT NULL,
-  imported_at TIMESTAMP NOT NULL,
-  rows_answered INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-  import_id INTEGER NOT NULL,
-  lead_key VARCHAR NOT NULL,
-  result VARCHAR NOT NULL,
-  note VARCHAR,
-  sheet VARCHAR,
-  source_row INTEGER NOT NULL,
-  list_run_id INTEGER,
-  evidence_refs VARCHAR[] NOT NULL
-);
-CREATE TABLE IF NOT EXISTS lead (
-  run_id INTEGER NOT NULL,
-  lead_key VARCHAR NOT NULL,
-  category VARCHAR NOT NULL,
-  household_key VARCHAR NOT NULL,
-  township VARCHAR,
-  village VARCHAR,
-  rules VARCHAR NOT NULL,
-  rule_count INTEGER NOT NULL,
-  priority INTEGER NOT NULL,
-  members INTEGER NOT NULL,
-  flags VARCHAR,
-  PRIMARY KEY (run_id, lead_key)
-);
-CREATE TABLE IF NOT EXISTS evidence (
-  run_id INTEGER NOT NULL,
-  lead_key VARCHAR NOT NULL,
-  category VARCHAR NOT NULL,
-  rule VARCHAR NOT NULL,
-  household_key VARCHAR NOT NULL,
-  id_number VARCHAR,
-  name VARCHAR,
-  dataset VARCHAR NOT NULL,
-  snapshot_id INTEGER,
-  file_no INTEGER,
-  source_row BIGINT,
-  record_ref VARCHAR NOT NULL,
-  detail VARCHAR
-);
+`;
+
+/**
+ * Store version 1 → 2 (ingest's part): the columns of "Real exports" (skipped rows, warnings and
+ * layout per file, the value of a warning, the digits an Excel-damaged ID kept) and the ID
+ * problem `empty`, now `missing`.
+ */
+export const INGEST_MIGRATION_V2 = `
+ALTER TABLE snapshot ADD COLUMN IF NOT EXISTS rows_skipped BIGINT DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN IF NOT EXISTS warnings BIGINT DEFAULT 0;
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS rows_skipped BIGINT DEFAULT 0;
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS warnings BIGINT DEFAULT 0;
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS layout_json VARCHAR DEFAULT '{}';
+ALTER TABLE ingest_warning ADD COLUMN IF NOT EXISTS value VARCHAR;
+ALTER TABLE reject ADD COLUMN IF NOT EXISTS field VARCHAR;
+${DATASETS.flatMap((def) => def.fields.filter((fd) => fd.type === 'id').map((fd) => {
+  const [, , problem, , digits] = idColumns(fd).map(quoteIdent);
+  return `ALTER TABLE ${quoteIdent(dataTable(def.name))} ADD COLUMN IF NOT EXISTS ${digits} VARCHAR;
+UPDATE ${quoteIdent(dataTable(def.name))} SET ${problem} = 'missing' WHERE ${problem} = 'empty';`;
+})).join('\n')}
 `;

@@ -1,3 +1,4 @@
+import { checkQualityGate, type GateResult } from '../ingest/quality.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DATE, DOUBLE, type DuckDBType, DuckDBDateValue, INTEGER, LIST, MAP, VARCHAR, type DuckDBValue, listValue, mapValue } from '@duckdb/node-api';
@@ -32,6 +33,8 @@ export interface RuleResult {
 }
 
 export interface RunResult {
+  /** The quality gate's outcome (datasets over the limit, accepted with --accept-rejects). */
+  quality: GateResult;
   runId: number;
   asOf: string;
   snapshots: Partial<Record<DatasetName, number>>;
@@ -170,6 +173,8 @@ export interface MatchOptions {
   asOf: string;
   /** Use the snapshots as they stood at this moment (YYYY-MM-DD = end of that day, UTC). */
   dataAsOf?: string | undefined;
+  /** Go on although a dataset's share of rejected rows is above the limit (recorded with the run). */
+  acceptRejects?: boolean;
   progress: Progress;
 }
 
@@ -426,16 +431,18 @@ async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, run
 }
 
 /** Record an executed plan as a new run, in one transaction. */
-export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date): Promise<number> {
+export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date, quality: GateResult): Promise<number> {
   const { conn } = store;
   return inTransaction(conn, 'record run', async () => {
     const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
     await runStep(conn, 'insert run',
-      `INSERT INTO run VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory)`,
+      `INSERT INTO run (run_id, as_of, data_as_of, started_at, finished_at, status, bidui_version, duckdb_version, config_hash, config_json,
+         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json)
+       VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory, $quality)`,
       {
         id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: sqlTimestamp(started), status: executed.status, version: BIDUI_VERSION,
         duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
-        prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory),
+        prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory), quality: canonicalJson(quality),
       });
     await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' });
     return id;
@@ -454,12 +461,14 @@ export async function stageRerun(store: Store, plan: RunPlan, executed: Executed
 export async function match(store: Store, config: Config, options: MatchOptions): Promise<RunResult> {
   const started = new Date();
   const plan = await planFromConfig(store, config, options.asOf, options.dataAsOf);
+  // The quality gate: a dataset that lost too many rows to rejects stops the run here.
+  const quality = await checkQualityGate(store.conn, plan.snapshots, config.quality.maxRejectedShare, Boolean(options.acceptRejects));
   const executed = await executePlan(store, plan, options.progress);
-  const runId = await recordRun(store, plan, executed, started);
+  const runId = await recordRun(store, plan, executed, started, quality);
   options.progress.done();
   log().info({ runId, asOf: plan.asOf, leads: executed.total, status: executed.status }, 'match finished');
   return {
     runId, asOf: plan.asOf, snapshots: plan.snapshots, rules: plan.rules.map((r) => executed.results.get(r.id)!),
-    leadsByCategory: executed.leadsByCategory, leads: executed.total, status: executed.status,
+    leadsByCategory: executed.leadsByCategory, leads: executed.total, status: executed.status, quality,
   };
 }

@@ -1,0 +1,21 @@
+/** The store tables audit writes: imported township feedback files and their answers. */
+export const AUDIT_SCHEMA_SQL = `
+CREATE SEQUENCE IF NOT EXISTS feedback_import_seq START 1;
+CREATE TABLE IF NOT EXISTS feedback_import (
+  import_id INTEGER PRIMARY KEY,
+  file VARCHAR NOT NULL,
+  sha256 VARCHAR NOT NULL,
+  imported_at TIMESTAMP NOT NULL,
+  rows_answered INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+  import_id INTEGER NOT NULL,
+  lead_key VARCHAR NOT NULL,
+  result VARCHAR NOT NULL,
+  note VARCHAR,
+  sheet VARCHAR,
+  source_row INTEGER NOT NULL,
+  list_run_id INTEGER,
+  evidence_refs VARCHAR[] NOT NULL
+);
+`;

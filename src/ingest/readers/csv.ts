@@ -1,0 +1,222 @@
+import fs from 'node:fs';
+import { once } from 'node:events';
+import { parse as parseStream } from 'csv-parse';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify';
+import { UserError } from '../../core/errors.js';
+import type { DatasetDef } from '../datasets.js';
+import type { LineStats } from '../file-scan.js';
+import { findHeader, isBlankRow, isFooterRow, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
+import type { HeaderMapping } from '../headers.js';
+
+/**
+ * Delimited text files (CSV, and Excel's tab-separated "Unicode 文本"), already UTF-8. Two ways
+ * to DuckDB:
+ * - fast: DuckDB's read_csv reads the file itself, skipping the title rows, with the delimiter
+ *   and line terminator set explicitly (its own detection picked a line break inside a quoted
+ *   header cell as the terminator and then returned no rows at all);
+ * - normalised: the file is parsed here (csv-parse) into a private CSV whose first column is the
+ *   record's number and which holds only the rows below the header. Used when a file has blank
+ *   lines (DuckDB drops them without a trace, shifting every row number after them), mixed line
+ *   terminators, rows DuckDB refuses (a short footer row, a stray quote), or when the fast read
+ *   fails a check.
+ */
+
+export interface InputBase {
+  /** The user's file, named in messages. */
+  displayPath: string;
+  /** Header cells as written (the lower row of a two-level header). */
+  headerCells: string[];
+  /** Column count DuckDB reads (the header's width). */
+  columnCount: number;
+  mapping: HeaderMapping;
+  header: HeaderChoice;
+  /** 1-based row of the header in the file or sheet. */
+  headerRow: number;
+}
+
+/** DuckDB reads the user's file (or its UTF-8 copy) directly. */
+export interface RawCsvInput extends InputBase {
+  kind: 'raw';
+  csvPath: string;
+  delimiter: string;
+  newline: '\n' | '\r\n' | '\r';
+  /** Records before the header (title rows). */
+  skip: number;
+  /** Records below the header, when the file has no quotes (records and lines coincide). */
+  expectedRows: number | undefined;
+  /** The normalised form, when DuckDB cannot read this file as it is. */
+  normalise(): Promise<NormalisedInput>;
+}
+
+/**
+ * A private UTF-8 CSV written by bidui: `__row` (the row number in the user's file or sheet),
+ * `__issues` (cells without a usable value: `<column>:<issue>;…`, see values.ts CellIssue), then
+ * the cells of the header's columns, as text.
+ */
+export interface NormalisedInput extends InputBase {
+  kind: 'normalised';
+  csvPath: string;
+  /** Rows written (every row below the header, blank and footer rows included). */
+  rows: number;
+}
+
+export type StageInput = RawCsvInput | NormalisedInput;
+
+const DELIMITERS = [',', '\t', ';', '|'] as const;
+const RECORD_DELIMITERS = ['\r\n', '\n', '\r'];
+
+/** The first records of a text, parsed leniently (a partial record at the cut is dropped). */
+export function headRecords(text: string, delimiter: string, limit = HEADER_SEARCH_ROWS + 1): string[][] {
+  const options = { delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, bom: true, record_delimiter: RECORD_DELIMITERS, to: limit };
+  try {
+    return parse(text, options) as string[][];
+  } catch {
+    // The cut at the end of the head may fall inside a quoted cell: retry without the last line.
+    const cut = text.lastIndexOf('\n');
+    try {
+      return cut > 0 ? (parse(text.slice(0, cut), options) as string[][]) : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+/**
+ * Find the delimiter and the header of a text from its first records: the first delimiter (of
+ * `,` tab `;` `|`) under which a header row is found. When none works, the error of the
+ * delimiter that splits the first rows into the most cells is thrown.
+ */
+export function detectTextLayout(
+  headText: string,
+  def: DatasetDef,
+  overrides: Record<string, string>,
+  file: string,
+  headerRow: number | undefined,
+): { delimiter: string; records: string[][]; header: HeaderChoice } {
+  let failure: { width: number; error: unknown } | undefined;
+  for (const delimiter of DELIMITERS) {
+    const records = headRecords(headText, delimiter);
+    try {
+      return { delimiter, records, header: findHeader(records, def, overrides, file, headerRow) };
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      const width = Math.max(0, ...records.map((r) => r.length));
+      if (!failure || width > failure.width) failure = { width, error };
+    }
+  }
+  throw failure?.error ?? new UserError('E_EMPTY_FILE', '文件是空的', { file });
+}
+
+/** The fast input: DuckDB reads the file with the layout found here. */
+export function rawInput(args: {
+  csvPath: string;
+  displayPath: string;
+  delimiter: string;
+  records: string[][];
+  header: HeaderChoice;
+  lines: LineStats;
+  normalise: () => Promise<NormalisedInput>;
+}): RawCsvInput | undefined {
+  const { lines, header } = args;
+  const newline = lines.newline();
+  if (newline === 'mixed' || lines.interiorBlank) return undefined;
+  const headerCells = args.records[header.index]!;
+  return {
+    kind: 'raw',
+    csvPath: args.csvPath,
+    displayPath: args.displayPath,
+    delimiter: args.delimiter,
+    newline,
+    skip: header.index,
+    headerCells,
+    columnCount: headerCells.length,
+    mapping: header.mapping,
+    header,
+    headerRow: header.index + 1,
+    expectedRows: lines.quotes ? undefined : lines.contentLines() - header.index - 1,
+    normalise: args.normalise,
+  };
+}
+
+interface Ragged {
+  count: number;
+  rows: string[];
+}
+
+/**
+ * Parse a UTF-8 text file and write its rows below the header as a normalised CSV. Rows of
+ * another width than the header are refused (naming them) unless they hold no data or are a
+ * footer, the cases DuckDB's strict reader refuses although nothing is wrong.
+ */
+export async function normaliseTextFile(args: {
+  textPath: string;
+  displayPath: string;
+  delimiter: string;
+  header: HeaderChoice;
+  headerCells: string[];
+  target: string;
+}): Promise<NormalisedInput> {
+  const { header, headerCells, target } = args;
+  const width = headerCells.length;
+  const idIndex = header.mapping.fields.id_number;
+  const out = fs.createWriteStream(target, { mode: 0o600 });
+  const csv = stringify({ quoted_string: false });
+  csv.pipe(out);
+  const ragged: Ragged = { count: 0, rows: [] };
+  let rows = 0;
+  const parser = fs.createReadStream(args.textPath).pipe(
+    parseStream({ delimiter: args.delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, bom: true, record_delimiter: RECORD_DELIMITERS, info: true }),
+  );
+  try {
+    if (!csv.write(['__row', '__issues', ...headerCells.map((_, j) => `c${j}`)])) await once(csv, 'drain');
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { records: number } }>) {
+      const n = info.records;
+      if (n <= header.index + 1) continue;
+      let cells = record;
+      if (cells.length !== width) {
+        const extra = cells.slice(width);
+        const fits = cells.length < width ? isBlankRow(cells) || isFooterRow(cells, idIndex) : isBlankRow(extra) || isFooterRow(cells, idIndex);
+        if (!fits) {
+          ragged.count++;
+          if (ragged.rows.length < 5) ragged.rows.push(`第 ${n} 行（${cells.length > width ? '列数多于表头' : '列数少于表头'}）`);
+        }
+        cells = Array.from({ length: width }, (_, j) => cells[j] ?? '');
+      }
+      rows++;
+      if (!csv.write([String(n), '', ...cells])) await once(csv, 'drain');
+    }
+    csv.end();
+    await once(out, 'finish');
+  } catch (error) {
+    csv.end();
+    out.destroy();
+    fs.rmSync(target, { force: true });
+    const e = error as { code?: string; lines?: number };
+    if (e.code === 'CSV_QUOTE_NOT_CLOSED' || e.code?.startsWith('CSV_')) {
+      throw new UserError('E_RAGGED_ROWS', `第 ${e.lines ?? '?'} 行附近的引号不配对，无法确定单元格的边界`, {
+        file: args.displayPath,
+        hint: '这一行通常含有未配对的英文双引号：在 Excel/WPS 中检查并修正，或重新导出为 .xlsx，然后重新导入。',
+      });
+    }
+    throw error;
+  }
+  if (ragged.count > 0) {
+    fs.rmSync(target, { force: true });
+    throw new UserError('E_RAGGED_ROWS', `有 ${ragged.count} 行的列数与表头不一致，例如：${ragged.rows.join('、')}`, {
+      file: args.displayPath,
+      hint: '这些行通常含有未加引号的逗号或换行：在 Excel/WPS 中检查并修正这些行，或重新导出为 .xlsx，然后重新导入。',
+    });
+  }
+  return {
+    kind: 'normalised',
+    csvPath: target,
+    displayPath: args.displayPath,
+    headerCells,
+    columnCount: width,
+    mapping: header.mapping,
+    header,
+    headerRow: header.index + 1,
+    rows,
+  };
+}

@@ -1,0 +1,275 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type * as XLSXTypes from '@e965/xlsx';
+import { UserError } from '../../core/errors.js';
+import { type DatasetName, datasetDef } from '../datasets.js';
+import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
+import { matchHeaders } from '../headers.js';
+import type { CellIssue } from '../values.js';
+
+/**
+ * Spreadsheets (.xlsx, .xls, WPS .et, .ods, and the HTML or XML tables that old systems save
+ * with an .xls name) through SheetJS CE (`@e965/xlsx`, its current npm build; the `xlsx` name is
+ * stuck at 0.18.5). One reader for every format, so that one set of cell rules holds
+ * (DOMAIN.md): merged ranges filled, hidden sheets skipped by default, error cells and formulas
+ * without a saved result as issues (never text), rich text as all its runs, phonetic guides left
+ * out, cells without references in order, the 1904 date system honoured.
+ *
+ * Each sheet read becomes a normalised CSV (see csv.ts NormalisedInput) in the workspace's tmp
+ * folder; DuckDB types it like any other file. SheetJS holds the workbook in memory (about
+ * 550 MB for 200,000 rows × 12 columns, docs/BENCHMARKS.md), so this runs on a worker thread
+ * with its own heap limit (readWorkbook in spreadsheet-pool.ts).
+ */
+const require = createRequire(import.meta.url);
+// The CommonJS build: it loads the code pages (GBK strings in Excel 95 .xls files) by itself.
+const XLSX = require('@e965/xlsx') as typeof XLSXTypes;
+
+export interface WorkbookJob {
+  file: string;
+  dataset: DatasetName;
+  /** normalised header → field (config `columns`) */
+  overrides: Record<string, string>;
+  /** Config `sheet`: a name, '*' (every visible sheet) or undefined (the first visible). */
+  sheet: string | undefined;
+  headerRow: number | undefined;
+  /** The text of an HTML/XML table saved as .xls, already decoded; undefined for binary workbooks. */
+  text: string | undefined;
+  /** Folder for the normalised CSVs (the workspace's tmp folder). */
+  tmpDir: string;
+  /** Prefix of their names (unique per file). */
+  prefix: string;
+}
+
+export interface SheetPart {
+  sheet: string;
+  hidden: boolean;
+  csvPath: string;
+  header: HeaderChoice;
+  headerCells: string[];
+  columnCount: number;
+  rows: number;
+}
+
+export interface WorkbookResult {
+  date1904: boolean;
+  parts: SheetPart[];
+  /** Sheets not read, and why. */
+  skipped: { sheet: string; why: 'hidden' | 'empty' | 'no_header' }[];
+}
+
+type Kind = 'date' | 'id' | 'code' | 'other';
+
+/** Excel's error codes (BIFF) → the text a cell shows. */
+const ERROR_TEXT: Record<number, string> = {
+  0x00: '#NULL!', 0x07: '#DIV/0!', 0x0f: '#VALUE!', 0x17: '#REF!', 0x1d: '#NAME?', 0x24: '#NUM!', 0x2a: '#N/A', 0x2b: '#GETTING_DATA',
+};
+
+const DAY_MS = 86_400_000;
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+const isoUtc = (ms: number) => {
+  const d = new Date(ms);
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+};
+
+/**
+ * An Excel serial day number → ISO date in the workbook's date system: 1900 (day 0 = 1899-12-30
+ * from day 61 on; Excel counts a 29 February 1900 that did not exist, so days 1–59 start from
+ * 1899-12-31) or 1904 (day 0 = 1904-01-01).
+ */
+export function serialToIso(serial: number, date1904 = false): string {
+  const day = Math.floor(serial);
+  if (date1904) return isoUtc(Date.UTC(1904, 0, 1) + day * DAY_MS);
+  if (day === 60) return '1900-02-29'; // Excel's day that never was: not a date, the typing says so
+  return isoUtc((day < 60 ? Date.UTC(1899, 11, 31) : Date.UTC(1899, 11, 30)) + day * DAY_MS);
+}
+
+/** A number Excel stored with 15 significant digits, written out in full (trailing zeros). */
+export function fifteenDigits(value: number): string {
+  const [mantissa, exp] = Math.abs(value).toPrecision(15).split('e');
+  const digits = mantissa!.replace('.', '').replace(/0+$/, '') || '0';
+  const width = Number(exp ?? '0') + 1;
+  return width > digits.length ? digits + '0'.repeat(width - digits.length) : digits.slice(0, width);
+}
+
+export interface CellOut {
+  text: string;
+  issue?: CellIssue;
+}
+
+/**
+ * A cell as the text bidui loads (DOMAIN.md "Values"): numbers in date columns are a year (a
+ * whole number 1900–2100), YYYYMMDD (eight digits 19000101–21001231), a serial date of the
+ * workbook's date system (another whole number, or any number in a date-formatted cell), or
+ * ambiguous (2014.07 in a General cell); an ID or code stored as a number of 16 or more digits
+ * has lost its last digits (excel_number); an error cell or a formula without a saved result is
+ * an issue, its text kept only so that the rejected row shows what was written.
+ */
+export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean): CellOut {
+  if (!cell) return { text: '' };
+  switch (cell.t) {
+    case 'z':
+      return cell.f ? { text: `=${cell.f}`, issue: 'formula' } : { text: '' };
+    case 'e':
+      return { text: ERROR_TEXT[cell.v as number] ?? '#ERROR', issue: 'error' };
+    case 'b':
+      return { text: cell.v ? 'TRUE' : 'FALSE' };
+    case 'd': {
+      const d = cell.v instanceof Date ? cell.v : new Date(String(cell.v));
+      return { text: Number.isNaN(d.getTime()) ? String(cell.v) : isoUtc(d.getTime()) };
+    }
+    case 'n': {
+      const v = cell.v as number;
+      const whole = Number.isInteger(v);
+      if (kind === 'date') {
+        if (whole && v >= 1900 && v <= 2100) return { text: String(v) };
+        if (whole && v >= 19000101 && v <= 21001231) return { text: String(v) };
+        if (whole || (cell.z !== undefined && XLSX.SSF.is_date(cell.z))) return { text: serialToIso(v, date1904) };
+        return { text: String(v), issue: 'ambiguous_date' };
+      }
+      if ((kind === 'id' || kind === 'code') && whole) {
+        if (Math.abs(v) >= 1e15) return { text: fifteenDigits(v), issue: 'excel_number' };
+        return { text: v.toFixed(0) };
+      }
+      return { text: String(v) };
+    }
+    default:
+      return { text: cell.v === undefined || cell.v === null ? '' : String(cell.v) };
+  }
+}
+
+const hasContent = (c: XLSXTypes.CellObject | undefined) => c !== undefined && c !== null && (c.t !== 'z' || c.f !== undefined) && !(c.t === 's' && c.v === '');
+
+/** Copy each merged range's top-left cell into every cell of the range (within the used rows). */
+function fillMerges(data: (XLSXTypes.CellObject | undefined)[][], merges: XLSXTypes.Range[] | undefined): void {
+  if (!merges) return;
+  const lastRow = data.length - 1;
+  for (const m of merges) {
+    const source = data[m.s.r]?.[m.s.c];
+    if (!source) continue;
+    for (let r = m.s.r; r <= Math.min(m.e.r, lastRow); r++) {
+      const row = (data[r] ??= []);
+      const lastCol = Math.min(m.e.c, m.s.c + 16_384);
+      for (let c = m.s.c; c <= lastCol; c++) if (r !== m.s.r || c !== m.s.c) row[c] = source;
+    }
+  }
+}
+
+function kindsOf(header: HeaderChoice, dataset: DatasetName, width: number): Kind[] {
+  const def = datasetDef(dataset);
+  const byIndex = new Map(Object.entries(header.mapping.fields).map(([f, i]) => [i, def.fields.find((x) => x.name === f)!]));
+  return Array.from({ length: width }, (_, i) => {
+    const fd = byIndex.get(i);
+    if (!fd) return 'other';
+    if (fd.type === 'date') return 'date';
+    if (fd.type === 'id') return 'id';
+    return fd.code ? 'code' : 'other';
+  });
+}
+
+/** Read one workbook and write the sheets chosen as normalised CSVs. Throws UserError. */
+export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
+  const def = datasetDef(job.dataset);
+  let wb: XLSXTypes.WorkBook;
+  const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false };
+  try {
+    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string' }) : XLSX.read(fs.readFileSync(job.file), { ...options, type: 'buffer' });
+  } catch (error) {
+    throw new UserError('E_XLSX', `无法读取工作簿：${(error as Error).message}`, {
+      file: job.file,
+      hint: '文件可能损坏、加了密码或没有传完整：重新导出或重新复制该文件；仍不行时用 Excel/WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
+    });
+  }
+  const date1904 = Boolean(wb.Workbook?.WBProps?.date1904);
+  const hiddenOf = (name: string) => Boolean(wb.Workbook?.Sheets?.find((s) => s.name === name)?.Hidden);
+  const skipped: WorkbookResult['skipped'] = [];
+  let chosen: string[];
+  if (job.sheet === undefined) {
+    const first = wb.SheetNames.find((n) => !hiddenOf(n));
+    if (first === undefined) {
+      throw new UserError('E_XLSX_SHEET', '工作簿中没有可见的工作表', { file: job.file, hint: '在 Excel/WPS 中取消隐藏要导入的工作表，或在配置中用 "sheet" 写明工作表名称。' });
+    }
+    for (const n of wb.SheetNames.slice(0, wb.SheetNames.indexOf(first))) skipped.push({ sheet: n, why: 'hidden' });
+    chosen = [first];
+  } else if (job.sheet === '*') {
+    chosen = wb.SheetNames.filter((n) => !hiddenOf(n));
+    for (const n of wb.SheetNames.filter(hiddenOf)) skipped.push({ sheet: n, why: 'hidden' });
+  } else {
+    if (!wb.SheetNames.includes(job.sheet)) {
+      throw new UserError('E_XLSX_SHEET', `工作簿中没有名为「${job.sheet}」的工作表；现有工作表：${wb.SheetNames.map((n) => `「${n}」${hiddenOf(n) ? '（隐藏）' : ''}`).join('、') || '（无）'}`, {
+        file: job.file,
+        hint: '把配置中的 sheet 改成上面列出的某个工作表名，写 "*" 读取所有可见工作表，或删去 sheet 以读取第一个可见的工作表。',
+      });
+    }
+    chosen = [job.sheet];
+  }
+
+  const parts: SheetPart[] = [];
+  try {
+    for (const [n, name] of chosen.entries()) {
+      const ws = wb.Sheets[name]!;
+      const data = ((ws as unknown as { '!data'?: (XLSXTypes.CellObject | undefined)[][] })['!data'] ?? []) as (XLSXTypes.CellObject | undefined)[][];
+      fillMerges(data, ws['!merges']);
+      let last = data.length - 1;
+      while (last >= 0 && !(data[last] ?? []).some(hasContent)) last--;
+      const label = chosen.length > 1 || job.sheet !== undefined ? `（工作表「${name}」）` : '';
+      if (last < 0) {
+        if (job.sheet === '*') {
+          skipped.push({ sheet: name, why: 'empty' });
+          continue;
+        }
+        throw new UserError('E_EMPTY_FILE', `工作表「${name}」是空的`, { file: job.file, hint: '确认导出的是正确的文件和工作表；如果数据在别的工作表，用配置中的 "sheet" 写明。' });
+      }
+      const top = Array.from({ length: Math.min(HEADER_SEARCH_ROWS, last + 1) }, (_, r) => (data[r] ?? []).map((c) => cellText(c, 'other', date1904).text));
+      if (job.sheet === '*' && top.every((row) => Object.keys(matchHeaders(row, def, job.overrides).fields).length === 0)) {
+        // A notes or lookup sheet beside the township sheets: nothing of this dataset's header.
+        skipped.push({ sheet: name, why: 'no_header' });
+        continue;
+      }
+      let header: HeaderChoice;
+      try {
+        header = findHeader(top, def, job.overrides, job.file, job.headerRow);
+      } catch (error) {
+        if (error instanceof UserError && label) throw new UserError(error.code, `${label}${error.message}`, { file: job.file, ...(error.hint ? { hint: error.hint } : {}) });
+        throw error;
+      }
+      const headerCells = top[header.index]!;
+      const width = Math.max(headerCells.length, header.mapping.headers.length);
+      const kinds = kindsOf(header, job.dataset, width);
+      const csvPath = path.join(job.tmpDir, `${job.prefix}-${n}.csv`);
+      const fd = fs.openSync(csvPath, 'w', 0o600);
+      let rows = 0;
+      try {
+        const batch: string[][] = [['__row', '__issues', ...Array.from({ length: width }, (_, j) => `c${j}`)]];
+        for (let r = header.index + 1; r <= last; r++) {
+          const row = data[r] ?? [];
+          const cells: string[] = [];
+          const issues: string[] = [];
+          for (let j = 0; j < width; j++) {
+            const out = cellText(row[j], kinds[j]!, date1904);
+            cells.push(out.text);
+            if (out.issue) issues.push(`${j}:${out.issue}`);
+          }
+          batch.push([String(r + 1), issues.join(';'), ...cells]);
+          rows++;
+          if (batch.length >= 5000) fs.writeSync(fd, stringify(batch.splice(0)));
+        }
+        if (batch.length) fs.writeSync(fd, stringify(batch));
+      } finally {
+        fs.closeSync(fd);
+      }
+      parts.push({ sheet: name, hidden: hiddenOf(name), csvPath, header, headerCells, columnCount: width, rows });
+    }
+  } catch (error) {
+    for (const p of parts) fs.rmSync(p.csvPath, { force: true });
+    throw error;
+  }
+  if (parts.length === 0) {
+    throw new UserError('E_XLSX_SHEET', `工作簿中没有可读取的工作表（${skipped.map((s) => `「${s.sheet}」${s.why === 'hidden' ? '隐藏' : s.why === 'empty' ? '为空' : '没有表头'}`).join('、')}）`, {
+      file: job.file,
+      hint: '确认选对了文件；在配置中用 "sheet" 写明要读取的工作表。',
+    });
+  }
+  return { date1904, parts, skipped };
+}

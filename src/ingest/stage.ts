@@ -1,0 +1,286 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { log } from '../core/log.js';
+import { queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
+import { type DatasetDef, dataTable, personIdField } from './datasets.js';
+import type { IdProblem } from './id-number.js';
+import type { SkipReason } from './layout.js';
+import type { StageInput } from './readers/csv.js';
+import { idColumns } from './store-schema.js';
+import { readCsvSql, storeColumns, type TypedSql, typedSelectSql, type ValueMap } from './typing.js';
+
+/**
+ * Staging: one file (or sheet) read and typed into a private temp table `stg_N`, outside the
+ * ingest's transaction, then checked and completed in SQL:
+ * - a file DuckDB read directly is checked (header, row count, ragged rows) and read again in
+ *   normalised form when a check fails (see readers/csv.ts);
+ * - the `…000` rule marks the IDs of an Excel-damaged file (DOMAIN.md "Values");
+ * - roster households get their missing household values from the head's row.
+ * Temp tables belong to this connection and never reach the store; the inserts inside the
+ * transaction read a table created before it about twice as fast as one written inside it.
+ */
+
+export interface FileCounts {
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  rowsSkipped: number;
+  warnings: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  invalidIds: number;
+  idProblems: Partial<Record<IdProblem, number>>;
+}
+
+/** Facts about a file's reading that the office should see (snapshot_file.layout_json). */
+export interface FileNotes {
+  /** ID fields whose values ending in 000 were marked Excel-damaged: damaged of 18-digit IDs. */
+  excel000?: { field: string; damaged: number; of: number }[];
+  /** Household values taken from the head's row (roster), per field. */
+  filled?: Record<string, number>;
+  /** The file was parsed by bidui because DuckDB could not read it as it is (why). */
+  normalisedBecause?: string;
+}
+
+export interface StagedFile {
+  def: DatasetDef;
+  table: string;
+  typed: TypedSql;
+  input: StageInput;
+  /** SQL expression of a staged row's row number in its file. */
+  sourceRow: string;
+  counts: FileCounts;
+  notes: FileNotes;
+}
+
+export interface StageOptions {
+  /** Date for the ID statistics (a birth date after it is invalid). */
+  asOf: string;
+  values: ValueMap;
+}
+
+const EXCEL000_MIN = 3;
+const EXCEL000_SHARE = 0.02;
+
+/**
+ * Read and type one input into the temp table `table`. A file DuckDB reads directly falls back
+ * to its normalised form when DuckDB refuses rows or its read fails a check; ragged rows of the
+ * normalised form are a UserError (thrown by the normaliser, naming the rows). On failure the
+ * table is dropped here; once staged, the caller drops it (dropStaged) whatever happens next.
+ */
+export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: StageInput, table: string, options: StageOptions): Promise<StagedFile> {
+  const step = `stage ${def.name} into ${table}`;
+  const rejects = `${table}_ragged`;
+  const typed = typedSelectSql(def, input, readCsvSql(input, rejects), { values: options.values, roster: def.name === 'roster' });
+  const t = quoteIdent(table);
+  let fallback: string | undefined;
+  try {
+    try {
+      await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`, { header: input.headerCells.join('\u0001') });
+      const [ragged] = await queryStep<{ n: string }>(conn, `${step}: ragged rows`, `SELECT count(*) AS n FROM ${quoteIdent(rejects)}`);
+      if (Number(ragged?.n ?? 0) > 0) fallback = 'DuckDB 拒绝了部分行（列数不一致或引号不配对）';
+    } finally {
+      await runStep(conn, `${step}: drop ragged`, `DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(`${rejects}_scans`)}`);
+    }
+    if (input.kind === 'raw' && !fallback) fallback = await checkDirectRead(conn, step, input, t);
+    if (fallback !== undefined) {
+      if (input.kind !== 'raw') throw new Error(`normalised input of ${def.name} refused by DuckDB`);
+      log().info({ dataset: def.name, file: input.displayPath, because: fallback }, 'file read in normalised form');
+      await dropStaged(conn, table);
+      const staged = await stageFile(conn, def, await input.normalise(), table, options);
+      staged.notes.normalisedBecause = fallback;
+      return staged;
+    }
+    // The header is row `skip + 1`, so the first record is row `skip + 2`; the staging table keeps
+    // the file's order and its rowids are contiguous.
+    let sourceRow = 'source_row';
+    if (input.kind === 'raw') {
+      const [{ base }] = (await queryStep<{ base: string | null }>(conn, `${step}: row base`, `SELECT min(rowid) AS base FROM ${t}`)) as [{ base: string | null }];
+      sourceRow = `(rowid - ${BigInt(base ?? 0)} + ${input.skip + 2})`;
+    }
+    // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers that
+    // come from rowids are written down.
+    const beforeUpdate = async () => {
+      if (sourceRow === 'source_row') return;
+      await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${sourceRow}`);
+      sourceRow = 'source_row';
+    };
+    const notes: FileNotes = {};
+    await markExcel000(conn, step, def, t, notes, beforeUpdate);
+    if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, notes, beforeUpdate);
+    const counts = await countStaged(conn, step, def, t, options.asOf);
+    return { def, table, typed, input, sourceRow, counts, notes };
+  } catch (error) {
+    await dropStaged(conn, table);
+    throw error;
+  }
+}
+
+/**
+ * Checks of a file DuckDB read directly: the record it took as the header is the header found
+ * here, and (for a file without quotes) it read one row per line below the header. A failed
+ * check sends the file to the normalised form; the reason is logged and kept in the notes.
+ */
+async function checkDirectRead(conn: DuckDBConnection, step: string, input: Extract<StageInput, { kind: 'raw' }>, t: string): Promise<string | undefined> {
+  try {
+    const [first] = await queryStep<Record<string, string | null>>(conn, `${step}: header check`, `SELECT * FROM ${readCsvSql(input, undefined, false)} LIMIT 1`);
+    const cells = Array.from({ length: input.columnCount }, (_, i) => first?.[`c${i}`] ?? '');
+    if (cells.some((c, i) => c !== (input.headerCells[i] ?? ''))) return 'DuckDB 读到的表头与文件不一致';
+  } catch {
+    return 'DuckDB 无法读取表头行';
+  }
+  if (input.expectedRows !== undefined) {
+    const [{ n }] = (await queryStep<{ n: string }>(conn, `${step}: row count check`, `SELECT count(*) AS n FROM ${t}`)) as [{ n: string }];
+    if (Number(n) !== input.expectedRows) return `DuckDB 读到 ${n} 行，文件有 ${input.expectedRows} 行`;
+  }
+  return undefined;
+}
+
+/**
+ * The `…000` rule (DOMAIN.md): Excel keeps 15 significant digits, so IDs that went through a
+ * number cell end in 000. When at least 3 of a file's 18-digit IDs, and more than 2% of them,
+ * end in 000, every ID of the file ending in 000 is Excel-damaged, its first 15 digits kept.
+ */
+async function markExcel000(conn: DuckDBConnection, step: string, def: DatasetDef, t: string, notes: FileNotes, beforeUpdate: () => Promise<void>): Promise<void> {
+  for (const field of def.fields.filter((fd) => fd.type === 'id')) {
+    const [id, , problem, , digits] = idColumns(field).map(quoteIdent) as [string, string, string, string, string];
+    const [c] = await queryStep<{ n18: string; n000: string }>(conn, `${step}: ${field.name} ending in 000`,
+      `SELECT count(*) FILTER (WHERE regexp_full_match(${id}, '[0-9]{17}[0-9X]')) AS n18,
+              count(*) FILTER (WHERE regexp_full_match(${id}, '[0-9]{15}000')) AS n000
+       FROM ${t} WHERE skip_reason IS NULL`);
+    const n18 = Number(c?.n18 ?? 0);
+    const n000 = Number(c?.n000 ?? 0);
+    if (n000 >= EXCEL000_MIN && n000 > EXCEL000_SHARE * n18) {
+      await beforeUpdate();
+      await runStep(conn, `${step}: ${field.name} Excel-damaged`,
+        `UPDATE ${t} SET ${problem} = 'excel', ${digits} = left(${id}, 15) WHERE skip_reason IS NULL AND regexp_full_match(${id}, '[0-9]{15}000')`);
+      (notes.excel000 ??= []).push({ field: field.name, damaged: n000, of: n18 });
+    }
+  }
+}
+
+/**
+ * Roster households (DOMAIN.md "The roster loses no one"): a household field empty or unreadable
+ * on a member's row is taken from the head's row of the same 户编号 (与户主关系 = 户主), else from
+ * the household's other rows when they agree. An unreadable value that was replaced is a warning;
+ * a required value the whole household lacks rejects the row; an unreadable optional value the
+ * household cannot supply is a warning.
+ */
+async function fillHouseholds(conn: DuckDBConnection, step: string, typed: TypedSql, t: string, notes: FileNotes, beforeUpdate: () => Promise<void>): Promise<void> {
+  const fields = typed.householdFields;
+  if (fields.length === 0) return;
+  const h = quoteIdent(`${t.replace(/"/g, '')}_hh`);
+  const q = (name: string) => quoteIdent(name);
+  const tc = (f: string) => q(`_t_${f}`);
+  const ic = (f: string) => q(`_i_${f}`);
+  const problemCode = (f: (typeof fields)[number], on = '') =>
+    `CASE ${on}${ic(f.name)} WHEN 'error' THEN 'excel_error' WHEN 'formula' THEN 'formula_no_value' WHEN 'ambiguous_date' THEN 'ambiguous_date' WHEN 'excel_number' THEN 'excel_number'
+       ELSE ${quoteLiteral(f.type === 'date' ? 'bad_date' : f.type === 'number' ? 'bad_number' : f.type === 'enum' ? 'bad_value' : 'missing_field')} END`;
+  const unreadable = (f: string, on = '') => `(${on}${tc(f)} IS NOT NULL OR ${on}${ic(f)} IS NOT NULL)`;
+  try {
+    await runStep(conn, `${step}: household values`, `CREATE OR REPLACE TEMP TABLE ${h} AS
+      SELECT household_id, ${fields.map((f) => `coalesce(
+          arg_min(${q(f.name)}, rowid) FILTER (WHERE relation = '户主' AND ${q(f.name)} IS NOT NULL),
+          CASE WHEN count(DISTINCT ${q(f.name)}) = 1 THEN min(${q(f.name)}) END) AS ${q(f.name)}`).join(',\n        ')}
+      FROM ${t} WHERE skip_reason IS NULL AND household_id IS NOT NULL GROUP BY household_id`);
+    const [filled] = await queryStep<Record<string, string>>(conn, `${step}: household values filled`,
+      `SELECT ${fields.map((f) => `count(*) FILTER (WHERE s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL) AS ${q(f.name)}`).join(', ')}
+       FROM ${t} s JOIN ${h} h USING (household_id) WHERE s.skip_reason IS NULL AND s.reject_key IS NULL`);
+    const counts = Object.fromEntries(fields.map((f) => [f.name, Number(filled?.[f.name] ?? 0)]).filter(([, n]) => Number(n) > 0));
+    if (Object.keys(counts).length) notes.filled = counts;
+    const required = fields.filter((f) => f.required);
+    const optional = fields.filter((f) => !f.required);
+    const [left] = await queryStep<{ n: string }>(conn, `${step}: household values still missing`,
+      `SELECT count(*) AS n FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL AND (${[
+        ...required.map((f) => `${q(f.name)} IS NULL`),
+        ...optional.map((f) => `(${q(f.name)} IS NULL AND ${unreadable(f.name)})`),
+      ].join(' OR ')})`);
+    if (Object.keys(counts).length === 0 && Number(left?.n ?? 0) === 0) return;
+    await beforeUpdate();
+    const filledWarning = (f: (typeof fields)[number]) =>
+      `CASE WHEN s.${q(f.name)} IS NULL AND ${unreadable(f.name, 's.')} AND h.${q(f.name)} IS NOT NULL
+         THEN {'code': ${problemCode(f, 's.')} || '_filled', 'field': ${quoteLiteral(f.name)}, 'value': s.${tc(f.name)}} END`;
+    await runStep(conn, `${step}: fill from household`, `UPDATE ${t} AS s SET
+        ${fields.map((f) => `${q(f.name)} = coalesce(s.${q(f.name)}, h.${q(f.name)})`).join(', ')},
+        warnings = CASE WHEN ${fields.map((f) => `(s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL AND ${unreadable(f.name, 's.')})`).join(' OR ')}
+          THEN list_concat(coalesce(s.warnings, []), list_filter([${fields.map(filledWarning).join(', ')}], x -> x IS NOT NULL)) ELSE s.warnings END
+      FROM ${h} h WHERE s.household_id = h.household_id AND s.skip_reason IS NULL AND s.reject_key IS NULL
+        AND (${fields.map((f) => `(s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL)`).join(' OR ')})`);
+    if (required.length) {
+      await runStep(conn, `${step}: households lacking a value`, `UPDATE ${t} SET reject_key = CASE
+          ${required.map((f) => `WHEN ${q(f.name)} IS NULL THEN CASE WHEN ${unreadable(f.name)} THEN ${problemCode(f)} ELSE 'household_missing' END || ':${f.name}'`).join('\n          ')} END
+        WHERE skip_reason IS NULL AND reject_key IS NULL AND (${required.map((f) => `${q(f.name)} IS NULL`).join(' OR ')})`);
+    }
+    if (optional.length) {
+      await runStep(conn, `${step}: unreadable household values`, `UPDATE ${t} SET warnings = list_concat(coalesce(warnings, []), list_filter([${optional
+        .map((f) => `CASE WHEN ${q(f.name)} IS NULL AND ${unreadable(f.name)} THEN {'code': ${problemCode(f)}, 'field': ${quoteLiteral(f.name)}, 'value': ${tc(f.name)}} END`)
+        .join(', ')}], x -> x IS NOT NULL))
+        WHERE skip_reason IS NULL AND reject_key IS NULL AND (${optional.map((f) => `(${q(f.name)} IS NULL AND ${unreadable(f.name)})`).join(' OR ')})`);
+    }
+  } finally {
+    await runStep(conn, `${step}: drop household values`, `DROP TABLE IF EXISTS ${h}`);
+  }
+}
+
+async function countStaged(conn: DuckDBConnection, step: string, def: DatasetDef, t: string, asOf: string): Promise<FileCounts> {
+  const [c] = await queryStep<Record<string, string>>(conn, `${step}: count`,
+    `SELECT count(*) AS read,
+            count(*) FILTER (WHERE skip_reason IS NULL AND reject_key IS NULL) AS loaded,
+            count(*) FILTER (WHERE skip_reason IS NULL AND reject_key IS NOT NULL) AS rejected,
+            count(*) FILTER (WHERE skip_reason = 'empty') AS empty,
+            count(*) FILTER (WHERE skip_reason = 'footer') AS footer,
+            count(*) FILTER (WHERE skip_reason = 'header') AS header,
+            coalesce(sum(len(warnings)) FILTER (WHERE skip_reason IS NULL AND reject_key IS NULL), 0) AS warnings
+     FROM ${t}`);
+  const [, , problem, birth] = idColumns(personIdField(def)).map(quoteIdent) as [string, string, string, string];
+  const problems = await queryStep<{ problem: IdProblem; n: string }>(conn, `${step}: id problems`,
+    `SELECT problem, count(*) AS n FROM (
+       SELECT bidui_id_problem_on(${problem}, ${birth}, $asOf::DATE) AS problem FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL
+     ) WHERE problem IS NOT NULL GROUP BY ALL ORDER BY problem`, { asOf });
+  const skipped = Object.fromEntries((['empty', 'footer', 'header'] as const).map((k) => [k, Number(c![k])]).filter(([, n]) => Number(n) > 0));
+  return {
+    rowsRead: Number(c!.read),
+    rowsLoaded: Number(c!.loaded),
+    rowsRejected: Number(c!.rejected),
+    rowsSkipped: Number(c!.empty) + Number(c!.footer) + Number(c!.header),
+    warnings: Number(c!.warnings),
+    skipped,
+    invalidIds: problems.reduce((sum, p) => sum + Number(p.n), 0),
+    idProblems: Object.fromEntries(problems.map((p) => [p.problem, Number(p.n)])),
+  };
+}
+
+export async function dropStaged(conn: DuckDBConnection, table: string): Promise<void> {
+  await runStep(conn, `drop ${table}`, `DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+}
+
+/**
+ * Store a staged file's rows, rejects and warnings under (snapshotId, fileNo). Runs inside the
+ * caller's transaction: on any error nothing of it remains.
+ */
+export async function storeStagedFile(conn: DuckDBConnection, staged: StagedFile, snapshotId: number, fileNo: number): Promise<void> {
+  const { def, typed, sourceRow } = staged;
+  const step = `store ${def.name} file ${fileNo}`;
+  const t = quoteIdent(staged.table);
+  const cols = storeColumns(def).map(quoteIdent).join(', ');
+  // Rows carry their own source_row, so their physical order in the store does not matter: let
+  // DuckDB write them in parallel.
+  await runStep(conn, `${step}: unordered insert`, 'SET preserve_insertion_order = false');
+  try {
+    await runStep(conn, `${step}: insert rows`,
+      `INSERT INTO ${quoteIdent(dataTable(def.name))} (snapshot_id, file_no, source_row, ${cols})
+       SELECT $snapshot, $file, ${sourceRow}, ${cols} FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL`,
+      { snapshot: snapshotId, file: fileNo });
+  } finally {
+    await runStep(conn, `${step}: ordered again`, 'RESET preserve_insertion_order');
+  }
+  await runStep(conn, `${step}: insert rejects`,
+    `INSERT INTO reject (snapshot_id, file_no, source_row, reason_code, reason, row_json, field)
+     SELECT $snapshot, $file, ${sourceRow}, split_part(reject_key, ':', 1), ${typed.reasonOf('reject_key')}, row_json, split_part(reject_key, ':', 2)
+     FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NOT NULL`,
+    { snapshot: snapshotId, file: fileNo });
+  await runStep(conn, `${step}: insert warnings`,
+    `INSERT INTO ingest_warning (snapshot_id, file_no, source_row, field, code, message, value)
+     SELECT $snapshot, $file, source_row, w.field, w.code, ${typed.reasonOf("w.code || ':' || w.field")}, w.value
+     FROM (SELECT ${sourceRow} AS source_row, unnest(warnings) AS w FROM ${t}
+           WHERE skip_reason IS NULL AND reject_key IS NULL AND warnings IS NOT NULL)`,
+    { snapshot: snapshotId, file: fileNo });
+}

@@ -1,0 +1,80 @@
+/**
+ * The store tables match writes: one row per run (`run`) and per run and rule (`run_rule`), the
+ * run's leads (`lead`) and their evidence (`evidence`). Report and audit read them.
+ */
+export const MATCH_SCHEMA_SQL = `
+CREATE SEQUENCE IF NOT EXISTS run_seq START 1;
+CREATE TABLE IF NOT EXISTS run (
+  run_id INTEGER PRIMARY KEY,
+  as_of DATE NOT NULL,
+  data_as_of TIMESTAMP,
+  started_at TIMESTAMP NOT NULL,
+  finished_at TIMESTAMP NOT NULL,
+  status VARCHAR NOT NULL,
+  bidui_version VARCHAR NOT NULL,
+  duckdb_version VARCHAR NOT NULL,
+  config_hash VARCHAR NOT NULL,
+  config_json VARCHAR NOT NULL,
+  params_json VARCHAR NOT NULL,
+  snapshots_json VARCHAR NOT NULL,
+  prelude_sql VARCHAR NOT NULL,
+  flags_sql VARCHAR NOT NULL,
+  leads BIGINT NOT NULL,
+  leads_by_category VARCHAR NOT NULL,
+  quality_json VARCHAR NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS run_rule (
+  run_id INTEGER NOT NULL,
+  rule_id VARCHAR NOT NULL,
+  category VARCHAR NOT NULL,
+  title VARCHAR NOT NULL,
+  explain VARCHAR NOT NULL,
+  weight INTEGER NOT NULL,
+  target VARCHAR NOT NULL,
+  needs_json VARCHAR NOT NULL,
+  requires_json VARCHAR NOT NULL,
+  outcome VARCHAR NOT NULL,
+  reason VARCHAR,
+  sql_text VARCHAR NOT NULL,
+  sql_hash VARCHAR NOT NULL,
+  params_json VARCHAR NOT NULL,
+  leads BIGINT NOT NULL,
+  evidence_rows BIGINT NOT NULL,
+  ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, rule_id)
+);
+CREATE TABLE IF NOT EXISTS lead (
+  run_id INTEGER NOT NULL,
+  lead_key VARCHAR NOT NULL,
+  category VARCHAR NOT NULL,
+  household_key VARCHAR NOT NULL,
+  township VARCHAR,
+  village VARCHAR,
+  rules VARCHAR NOT NULL,
+  rule_count INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  members INTEGER NOT NULL,
+  flags VARCHAR,
+  PRIMARY KEY (run_id, lead_key)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+  run_id INTEGER NOT NULL,
+  lead_key VARCHAR NOT NULL,
+  category VARCHAR NOT NULL,
+  rule VARCHAR NOT NULL,
+  household_key VARCHAR NOT NULL,
+  id_number VARCHAR,
+  name VARCHAR,
+  dataset VARCHAR NOT NULL,
+  snapshot_id INTEGER,
+  file_no INTEGER,
+  source_row BIGINT,
+  record_ref VARCHAR NOT NULL,
+  detail VARCHAR
+);
+`;
+
+/** Store version 1 → 2 (match's part): the quality gate's outcome recorded with each run. */
+export const MATCH_MIGRATION_V2 = `
+ALTER TABLE run ADD COLUMN IF NOT EXISTS quality_json VARCHAR DEFAULT '{}';
+`;

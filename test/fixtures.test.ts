@@ -91,7 +91,20 @@ describe('fixture generator', () => {
 
     it('writes the messy forms of real exports', () => {
       const fixture = JSON.parse(fs.readFileSync(path.join(out(), 'fixture.json'), 'utf8'));
-      expect(new Set(fixture.files.map((f: { format: string }) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx']));
+      expect(new Set(fixture.files.map((f: { format: string }) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx', 'xls', 'txt-utf16']));
+      const utf16 = fs.readFileSync(path.join(out(), fixture.files.find((f: { format: string }) => f.format === 'txt-utf16').file));
+      expect([...utf16.subarray(0, 2)]).toEqual([0xff, 0xfe]);
+      expect(new TextDecoder('utf-16le').decode(utf16)).toMatch(/\t/);
+      const all = fixture.files.map((f: { file: string }) => fs.readFileSync(path.join(out(), f.file), 'latin1')).join('');
+      expect(all).toMatch(/="/); // the text-forcing idiom
+      // Year-month dates, the national status wording and footers (GBK and UTF-8 files alike).
+      const texts = fixture.files.filter((f: { format: string }) => f.format.startsWith('csv')).map((f: { file: string; format: string }) => {
+        const b = fs.readFileSync(path.join(out(), f.file));
+        return f.format === 'csv-gbk' ? new TextDecoder('gb18030').decode(b) : b.toString('utf8');
+      }).join('\n');
+      expect(texts).toMatch(/\d{4}年\d{1,2}月[,"\n]|\d{4}-\d{2}[,"\n]/);
+      expect(texts).toMatch(/合计/);
+      expect(texts).toMatch(/,{5,}/); // a row of bare delimiters
       const gbk = fixture.files.find((f: { format: string }) => f.format === 'csv-gbk');
       const bytes = fs.readFileSync(path.join(out(), gbk.file));
       expect(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes)).toThrow();

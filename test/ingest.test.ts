@@ -94,14 +94,25 @@ describe('ingest', () => {
   it('reads a messy generated county back to exactly what the generator wrote', async () => {
     const world = buildWorld({ households: 400, seed: 3, asOf: '2020-06-30', messy: 1 });
     const summary = await writeFixtures(world, t.dir, { seed: 3, messy: 1, households: 400 });
-    expect(new Set(summary.files.map((f) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx']));
+    expect(new Set(summary.files.map((f) => f.format))).toEqual(new Set(['csv-utf8', 'csv-utf8-bom', 'csv-gbk', 'xlsx', 'xls', 'txt-utf16']));
     const report = await runIngest(configFile);
 
-    // Every row written is read and loaded (the generator writes nothing a reader should reject).
+    // Every record written is loaded (the generator writes nothing a reader should reject); its
+    // blank and footer rows are read and skipped, its title rows are above the header.
     for (const f of summary.files) {
       const d = report.datasets.find((x) => x.dataset === f.dataset)!;
-      expect([f.dataset, d.files[0]!.rowsRead, d.files[0]!.rowsLoaded, d.files[0]!.rowsRejected]).toEqual([f.dataset, f.rows, f.rows, 0]);
+      const r = d.files[0]!;
+      expect([f.dataset, r.rowsRead, r.rowsLoaded, r.rowsRejected, r.rowsSkipped]).toEqual([f.dataset, f.rows + f.skipped, f.rows, 0, f.skipped]);
     }
+    // The layouts of real exports were all there: title rows, two-level headers, a hidden sheet,
+    // footers, the …000 damage.
+    const layout = (d: string) => report.datasets.find((x) => x.dataset === d)!.files[0]!.layout;
+    expect(layout('roster').headerRow).toBe(3);
+    expect(layout('hukou').twoLevel).toBe(true);
+    expect(layout('dibao').sheetsSkipped).toEqual([{ sheet: '旧表（勿用）', why: 'hidden' }]);
+    expect(layout('housing_safety').skipped?.footer).toBe(2);
+    expect(layout('housing_safety').skipped?.empty).toBeGreaterThanOrEqual(1);
+    expect(layout('commercial_housing').excel000?.[0]?.field).toBe('id_number');
 
     const idOf = (state: string, id: string, written?: string) => (state === 'ok' ? id : state === 'invalid' ? written! : 'EXCEL');
     // An Excel-damaged ID is loaded as written and marked: it never joins.

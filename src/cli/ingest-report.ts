@@ -25,7 +25,8 @@ function fileLines(dataset: string, f: FileReport): string[] {
   const how: string[] = [];
   if (l.headerRow && l.headerRow > 1) how.push(`表头在第 ${l.headerRow} 行${l.headerConfigured ? '（按配置）' : `（上面 ${l.headerRow - 1} 行是标题，未读取）`}`);
   if (l.twoLevel) how.push('两行表头：字段名取下面一行');
-  if (f.sheet) how.push(`读取工作表「${f.sheet}」${l.hidden ? '（隐藏的工作表）' : ''}`);
+  // The sheet is in the table; named here when there was a choice (other sheets, a hidden one).
+  if (f.sheet && (l.hidden || (l.sheetsSkipped ?? []).length > 0)) how.push(`读取工作表「${f.sheet}」${l.hidden ? '（隐藏的工作表，按配置读取）' : ''}`);
   for (const s of l.sheetsSkipped ?? []) how.push(`未读取${SHEET_SKIP_ZH[s.why]}工作表「${s.sheet}」`);
   if (l.date1904) how.push('工作簿使用 1904 日期系统');
   if (l.normalisedBecause) how.push(`由 bidui 逐行解析（${l.normalisedBecause}）`);

@@ -11,9 +11,9 @@ import { type ReportResult, type RunRow, type RunRuleRow, sha256File } from './r
  */
 export async function writeManifest(store: Store, run: RunRow, runRules: RunRuleRow[], result: ReportResult, masked: boolean, file: string): Promise<string> {
   const snapshots = JSON.parse(run.snapshots_json) as Record<string, number>;
-  const files = await queryStep<{ snapshot_id: number; file_no: number; path: string; sha256: string; size_bytes: string; format: string; encoding: string; rows_read: string; rows_loaded: string; rows_rejected: string }>(
+  const files = await queryStep<{ snapshot_id: number; file_no: number; path: string; sha256: string; size_bytes: string; format: string; encoding: string; sheet: string | null; rows_read: string; rows_loaded: string; rows_rejected: string; rows_skipped: string; warnings: string }>(
     store.conn, 'manifest: files',
-    `SELECT snapshot_id, file_no, path, sha256, size_bytes, format, encoding, rows_read, rows_loaded, rows_rejected FROM snapshot_file
+    `SELECT snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, rows_read, rows_loaded, rows_rejected, rows_skipped, warnings FROM snapshot_file
      WHERE snapshot_id IN (SELECT unnest($ids::INTEGER[])) ORDER BY snapshot_id, file_no`,
     { ids: `[${Object.values(snapshots).join(',')}]` });
   const rules = [...runRules].sort((a, b) => (a.rule_id < b.rule_id ? -1 : a.rule_id > b.rule_id ? 1 : 0));
@@ -25,6 +25,7 @@ export async function writeManifest(store: Store, run: RunRow, runRules: RunRule
     run_started_at: run.started_at,
     versions: { bidui: run.bidui_version, duckdb: run.duckdb_version },
     config_hash: run.config_hash,
+    quality_gate: JSON.parse(run.quality_json || '{}') as unknown,
     parameters: JSON.parse(run.params_json) as unknown,
     ids_masked: masked,
     snapshots: Object.entries(snapshots)
@@ -33,8 +34,9 @@ export async function writeManifest(store: Store, run: RunRow, runRules: RunRule
         dataset,
         snapshot_id: id,
         files: files.filter((f) => f.snapshot_id === id).map((f) => ({
-          path: f.path, sha256: f.sha256, size_bytes: Number(f.size_bytes), format: f.format, encoding: f.encoding,
+          path: f.path, sha256: f.sha256, size_bytes: Number(f.size_bytes), format: f.format, encoding: f.encoding, sheet: f.sheet,
           rows_read: Number(f.rows_read), rows_loaded: Number(f.rows_loaded), rows_rejected: Number(f.rows_rejected),
+          rows_skipped: Number(f.rows_skipped), warnings: Number(f.warnings),
         })),
       })),
     rules: rules.map((r) => ({

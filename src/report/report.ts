@@ -11,6 +11,7 @@ import { createSnapshotViews } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
 import { EVIDENCE_SIGNATURE } from '../audit/feedback.js';
 import { writeManifest } from './manifest.js';
+import { datasetQuality, writeQualityWorkbooks } from './quality.js';
 import { writeSummary } from './summary.js';
 import { writeTownshipLists } from './township.js';
 
@@ -64,6 +65,7 @@ export interface RunRow {
   snapshots_json: string;
   leads: string;
   leads_by_category: string;
+  quality_json: string;
 }
 
 /** A rule as the run recorded it (run_rule, or a re-run's x_run_rule). */
@@ -148,7 +150,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
            ${maskSql('e.id_number', mask)} AS id_number, e.name, e.dataset,
            ${DATASET_ZH} AS dataset_zh, e.record_ref,
            CASE WHEN f.path IS NULL THEN e.record_ref
-                ELSE regexp_extract(f.path, '[^/]+$') || ' 第' || e.source_row || '行' END AS record_place,
+                ELSE regexp_extract(f.path, '[^/]+$') || coalesce('「' || f.sheet || '」', '') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
            l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id,
            l.last_result, l.last_note
@@ -211,8 +213,12 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'));
   files.push(...townships.files);
 
+  progress.step('生成问题数据工作簿…');
+  const quality = await datasetQuality(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
+  files.push(...(await writeQualityWorkbooks(store, quality, maskIds, path.join(out, 'quality'))));
+
   progress.step('生成汇总页…');
-  files.push(await writeSummary(store, run, rules, previousRunId, path.join(out, 'summary.html')));
+  files.push(await writeSummary(store, run, rules, previousRunId, quality, path.join(out, 'summary.html')));
 
   const counts = await queryStep<{ category: string; n: string; new: string; continuing: string }>(conn, 'report: counts',
     "SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import { queryStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
-import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
+import { SKIP_REASON_ZH, type SkipReason } from '../ingest/layout.js';
+import type { GateResult } from '../ingest/quality.js';
 import { CATEGORIES } from '../rules/catalogue.js';
+import { type DatasetQuality, invalidIdText } from './quality.js';
 import type { RunRow, RunRuleRow } from './report.js';
 
 /**
@@ -50,7 +52,7 @@ function table(headers: string[], rows: (string | number)[][], numeric: boolean[
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
 }
 
-export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[], previousRunId: number | undefined, file: string): Promise<string> {
+export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[], previousRunId: number | undefined, quality: DatasetQuality[], file: string): Promise<string> {
   const { conn } = store;
   const byTownship = await queryStep<{ township: string; category: string; n: string }>(conn, 'summary: by township',
     'SELECT township_name AS township, category, count(*) AS n FROM r_lead GROUP BY ALL ORDER BY township, category');
@@ -60,11 +62,7 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
     "SELECT category, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
   const resolved = await queryStep<{ category: string; n: string }>(conn, 'summary: resolved', 'SELECT category, count(*) AS n FROM r_resolved GROUP BY category');
   const snapshots = JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>;
-  const quality = await queryStep<{ dataset: string; snapshot_id: number; files: number; rows_read: string; rows_loaded: string; rows_rejected: string; problems: string[] }>(conn, 'summary: quality',
-    `SELECT s.dataset, s.snapshot_id, s.files, s.rows_read, s.rows_loaded, s.rows_rejected, list(f.id_problems ORDER BY f.file_no) AS problems
-     FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
-     WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY ALL ORDER BY s.dataset`,
-    { ids: `[${Object.values(snapshots).join(',')}]` });
+  const gate = JSON.parse(run.quality_json || '{}') as Partial<GateResult>;
   const unknown = await unknownTownships(store, snapshots);
   const progress = await queryStep<{ township: string; issued: string; answered: string; confirmed: string; rejected: string; closed: string }>(conn, 'summary: verification', `
     SELECT township_name AS township, count(*) FILTER (WHERE status <> '已核实不属实') AS issued,
@@ -82,14 +80,13 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
     return [c, Number(s?.new ?? 0), Number(s?.continuing ?? 0), Number(resolved.find((x) => x.category === c)?.n ?? 0)];
   });
   const totalLeads = byTownship.reduce((s, r) => s + Number(r.n), 0);
+  const zhOf = (d: string) => `${DATASETS.find((x) => x.name === d)?.zh ?? d}（${d}）`;
   const qualityRows = quality.map((q) => {
-    const problems: Record<string, number> = {};
-    for (const p of q.problems) for (const [k, v] of Object.entries(JSON.parse(p) as Record<string, number>)) problems[k] = (problems[k] ?? 0) + v;
-    const text = Object.entries(problems).map(([k, v]) => `${ID_PROBLEM_ZH[k as IdProblem] ?? k}：${v}`).join('；') || '无';
-    const zh = DATASETS.find((d) => d.name === q.dataset)?.zh ?? q.dataset;
-    const invalid = Object.values(problems).reduce((s, v) => s + v, 0);
-    return [`${zh}（${q.dataset}）`, q.snapshot_id, q.files, Number(q.rows_read), Number(q.rows_loaded), Number(q.rows_rejected), invalid, text, unknown.get(q.dataset) ?? '–'];
+    const invalid = Object.values(q.invalidIds).reduce((s, v) => s + v, 0);
+    const skipped = Object.entries(q.skipped).map(([k, n]) => `${SKIP_REASON_ZH[k as SkipReason]} ${n}`).join('，');
+    return [zhOf(q.dataset), q.snapshot, q.files, q.rowsRead, q.rowsLoaded, q.rowsRejected, q.rowsSkipped, skipped || '–', q.warnings, invalid, invalidIdText(q.invalidIds), unknown.get(q.dataset) ?? '–'];
   });
+  const reasonRows = quality.flatMap((q) => q.reasons.map((r) => [zhOf(q.dataset), r.kind, r.reason, r.count]));
   const notLoaded = DATASETS.filter((d) => snapshots[d.name] === undefined).map((d) => `${d.zh}（${d.name}）`);
 
   const html = `<!DOCTYPE html>
@@ -105,7 +102,7 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .92em; } th, td { 
 th { background: #f3f3f3; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; } dt { color: #666; }
 figure { margin: 1em 0; } figcaption { color: #666; font-size: .9em; } svg text { font-size: 12px; dominant-baseline: middle; }
-.note { color: #666; font-size: .9em; }
+.note { color: #666; font-size: .9em; } .warn { color: #8a4b00; background: #fff4e0; padding: .4em .6em; }
 </style>
 </head>
 <body>
@@ -141,9 +138,13 @@ ${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整�
 <p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。答复率 = 已答复 / 线索数；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
 
 <h2>数据质量</h2>
-${table(['数据集', '快照', '文件数', '读取行数', '导入行数', '拒收行数', '无效证件号', '无效原因', '乡镇不在名册中的行数'], qualityRows, [false, true, true, true, true, true, true, false, true])}
+${gate.accepted && gate.over?.length ? `<p class="warn">本次运行用 --accept-rejects 越过了质量关口：${escapeHtml(gate.over.map((d) => `${zhOf(d.dataset)} 拒收 ${d.rowsRejected} / ${d.rowsConsidered} 行（${(100 * d.share).toFixed(2)}%）`).join('；'))}，超过上限 ${((gate.limit ?? 0) * 100).toFixed(2)}%。这些数据集被拒收的记录没有参与比对。</p>` : ''}
+${table(['数据集', '快照', '文件数', '读取行数', '导入行数', '拒收行数', '跳过行数', '跳过原因', '警告', '无效证件号', '无效原因', '乡镇不在名册中的行数'], qualityRows, [false, true, true, true, true, true, true, false, true, true, false, true])}
 ${notLoaded.length ? `<p class="note">未导入的数据集：${escapeHtml(notLoaded.join('、'))}。依赖这些数据集的规则未执行。</p>` : ''}
-<p class="note">拒收行见工作区数据库的 reject 表（含文件、行号和原因）。无效证件号不参与比对；名册中的无效证件号列为信息核对线索。</p>
+<p class="note">读取行数 = 导入 + 拒收 + 跳过（空行、表尾合计行等不是记录，不算拒收）。无效证件号按本次比对日期（${escapeHtml(run.as_of)}）计算，与信息核对 Q1 一致；无效证件号不参与比对，名册中的列为 Q1 线索。</p>
+${reasonRows.length ? `<h3>拒收和警告的原因</h3>
+${table(['数据集', '类别', '原因', '行数'], reasonRows, [false, false, false, true])}
+<p class="note">每条拒收行和警告（文件、行号、原值）见 quality/ 文件夹中各数据集的问题数据工作簿，可发回有关部门核对修正。</p>` : ''}
 </body>
 </html>
 `;

@@ -109,8 +109,8 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       // Absent optional column: NULL store columns.
       if (field.type === 'id') {
         const [id, rawCol, problem, birth, digits] = idColumns(field).map(quoteIdent) as [string, string, string, string, string];
-        L[2]!.push(`NULL::VARCHAR AS ${id}`, `NULL::VARCHAR AS ${rawCol}`);
-        L[3]!.push(`NULL::DATE AS ${birth}`);
+        L[2]!.push(`NULL::VARCHAR AS ${id}`);
+        L[3]!.push(`NULL::DATE AS ${birth}`, `NULL::VARCHAR AS ${rawCol}`);
         L[4]!.push(`NULL::VARCHAR AS ${problem}`);
         L[5]!.push(`NULL::VARCHAR AS ${digits}`);
       } else {
@@ -131,8 +131,8 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       const check = col('c', field);
       L[0]!.push(`bidui_norm_id(${c}) AS ${n}`, `${normalised ? issueOf(index) : 'NULL::VARCHAR'} AS ${col('x', field)}`);
       L[1]!.push(`coalesce(${col('x', field)}, CASE WHEN starts_with(${n}, '#') OR starts_with(${n}, '=') THEN bidui_cell_issue(${c}) END) AS ${iss}`);
-      L[2]!.push(`CASE WHEN ${iss} IN ('error', 'formula') THEN NULL ELSE ${n} END AS ${id}`, `CASE WHEN ${c} IS DISTINCT FROM ${n} THEN ${c} END AS ${rawCol}`);
-      L[3]!.push(`bidui_id_birth(${id}) AS ${birth}`, `bidui_check_char(${id}) AS ${check}`);
+      L[2]!.push(`CASE WHEN ${iss} IN ('error', 'formula') THEN NULL ELSE ${n} END AS ${id}`);
+      L[3]!.push(`bidui_id_birth(${id}) AS ${birth}`, `bidui_check_char(${id}) AS ${check}`, `CASE WHEN ${c} IS DISTINCT FROM ${id} THEN ${c} END AS ${rawCol}`);
       L[4]!.push(`CASE WHEN ${iss} = 'excel_number' THEN 'excel' ELSE bidui_id_problem_static_bc(${id}, ${birth}, ${check}) END AS ${problem}`);
       L[5]!.push(`CASE WHEN ${problem} = 'excel' THEN bidui_excel_digits(${id}) END AS ${digits}`);
       const isPerson = field.name === 'id_number';

@@ -174,7 +174,9 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   let wb: XLSXTypes.WorkBook;
   const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false };
   try {
-    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string' }) : XLSX.read(fs.readFileSync(job.file), { ...options, type: 'buffer' });
+    // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
+    // number and loses its last digits here, as it would in Excel).
+    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fs.readFileSync(job.file), { ...options, type: 'buffer' });
   } catch (error) {
     throw new UserError('E_XLSX', `无法读取工作簿：${(error as Error).message}`, {
       file: job.file,

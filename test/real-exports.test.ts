@@ -1,0 +1,418 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import iconv from 'iconv-lite';
+import type * as XLSXTypes from '@e965/xlsx';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cellText, fifteenDigits, serialToIso } from '../src/ingest/readers/spreadsheet.js';
+import { readCsvFile, runCli, testDir, writeJson } from './helpers.js';
+import { loadError, loadFiles, put } from './ingest-helpers.js';
+import { newId } from './rule-harness.js';
+import { buildXlsx, n, ROSTER_HEADER, row, t as cell } from './xlsx-builder.js';
+
+/**
+ * Each kind of real export (DOMAIN.md "Real exports"), with inputs made here so that every
+ * variant of a kind is tried, not only the handed files (realworld.test.ts).
+ */
+const XLSX = createRequire(import.meta.url)('@e965/xlsx') as typeof XLSXTypes;
+
+const A = newId('1972-07-15');
+const B = newId('1975-03-02');
+const C = newId('1960-11-11');
+const D = newId('1988-08-08');
+/** The roster every variant writes: two households of two and one, one of one. */
+const ROSTER: string[][] = [
+  ['52262500000001', A, '张三', '户主', '羊坪镇', '竹坪村', '已脱贫', '2014-07-18', '2018-12-01', '4100'],
+  ['52262500000001', B, '李四', '配偶', '羊坪镇', '竹坪村', '已脱贫', '2014-07-18', '2018-12-01', '4100'],
+  ['52262500000002', C, '王五', '户主', '羊坪镇', '竹坪村', '未脱贫', '2015-03-02', '', '2600'],
+  ['52262500000003', D, '赵六', '户主', '蕉溪镇', '猛溪村', '已脱贫', '2016-01-05', '2019-11-30', '5200'],
+];
+const EXPECTED = ROSTER.map((r) => [r[0], r[1], r[2], r[6], r[7]]);
+const picked = (rows: Record<string, string | null>[]) => rows.map((r) => [r.household_id, r.id_number, r.name, r.status, r.identified_on]);
+const csv = (rows: string[][], sep = ',') => rows.map((r) => r.join(sep)).join('\r\n') + '\r\n';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = testDir()));
+afterEach(() => cleanup());
+
+const sheetOf = (rows: (string | number)[][], name = '名册') => {
+  const wb = XLSX.utils.book_new();
+  XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet(rows), name);
+  return wb;
+};
+
+describe('spreadsheet formats: one reader, one set of values', () => {
+  it('reads .xlsx, .xls (Excel 97–2003), .et (WPS), .ods and an HTML table saved as .xls (GBK) to the same rows', async () => {
+    const wb = sheetOf([ROSTER_HEADER, ...ROSTER]);
+    const files = [
+      put(dir, 'a.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer),
+      put(dir, 'b.xls', XLSX.write(wb, { bookType: 'biff8', type: 'buffer' }) as Buffer),
+      put(dir, 'c.et', XLSX.write(wb, { bookType: 'biff8', type: 'buffer' }) as Buffer),
+      put(dir, 'd.ods', XLSX.write(wb, { bookType: 'ods', type: 'buffer' }) as Buffer),
+      put(dir, 'e.xls', iconv.encode(`<html><head><meta charset="gbk"></head><body><table>${[ROSTER_HEADER, ...ROSTER].map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table></body></html>`, 'gbk')),
+    ];
+    for (const f of files) {
+      const r = await loadFiles('roster', [f]);
+      expect([path.basename(f), picked(r.rows), r.rejects]).toEqual([path.basename(f), EXPECTED, []]);
+    }
+  });
+
+  it('a .csv that is really a workbook, and a tab-separated text saved as .xls, are read by their content', async () => {
+    const wb = sheetOf([ROSTER_HEADER, ...ROSTER]);
+    const a = await loadFiles('roster', [put(dir, 'renamed.csv', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)]);
+    expect(picked(a.rows)).toEqual(EXPECTED);
+    const b = await loadFiles('roster', [put(dir, 'export.xls', iconv.encode(csv([ROSTER_HEADER, ...ROSTER], '\t'), 'gbk'))]);
+    expect(picked(b.rows)).toEqual(EXPECTED);
+  });
+
+  it('cell rules: phonetic guides and rich text, error cells, formulas without result, cells without references, very hidden sheets', async () => {
+    const header = `<row r="1">${ROSTER_HEADER.map((h) => `<c t="inlineStr"><is><t>${h}</t></is></c>`).join('')}</row>`;
+    const file = put(dir, 'quirks.xlsx', await buildXlsx({
+      sharedStrings: ['<si><r><t>张</t></r><r><rPr><b/></rPr><t>三</t></r><rPh sb="0" eb="1"><t>zhang</t></rPh></si>', '<si><t>李四</t><rPh sb="0" eb="2"><t>lisi</t></rPh></si>'],
+      sheets: [
+        { name: '旧', state: 'veryHidden', rows: row(1, ROSTER_HEADER) + row(2, ROSTER[0]!.map((c) => c.replace('张三', '旧人'))) },
+        {
+          name: '名册',
+          rows: header +
+            // no references at all; the name is rich text with a phonetic guide
+            `<row>${ROSTER[0]!.map((c, i) => (i === 2 ? '<c t="s"><v>0</v></c>' : `<c t="inlineStr"><is><t>${c}</t></is></c>`)).join('')}</row>` +
+            `<row r="3">${ROSTER[1]!.map((c, i) => (i === 2 ? '<c r="C3" t="s"><v>1</v></c>' : i === 5 ? '<c r="F3" t="e"><f>VLOOKUP(Z3,A:B,2,FALSE)</f><v>#N/A</v></c>' : cell(`${String.fromCharCode(65 + i)}3`, c))).join('')}</row>` +
+            `<row r="4">${ROSTER[2]!.map((c, i) => (i === 9 ? '<c r="J4"><f>SUM(K4:L4)</f></c>' : cell(`${String.fromCharCode(65 + i)}4`, c))).join('')}</row>` +
+            row(5, ROSTER[3]!),
+        },
+      ],
+    }));
+    const r = await loadFiles('roster', [file]);
+    expect(r.files[0]!.sheet).toBe('名册');
+    expect(r.files[0]!.layout.sheetsSkipped).toEqual([{ sheet: '旧', why: 'hidden' }]);
+    expect(r.rows.map((x) => [x.source_row, x.name, x.village, x.income_per_capita])).toEqual([
+      ['2', '张三', '竹坪村', '4100.00'],
+      ['3', '李四', '竹坪村', '4100.00'], // #N/A village: the head's, with a warning
+      ['4', '王五', '竹坪村', null], // a formula without result: empty, with a warning
+      ['5', '赵六', '猛溪村', '5200.00'],
+    ]);
+    expect(r.warnings.map((w) => [w.source_row, w.field, w.code, w.value])).toEqual([
+      ['3', 'village', 'excel_error_filled', '#N/A'],
+      ['4', 'income_per_capita', 'formula_no_value', '=SUM(K4:L4)'],
+    ]);
+  });
+
+  it('numbers in date and ID columns, in the 1900 and the 1904 date systems', async () => {
+    for (const date1904 of [false, true]) {
+      const serial = (iso: string) => Math.round((Date.parse(iso) - (date1904 ? Date.UTC(1904, 0, 1) : Date.UTC(1899, 11, 30))) / 86_400_000);
+      const ids = [newId('1950-01-01'), newId('1951-01-01'), newId('1952-01-01'), newId('1953-01-01'), newId('1954-01-01')];
+      const r = (i: number, id: string, identified: string, extra = '') =>
+        `<row r="${i}">${cell(`A${i}`, `5226250000000${i}`)}${id}${cell(`C${i}`, `人${i}`)}${cell(`D${i}`, '户主')}${cell(`E${i}`, '羊坪镇')}${cell(`F${i}`, '竹坪村')}${cell(`G${i}`, '未脱贫')}${identified}${extra}</row>`;
+      const file = put(dir, `n${date1904}.xlsx`, await buildXlsx({
+        date1904,
+        sheets: [{
+          name: '名册',
+          rows: row(1, ROSTER_HEADER.slice(0, 9)) +
+            r(2, cell('B2', ids[0]!), n('H2', 2016)) + // a year
+            r(3, cell('B3', ids[1]!), n('H3', 20140718)) + // YYYYMMDD
+            r(4, cell('B4', ids[2]!), n('H4', serial('2015-03-02'))) + // a serial date of the book's system
+            r(5, cell('B5', ids[3]!), n('H5', serial('2016-01-05') + 0.5, true)) + // a date-formatted date and time
+            r(6, n('B6', Number(`${ids[4]!.slice(0, 15)}000`)), cell('H6', '2016-01-05')) + // an 18-digit ID typed as a number
+            r(7, n('B7', 110105491231002), cell('H7', '2016-01-05')) + // a 15-digit ID as a number survives
+            r(8, cell('B8', newId('1956-01-01')), n('H8', 2014.07)), // ambiguous
+        }],
+      }));
+      const out = await loadFiles('roster', [file]);
+      expect([date1904, out.rows.map((x) => [x.source_row, x.identified_on, x.id_number_problem])]).toEqual([date1904, [
+        ['2', '2016-01-01', null],
+        ['3', '2014-07-18', null],
+        ['4', '2015-03-02', null],
+        ['5', '2016-01-05', null],
+        ['6', '2016-01-05', 'excel'],
+        ['7', '2016-01-05', null],
+      ]]);
+      expect(out.rows.find((x) => x.source_row === '7')!.id_number).toBe('11010519491231002X');
+      expect(out.rows.find((x) => x.source_row === '6')!.id_number_excel_digits).toBe(ids[4]!.slice(0, 15));
+      expect(out.rejects.map((x) => [x.source_row, x.reason_code])).toEqual([['8', 'ambiguous_date']]);
+    }
+  });
+
+  it('serial dates and Excel-damaged numbers as text', () => {
+    expect(serialToIso(43646)).toBe('2019-06-30');
+    expect(serialToIso(43646.75)).toBe('2019-06-30');
+    expect(serialToIso(1)).toBe('1900-01-01');
+    expect(serialToIso(61)).toBe('1900-03-01');
+    expect(serialToIso(0, true)).toBe('1904-01-01');
+    expect(fifteenDigits(5.22625196001101e17)).toBe('522625196001101000');
+    expect(fifteenDigits(522625198408300550)).toBe('522625198408301000');
+    expect(cellText({ t: 'n', v: 2016 }, 'date', false)).toEqual({ text: '2016' });
+    expect(cellText({ t: 'n', v: 2014.07 }, 'date', false)).toEqual({ text: '2014.07', issue: 'ambiguous_date' });
+    expect(cellText({ t: 'n', v: 52262500000001 }, 'code', false)).toEqual({ text: '52262500000001' });
+    expect(cellText({ t: 'e', v: 0x2a }, 'other', false)).toEqual({ text: '#N/A', issue: 'error' });
+  });
+
+  it('"sheet": "*" reads every visible sheet, one part each with its own header and row numbers; a notes sheet is skipped', async () => {
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([['羊坪镇建档立卡名册'], ROSTER_HEADER, ...ROSTER.slice(0, 3)]), '羊坪镇');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([['填表说明'], ['每户一行，身份证号写 18 位']]), '说明');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ROSTER[3]!]), '蕉溪镇');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ROSTER[0]!.map((c) => c.replace('张三', '旧人'))]), '旧');
+    wb.Workbook = { Sheets: [{ name: '羊坪镇', Hidden: 0 }, { name: '说明', Hidden: 0 }, { name: '蕉溪镇', Hidden: 0 }, { name: '旧', Hidden: 1 }] };
+    const file = put(dir, 'towns.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer);
+    const r = await loadFiles('roster', [file], { sheet: '*' });
+    expect(r.files.map((f) => [f.sheet, f.layout.headerRow, f.rowsLoaded])).toEqual([['羊坪镇', 2, 3], ['蕉溪镇', 1, 1]]);
+    expect(r.files[0]!.layout.sheetsSkipped).toEqual([{ sheet: '旧', why: 'hidden' }, { sheet: '说明', why: 'no_header' }]);
+    expect(r.rows.map((x) => [x.file_no, x.source_row, x.name])).toEqual([[1, '3', '张三'], [1, '4', '李四'], [1, '5', '王五'], [2, '2', '赵六']]);
+    // A named sheet that does not exist: the sheets there are, listed.
+    const error = await loadError('roster', [file], { sheet: '名册' });
+    expect([error.code, error.message]).toEqual(['E_XLSX_SHEET', expect.stringMatching(/「羊坪镇」.*「旧」（隐藏）/)]);
+  });
+});
+
+describe('layout: header, title rows, two-level headers, blank, footer and repeated-header rows', () => {
+  it('finds the header below title rows, or takes the configured headerRow (and says when it is wrong)', async () => {
+    const text = csv([['镇远县建档立卡贫困人口花名册'], ['单位：羊坪镇', '', '', '日期：2020年6月30日'], ROSTER_HEADER, ...ROSTER]);
+    const f = put(dir, 'title.csv', text);
+    const auto = await loadFiles('roster', [f]);
+    expect([auto.files[0]!.layout.headerRow, picked(auto.rows), auto.rows.map((x) => x.source_row)]).toEqual([3, EXPECTED, ['4', '5', '6', '7']]);
+    const fixed = await loadFiles('roster', [f], { headerRow: 3 });
+    expect([fixed.files[0]!.layout.headerConfigured, picked(fixed.rows)]).toEqual([true, EXPECTED]);
+    const wrong = await loadError('roster', [f], { headerRow: 2 });
+    expect(wrong.code).toBe('E_MISSING_COLUMN');
+    expect(wrong.message).toMatch(/配置的表头行（第 2 行）/);
+  });
+
+  it('reads two-level headers: group labels above, names below or merged down (CSV and XLSX)', async () => {
+    const upper = ['户编号', '证件号码', '姓名', '与户主关系', '住址', '', '脱贫信息', '', '', '人均纯收入'];
+    const lower = ['', '', '', '', '乡镇', '行政村', '脱贫状态', '识别时间', '脱贫时间', ''];
+    const a = await loadFiles('roster', [put(dir, 'two.csv', csv([upper, lower, ...ROSTER]))]);
+    expect([a.files[0]!.layout.headerRow, a.files[0]!.layout.twoLevel, picked(a.rows)]).toEqual([2, true, EXPECTED]);
+    const ws = XLSX.utils.aoa_to_sheet([upper, lower, ...ROSTER]);
+    ws['!merges'] = [
+      ...[0, 1, 2, 3, 9].map((c) => ({ s: { r: 0, c }, e: { r: 1, c } })),
+      { s: { r: 0, c: 4 }, e: { r: 0, c: 5 } },
+      { s: { r: 0, c: 6 }, e: { r: 0, c: 8 } },
+    ];
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, ws, '名册');
+    const b = await loadFiles('roster', [put(dir, 'two.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)]);
+    expect([b.files[0]!.layout.headerRow, picked(b.rows), b.rows.map((x) => x.income_per_capita)]).toEqual([2, EXPECTED, ['4100.00', '4100.00', '2600.00', '5200.00']]);
+  });
+
+  it('skips and counts blank rows, footers and repeated headers; keeps row numbers right after a blank line', async () => {
+    const rows = [
+      ROSTER_HEADER,
+      ROSTER[0]!,
+      ',,,,,,,,,',
+      ROSTER[1]!,
+      ROSTER_HEADER, // the header again (a printed export's page break)
+      ROSTER[2]!,
+      ['52262500000009', newId('1970-01-01'), '钱七', '户主', '羊坪镇', '竹坪村', '未脱贫', '不详', '', ''],
+      ROSTER[3]!,
+      ['合计：5户', '', '', '', '', '', '', '', '', ''],
+    ].map((r) => (typeof r === 'string' ? r : r.join(',')));
+    // Fast path (DuckDB reads the file), then with a blank line and a short footer (parsed here).
+    for (const [name, text] of [
+      ['plain.csv', `${rows.join('\n')}\n`],
+      ['blank.csv', `${rows.slice(0, 2).join('\n')}\n\n${rows.slice(3).join('\n')}\n制表人：\n`],
+    ] as const) {
+      const r = await loadFiles('roster', [put(dir, name, text)]);
+      const f = r.files[0]!;
+      expect([name, picked(r.rows)]).toEqual([name, EXPECTED]);
+      expect([name, r.rows.map((x) => x.source_row)]).toEqual([name, ['2', '4', '6', '8']]);
+      expect([name, r.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([name, [['7', 'bad_date']]]);
+      expect([name, f.rowsRead, f.rowsLoaded, f.rowsRejected, f.rowsSkipped]).toEqual([name, f.rowsLoaded + 1 + f.rowsSkipped, 4, 1, f.rowsSkipped]);
+      expect([name, f.layout.skipped]).toEqual([name, name === 'plain.csv' ? { empty: 1, header: 1, footer: 1 } : { empty: 1, header: 1, footer: 2 }]);
+    }
+    // A data row of another width is still refused, naming the row.
+    const ragged = await loadError('roster', [put(dir, 'ragged.csv', `${rows.slice(0, 2).join('\n')}\n\n${ROSTER[1]!.join(',')},多余\n`)]);
+    expect([ragged.code, ragged.message]).toEqual(['E_RAGGED_ROWS', expect.stringMatching(/第 4 行（列数多于表头）/)]);
+  });
+
+  it('fills merged ranges, counts empty rows inside a sheet, skips a footer merged across the ID column', async () => {
+    const ws = XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ROSTER[0]!, ROSTER[1]!.map((c, i) => ([0, 4, 5, 6, 7, 8, 9].includes(i) ? '' : c)), [], ROSTER[2]!, ROSTER[3]!, ['合计：4户4人']]);
+    ws['!merges'] = [...[0, 4, 5, 6, 7, 8, 9].map((c) => ({ s: { r: 1, c }, e: { r: 2, c } })), { s: { r: 6, c: 0 }, e: { r: 6, c: 9 } }];
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, ws, '花名册');
+    const r = await loadFiles('roster', [put(dir, 'merged.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)]);
+    expect(picked(r.rows)).toEqual(EXPECTED);
+    expect(r.files[0]!.layout.skipped).toEqual({ empty: 1, footer: 1 });
+  });
+});
+
+describe('text files: encodings and line structure', () => {
+  it('reads UTF-16 LE and BE with a BOM', async () => {
+    const text = csv([ROSTER_HEADER, ...ROSTER], '\t');
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    for (const [name, bytes] of [['le.txt', le], ['be.txt', be]] as const) {
+      const r = await loadFiles('roster', [put(dir, name, bytes)]);
+      expect([name, picked(r.rows)]).toEqual([name, EXPECTED]);
+    }
+  });
+
+  it('refuses a file that switches encoding part-way, naming the line', async () => {
+    const head = csv([ROSTER_HEADER, ROSTER[0]!, ROSTER[1]!]);
+    const tail = csv([ROSTER[2]!, ROSTER[3]!]);
+    const a = await loadError('roster', [put(dir, 'u8-gbk.csv', Buffer.concat([Buffer.from(head, 'utf8'), iconv.encode(tail, 'gbk')]))]);
+    expect([a.code, a.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/前面是 UTF-8 编码，从第 4 行起变成了 GBK/)]);
+    const b = await loadError('roster', [put(dir, 'gbk-u8.csv', Buffer.concat([iconv.encode(head, 'gbk'), Buffer.from(tail, 'utf8')]))]);
+    expect([b.code, b.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/前面是 GBK 编码，从第 4 行起变成了 UTF-8/)]);
+  });
+
+  it('reads a CRLF file whose quoted cells hold line feeds (and a header cell with one)', async () => {
+    const header = ROSTER_HEADER.map((h) => (h === '证件号码' ? '"证件\n号码"' : h));
+    const rows = ROSTER.map((r) => r.map((c, i) => (i === 5 ? `"${c}\n（老村）"` : c)));
+    const r = await loadFiles('roster', [put(dir, 'crlf.csv', csv([header, ...rows]))]);
+    // (place names are width-folded: （） becomes ())
+    expect([picked(r.rows), r.rows.map((x) => x.village)]).toEqual([EXPECTED, ROSTER.map((x) => `${x[5]}\n(老村)`)]);
+  });
+});
+
+describe('values', () => {
+  it('unwraps ="…" and removes format characters on every field; IDs and codes with .0; new date forms', async () => {
+    const rows = ROSTER.map((r, k) => r.map((c, i) => {
+      if (i === 1) return k === 0 ? `="${c}"` : k === 1 ? `\u200B${c}\u2060` : `${c}`;
+      if (i === 0) return k === 2 ? `${c}.0` : `="${c}"`;
+      if (i === 2) return k === 3 ? `${c.slice(0, 1)}\u00AD${c.slice(1)}` : c;
+      if (i === 4) return `\uFEFF${c}`;
+      return c;
+    }));
+    rows[0]![7] = '2014.7.18';
+    rows[1]![7] = '2014年7月18日';
+    rows[2]![7] = '2015年3月'; // → 2015-03-01
+    rows[3]![7] = '2016年度'; // → 2016-01-01
+    const r = await loadFiles('roster', [put(dir, 'wrapped.csv', csv([ROSTER_HEADER, ...rows]))]);
+    expect(r.rows.map((x) => [x.household_id, x.id_number, x.id_number_problem, x.name, x.township, x.identified_on])).toEqual([
+      ['52262500000001', A, null, '张三', '羊坪镇', '2014-07-18'],
+      ['52262500000001', B, null, '李四', '羊坪镇', '2014-07-18'],
+      ['52262500000002', C, null, '王五', '羊坪镇', '2015-03-01'],
+      ['52262500000003', D, null, '赵六', '蕉溪镇', '2016-01-01'],
+    ]);
+  });
+
+  it('the …000 rule marks a file only when at least 3 and more than 2% of its 18-digit IDs end in 000', async () => {
+    const hukou = (ids: string[]) => csv([['公民身份号码', '姓名', '户号', '乡镇', '行政村', '人口状态'], ...ids.map((id, i) => [id, `人${i}`, `H${i}`, '羊坪镇', '竹坪村', '正常'])]);
+    const good = Array.from({ length: 200 }, (_, i) => newId(`19${String(40 + (i % 50)).padStart(2, '0')}-0${1 + (i % 9)}-1${i % 9}`));
+    const damaged = (n: number) => good.slice(0, n).map((id) => `${id.slice(0, 15)}000`);
+    const problems = async (name: string, ids: string[]) => (await loadFiles('hukou', [put(dir, name, hukou(ids))])).rows.filter((x) => x.id_number_problem === 'excel').length;
+    expect(await problems('two.csv', [...damaged(2), ...good.slice(2, 50)])).toBe(0); // fewer than 3
+    expect(await problems('share.csv', [...damaged(3), ...good.slice(3, 200)])).toBe(0); // 3 of 200: 1.5%
+    expect(await problems('marked.csv', [...damaged(3), ...good.slice(3, 100)])).toBe(3); // 3 of 100
+  });
+
+  it('maps the national status wording and configured spellings; an unknown value is reported once, with its count and the entry that maps it', async () => {
+    const rows = ROSTER.map((r) => [...r]);
+    rows[0]![6] = '已脱贫(享受政策)';
+    rows[1]![6] = '已脱贫（不再享受政策）';
+    rows[2]![6] = '脱贫监测户';
+    rows[3]![6] = '脱贫监测户';
+    const file = put(dir, 'status.csv', csv([ROSTER_HEADER, ...rows]));
+    const unknown = await loadFiles('roster', [file]);
+    expect(unknown.rows.map((x) => x.status)).toEqual(['已脱贫', '已脱贫']);
+    expect(unknown.rejects.map((x) => [x.source_row, x.reason_code, x.field])).toEqual([['4', 'bad_value', 'status'], ['5', 'bad_value', 'status']]);
+    const mapped = await loadFiles('roster', [file], { values: { status: { 脱贫监测户: '已脱贫' } } });
+    expect(mapped.rows.map((x) => x.status)).toEqual(['已脱贫', '已脱贫', '已脱贫', '已脱贫']);
+
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['status.csv'] }] });
+    const out = runCli(['ingest', '--config', config, '--quiet']);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.split('\n').filter((l) => l.includes('脱贫监测户'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/无法识别的脱贫状态「脱贫监测户」：2 行（第 4、5 行）/);
+    expect(lines[0]).toContain('"values": { "status": { "脱贫监测户": "未脱贫" } }');
+  });
+});
+
+describe('the roster loses no one', () => {
+  it('loads a member with an empty ID (a Q1 lead), fills household fields from the head, rejects only a household without a value', async () => {
+    const rows = [
+      ['52262500000001', A, '张三', '户主', '羊坪镇', '竹坪村', '已脱贫', '2014-07-18', '2018-12-01', '4100'],
+      ['52262500000001', '', '李四', '配偶', '', '', '', '', '', ''],
+      ['52262500000002', C, '王五', '户主', '羊坪镇', '竹坪村', '', '2015-03-02', '', '2600'],
+      ['52262500000003', D, '赵六', '子女', '蕉溪镇', '猛溪村', '未脱贫', '', '', ''],
+      ['52262500000003', B, '钱七', '子女', '', '', '未脱贫', '2016-01-05', '', ''],
+    ];
+    const r = await loadFiles('roster', [put(dir, 'members.csv', csv([ROSTER_HEADER, ...rows]))]);
+    expect(r.rows.map((x) => [x.source_row, x.name, x.id_number_problem, x.township, x.status, x.identified_on, x.exited_on, x.income_per_capita])).toEqual([
+      ['2', '张三', null, '羊坪镇', '已脱贫', '2014-07-18', '2018-12-01', '4100.00'],
+      ['3', '李四', 'missing', '羊坪镇', '已脱贫', '2014-07-18', '2018-12-01', '4100.00'],
+      // no head: the household's rows agree on a value
+      ['5', '赵六', null, '蕉溪镇', '未脱贫', '2016-01-05', null, null],
+      ['6', '钱七', null, '蕉溪镇', '未脱贫', '2016-01-05', null, null],
+    ]);
+    expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.field])).toEqual([['4', 'household_missing', 'status']]);
+    expect(r.rejects[0]!.reason).toMatch(/本户.*都没有可用的「脱贫状态」/);
+    expect(r.files[0]!.layout.filled).toMatchObject({ township: 2, status: 1, identified_on: 2 });
+  });
+});
+
+describe('nothing dropped unseen: the quality gate, the problem-data workbooks, counts on the as-of date', () => {
+  it('stops a run whose roster lost too many rows (exit 2), goes on with --accept-rejects and records it', async () => {
+    const rows = ROSTER.map((r, i) => (i < 2 ? r : r.map((c, j) => (j === 7 ? '不详' : c))));
+    put(dir, 'roster.csv', csv([ROSTER_HEADER, ...rows]));
+    put(dir, 'hukou.csv', csv([['公民身份号码', '姓名', '户号', '乡镇', '行政村', '人口状态'], [A, '张三', 'H1', '羊坪镇', '竹坪村', '正常']]));
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['roster.csv'] }, { dataset: 'hukou', files: ['hukou.csv'] }] });
+    const stopped = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out'), '--quiet']);
+    expect(stopped.code).toBe(2);
+    expect(stopped.stderr).toMatch(/E_QUALITY_GATE/);
+    expect(stopped.stderr).toMatch(/建档立卡（roster）：2 \/ 4 行被拒收（50\.0%，上限 1\.00%）/);
+    expect(stopped.stderr).toMatch(/roster\.csv：拒收 2 行 — 「识别时间」（列「识别时间」）不是可识别的日期 2 行（第 4、5 行）/);
+    expect(stopped.stderr).toMatch(/--accept-rejects/);
+    expect(fs.existsSync(path.join(dir, 'out', 'summary.html'))).toBe(false);
+
+    const accepted = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out'), '--quiet', '--accept-rejects', '--mask-ids']);
+    expect([accepted.code, accepted.stderr]).toEqual([0, '']);
+    expect(accepted.stdout).toMatch(/按 --accept-rejects 继续比对/);
+    const summary = fs.readFileSync(path.join(dir, 'out', 'summary.html'), 'utf8');
+    expect(summary).toMatch(/越过了质量关口/);
+    expect(summary).toMatch(/不是可识别的日期/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8'));
+    expect(manifest.quality_gate).toMatchObject({ accepted: true, limit: 0.01, over: [expect.objectContaining({ dataset: 'roster', rowsRejected: 2 })] });
+
+    // The rejected rows, to send back: owner-only, values as written, IDs masked.
+    const book = path.join(dir, 'out', 'quality', '建档立卡.xlsx');
+    expect(fs.statSync(book).mode & 0o777).toBe(0o600);
+    const wb = XLSX.read(fs.readFileSync(book), { type: 'buffer' });
+    expect(wb.SheetNames).toEqual(['拒收记录', '警告', '说明']);
+    const rejected = XLSX.utils.sheet_to_json<Record<string, string | number>>(wb.Sheets['拒收记录']!);
+    expect(rejected.map((x) => [x['文件'], x['行号'], x['识别时间'], x['姓名'], x['证件号码']])).toEqual([
+      ['roster.csv', 4, '不详', '王五', `${C.slice(0, 6)}********${C.slice(-4)}`],
+      ['roster.csv', 5, '不详', '赵六', `${D.slice(0, 6)}********${D.slice(-4)}`],
+    ]);
+    expect(manifest.outputs.map((o: { file: string }) => o.file)).toContain('quality/建档立卡.xlsx');
+  });
+
+  it('counts invalid IDs for the run\'s as-of date, so the summary agrees with Q1', async () => {
+    const born2019 = newId('2019-05-01');
+    const rows = [[...ROSTER[0]!], ['52262500000001', born2019, '小明', '子女', '羊坪镇', '竹坪村', '已脱贫', '2014-07-18', '2018-12-01', '4100']];
+    put(dir, 'roster.csv', csv([ROSTER_HEADER, ...rows]));
+    put(dir, 'hukou.csv', csv([['公民身份号码', '姓名', '户号', '乡镇', '行政村', '人口状态'], [A, '张三', 'H1', '羊坪镇', '竹坪村', '正常']]));
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['roster.csv'] }, { dataset: 'hukou', files: ['hukou.csv'] }] });
+    expect(runCli(['ingest', '--config', config, '--quiet']).code).toBe(0); // counted on the day of the ingest: valid
+    const out = runCli(['run', '--config', config, '--as-of', '2018-12-31', '--out', path.join(dir, 'out'), '--quiet']);
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    const q1 = readCsvFile(path.join(dir, 'out', 'evidence.csv')).filter((e) => e.rule === 'Q1');
+    expect(q1.map((e) => e.name)).toEqual(['小明']);
+    const summary = fs.readFileSync(path.join(dir, 'out', 'summary.html'), 'utf8');
+    expect(summary).toMatch(/建档立卡（roster）<\/td>(<td[^>]*>[^<]*<\/td>){8}<td class="n">1<\/td><td>证件号码中的出生日期无效或晚于比对日期：1<\/td>/);
+  });
+
+  it('prints reasons and row numbers, never a name or an ID, and no data row when no header is found', async () => {
+    const secret = ['独孤求败', '令狐冲'];
+    const rows = ROSTER.map((r, i) => (i === 0 ? r.map((c, j) => (j === 2 ? secret[0]! : c)) : i === 2 ? r.map((c, j) => (j === 2 ? secret[1]! : j === 7 ? '不详' : c)) : r));
+    put(dir, 'roster.csv', csv([ROSTER_HEADER, ...rows]));
+    put(dir, 'noheader.csv', csv(ROSTER.map((r) => r.map((c, j) => (j === 2 ? secret[0]! : c)))));
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['roster.csv'] }] });
+    const out = runCli(['ingest', '--config', config]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/拒收 1 行：.*第 4 行/);
+    writeJson(config, { workspace: './ws2', datasets: [{ dataset: 'roster', files: ['noheader.csv'] }] });
+    const bad = runCli(['ingest', '--config', config]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/找不到.*表头/);
+    for (const text of [out.stdout, out.stderr, bad.stdout, bad.stderr, fs.readFileSync(path.join(dir, 'ws', 'logs', 'bidui.log'), 'utf8')]) {
+      for (const s of [...secret, A, B, C, D]) expect(text).not.toContain(s);
+    }
+  });
+});

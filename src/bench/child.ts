@@ -5,6 +5,8 @@
  *   node dist/bench/child.js bare CONFIG DBFILE
  *   node dist/bench/child.js match CONFIG AS_OF
  *   node dist/bench/child.js match-bare CONFIG AS_OF
+ *   node dist/bench/child.js read-sheetjs FILE [SHEET]
+ *   node dist/bench/child.js read-exceljs FILE
  */
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -19,6 +21,8 @@ import { ingest } from '../ingest/ingest.js';
 import { bindParams, match, splitSteps } from '../match/match.js';
 import { packageRoot } from '../core/paths.js';
 import { loadCatalogue } from '../rules/catalogue.js';
+import ExcelJS from '../core/exceljs.js';
+import { readWorkbookNow } from '../ingest/readers/spreadsheet.js';
 
 interface Part {
   name: string;
@@ -108,12 +112,35 @@ async function runMatchBare(configFile: string, asOf: string): Promise<Part[]> {
   return parts;
 }
 
+/** Spreadsheet reading alone (the choice of reader): SheetJS into bidui's normalised CSV. */
+function runReadSheetjs(file: string, sheet: string | undefined): Part[] {
+  const tmp = fs.mkdtempSync(fsPath.join(fsPath.dirname(file), 'tmp-'));
+  try {
+    const started = performance.now();
+    const r = readWorkbookNow({ file, dataset: 'roster', overrides: {}, sheet, headerRow: undefined, text: undefined, tmpDir: tmp, prefix: 'bench' });
+    return [{ name: 'sheetjs', rows: r.parts.reduce((s, p) => s + p.rows, 0), ms: performance.now() - started }];
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The alternative: exceljs's streaming reader, every row's values visited (no conversion). */
+async function runReadExceljs(file: string): Promise<Part[]> {
+  const started = performance.now();
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore' });
+  let rows = 0;
+  for await (const ws of reader) for await (const row of ws) if ((row.values as unknown[]).length > 0) rows++;
+  return [{ name: 'exceljs', rows: rows - 1, ms: performance.now() - started }];
+}
+
 const [job, configFile, arg] = process.argv.slice(2);
 const started = performance.now();
 const parts =
   job === 'ingest' ? await runIngest(configFile!)
   : job === 'bare' ? await runBare(configFile!, arg!)
   : job === 'match' ? await runMatch(configFile!, arg!)
+  : job === 'read-sheetjs' ? runReadSheetjs(configFile!, arg)
+  : job === 'read-exceljs' ? await runReadExceljs(configFile!)
   : await runMatchBare(configFile!, arg!);
 const ms = performance.now() - started;
 process.stdout.write(`${JSON.stringify({ ms, maxRssMb: process.resourceUsage().maxRSS / 1024, parts })}\n`);

@@ -2,6 +2,9 @@
  * Benchmarks (never timed unit tests). Figures go to docs/BENCHMARKS.md.
  *   npm run bench -- fixtures --households N
  *   npm run bench -- ingest --households N [--messy X] [--runs R]
+ *   npm run bench -- match --households N [--runs R]
+ *   npm run bench -- run --households N [--messy X] [--runs R]
+ *   npm run bench -- sheets --rows N [--runs R]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -194,6 +197,76 @@ program
     }
     const check = checkLeads(dir, path.join(dir, 'out', 'evidence.csv'), o.asOf);
     process.stdout.write(`machine: ${machine()}\ncounty: ${fmt(o.households)} households, messy ${o.messy}; bidui run (ingest + match + report, fresh workspace), median of ${o.runs}: ${(median(times) / 1000).toFixed(2)} s, peak RSS ${fmt(Math.max(...rss))} MB\n${check}\n`);
+  });
+
+/**
+ * A roster workbook of `rows` rows (12 columns, shared strings, dates as date cells), as .xlsx
+ * (exceljs's streaming writer) and as .xls (SheetJS BIFF8: 50,000 rows a sheet, the format holds
+ * 65,536), with a config for each. Valid IDs, households of three.
+ */
+async function sheetFixtures(rows: number): Promise<{ dir: string; xlsx: string; xls: string }> {
+  const dir = path.join(ROOT, 'bench-data', `sheets-${rows}`);
+  const xlsx = path.join(dir, 'roster.xlsx');
+  const xls = path.join(dir, 'roster.xls');
+  if (fs.existsSync(xls)) return { dir, xlsx, xls };
+  fs.mkdirSync(dir, { recursive: true });
+  const { default: ExcelJS } = await import('../core/exceljs.js');
+  const { checkChar } = await import('../ingest/id-number.js');
+  const header = ['序号', '户编号', '证件号码', '姓名', '与户主关系', '乡镇', '行政村', '脱贫状态', '识别时间', '脱贫时间', '人均纯收入', '备注'];
+  const towns = ['羊坪镇', '蕉溪镇', '青溪镇', '涌溪乡', '江古镇', '都坪镇', '金堡镇', '尚寨土家族乡'];
+  const rowOf = (i: number): (string | number | Date)[] => {
+    const birth = `19${String(40 + (i % 60)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
+    const body = `522625${birth}${String(i % 1000).padStart(3, '0')}`;
+    const exited = i % 2 === 0;
+    return [i + 1, String(52262500000000 + Math.floor(i / 3)), body + checkChar(body), `张${String.fromCharCode(0x4e00 + (i % 2000))}`, i % 3 === 0 ? '户主' : '子女',
+      towns[i % 8]!, `${towns[i % 8]!.slice(0, 2)}${i % 129}村`, exited ? '已脱贫' : '未脱贫', new Date(Date.UTC(2014 + (i % 3), i % 12, 1 + (i % 28))), exited ? '2018-12-01' : '', 2600 + (i % 5000), ''];
+  };
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: xlsx, useSharedStrings: true, useStyles: true });
+  const ws = wb.addWorksheet('名册');
+  ws.addRow(header).commit();
+  for (let i = 0; i < rows; i++) ws.addRow(rowOf(i)).commit();
+  ws.commit();
+  await wb.commit();
+  const XLSX = (await import('node:module')).createRequire(import.meta.url)('@e965/xlsx') as typeof import('@e965/xlsx');
+  const book = XLSX.utils.book_new();
+  for (let start = 0, n = 1; start < rows; start += 50_000, n++) {
+    const aoa = [header, ...Array.from({ length: Math.min(50_000, rows - start) }, (_, k) => rowOf(start + k))];
+    XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet(aoa, { cellDates: true }), `名册${n}`);
+  }
+  fs.writeFileSync(xls, XLSX.write(book, { bookType: 'biff8', type: 'buffer' }) as Buffer);
+  for (const [name, file, sheet] of [['xlsx', xlsx, undefined], ['xls', xls, '*']] as const) {
+    fs.writeFileSync(path.join(dir, `${name}.config.json`), JSON.stringify({ workspace: `./ws-${name}`, datasets: [{ dataset: 'roster', files: [path.basename(file)], ...(sheet ? { sheet } : {}) }] }));
+  }
+  return { dir, xlsx, xls };
+}
+
+program
+  .command('sheets')
+  .description('spreadsheet reading: SheetJS and exceljs on one workbook, and bidui ingest of .xlsx and .xls')
+  .option('--rows <n>', 'rows', (v) => Number(v), 200_000)
+  .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
+  .action(async (o: { rows: number; runs: number }) => {
+    const { dir, xlsx, xls } = await sheetFixtures(o.rows);
+    const jobs: [string, string[], string | undefined][] = [
+      ['SheetJS read + convert (.xlsx)', ['read-sheetjs', xlsx], undefined],
+      ['exceljs streaming read (.xlsx)', ['read-exceljs', xlsx], undefined],
+      ['SheetJS read + convert (.xls, 4 sheets)', ['read-sheetjs', xls, '*'], undefined],
+      ['bidui ingest (.xlsx)', ['ingest', path.join(dir, 'xlsx.config.json')], path.join(dir, 'ws-xlsx')],
+      ['bidui ingest (.xls, "sheet": "*")', ['ingest', path.join(dir, 'xls.config.json')], path.join(dir, 'ws-xls')],
+    ];
+    const lines = [`machine: ${machine()}`, `workbook: ${fmt(o.rows)} rows × 12 columns; .xlsx ${fmt(fs.statSync(xlsx).size / 2 ** 20)} MB, .xls ${fmt(fs.statSync(xls).size / 2 ** 20)} MB; median of ${o.runs} runs`, '', '| job | rows | s | rows/s | peak RSS MB |', '| --- | ---: | ---: | ---: | ---: |'];
+    for (const [name, args, ws] of jobs) {
+      const runs: Measured[] = [];
+      for (let i = 0; i < o.runs; i++) {
+        if (ws) fs.rmSync(ws, { recursive: true, force: true });
+        runs.push(child(args));
+      }
+      const s = summarise(runs);
+      const rows = [...s.byName.values()].reduce((a, x) => a + x.rows, 0);
+      lines.push(`| ${name} | ${fmt(rows)} | ${(s.ms / 1000).toFixed(2)} | ${fmt(rows / (s.ms / 1000))} | ${fmt(s.rss)} |`);
+      process.stderr.write(`${name}: ${(s.ms / 1000).toFixed(2)} s\n`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
   });
 
 await program.parseAsync(process.argv);

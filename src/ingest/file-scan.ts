@@ -50,7 +50,7 @@ export class LineStats {
     if (chunk.length === 0) return;
     if (!this.quotes && chunk.includes(0x22)) this.quotes = true;
     this.lf += count(chunk, 0x0a);
-    const crs = count(chunk, 0x0d);
+    const crs = chunk.includes(0x0d) ? count(chunk, 0x0d) : 0;
     this.cr += crs;
     if (crs > 0) this.crlf += countSeq(chunk, CRLF);
     const splitCrlf = this.endsWithCr && chunk[0] === 0x0a;
@@ -65,7 +65,7 @@ export class LineStats {
     }
     // Content after a run of two terminators (one at the start of the file): a blank line.
     if (run >= (this.seenContent ? 2 : 1)) this.interiorBlank = true;
-    for (const seq of BLANK_SEQS) {
+    for (const seq of crs > 0 ? BLANK_SEQS : BLANK_SEQS.slice(0, 1)) {
       if (this.interiorBlank) break;
       for (let at = chunk.indexOf(seq, firstContent); at >= 0; at = chunk.indexOf(seq, at + 1)) {
         if (indexOfContent(chunk, at + seq.length) >= 0) {

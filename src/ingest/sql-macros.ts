@@ -55,9 +55,14 @@ CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)
 -- the per-value work is skipped. One RE2 test per row costs much less than one per value.
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
   regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)');
-CREATE OR REPLACE TEMP MACRO bidui_text_in(s, dirty) AS CASE WHEN dirty THEN bidui_text(s) ELSE nullif(s, '') END;
-CREATE OR REPLACE TEMP MACRO bidui_name_in(s, dirty) AS CASE WHEN dirty THEN bidui_name(s) ELSE nullif(s, '') END;
-CREATE OR REPLACE TEMP MACRO bidui_issue_in(s, dirty) AS CASE WHEN dirty THEN bidui_cell_issue(s) END;
+-- A cell's value for typing: its cleaned text, or NULL when empty or when it is an Excel error
+-- value or a formula without result (whose issue typing works out only for such rare cells).
+CREATE OR REPLACE TEMP MACRO bidui_text_ok(s) AS
+  list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(bidui_fold(p)) END)[1];
+CREATE OR REPLACE TEMP MACRO bidui_name_ok(s) AS
+  list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(p) END)[1];
+CREATE OR REPLACE TEMP MACRO bidui_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_text_ok(s) ELSE nullif(s, '') END;
+CREATE OR REPLACE TEMP MACRO bidui_name_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_name_ok(s) ELSE nullif(s, '') END;
 -- A code (户编号, 户号) that went through a number keeps a trailing .0: removed.
 CREATE OR REPLACE TEMP MACRO bidui_code(t) AS CASE WHEN ends_with(t, '.0') THEN regexp_replace(t, '^([0-9]+)\\.0+$', '\\1') ELSE t END;
 CREATE OR REPLACE TEMP MACRO bidui_check_char(t) AS
@@ -157,7 +162,7 @@ CREATE OR REPLACE TEMP MACRO bidui_parse_number(s) AS
   TRY_CAST(regexp_replace(bidui_fold(s), '[,，¥￥元\\s]', '', 'g') AS DECIMAL(18, 2));
 -- A bracketed note after a coded value (已脱贫(享受政策), 已脱贫（不再享受政策）) removed; the
 -- value is already width-folded, so full-width brackets are ASCII here.
-CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS regexp_replace(t, '\\s*\\([^()]*\\)$', '');
+CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS CASE WHEN ends_with(t, ')') THEN regexp_replace(t, '\\s*\\([^()]*\\)$', '') ELSE t END;
 -- Layout (layout.ts): a row without data (every cell empty, blank after cleaning, an Excel error
 -- value or a formula without result), and a footer row (合计, 制表人 … in some cell).
 CREATE OR REPLACE TEMP MACRO bidui_row_blank(joined) AS

@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { log } from '../core/log.js';
 import { queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
 import { type DatasetDef, dataTable, personIdField } from './datasets.js';
-import type { IdProblem } from './id-number.js';
+import { ID_PROBLEMS, type IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import type { StageInput } from './readers/csv.js';
 import { idColumns } from './store-schema.js';
@@ -80,7 +80,15 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     } finally {
       await runStep(conn, `${step}: drop ragged`, `DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(`${rejects}_scans`)}`);
     }
-    if (input.kind === 'raw' && !fallback) fallback = await checkDirectRead(conn, step, input, t);
+    // One pass for what the next steps need: the first rowid, the row count, and per ID field
+    // how many 18-character IDs there are and how many end in 000 (cheap tests; see markExcel000).
+    const ids = def.fields.filter((fd) => fd.type === 'id');
+    const [look] = await queryStep<Record<string, string | null>>(conn, `${step}: first look`,
+      `SELECT min(rowid) AS base, count(*) AS n${ids.map((fd) => {
+        const id = quoteIdent(fd.name);
+        return `, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18) AS ${quoteIdent(`n18_${fd.name}`)}, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18 AND ends_with(${id}, '000')) AS ${quoteIdent(`n000_${fd.name}`)}`;
+      }).join('')} FROM ${t}`);
+    if (input.kind === 'raw' && !fallback) fallback = await checkDirectRead(conn, step, input, Number(look?.n ?? 0));
     if (fallback !== undefined) {
       if (input.kind !== 'raw') throw new Error(`normalised input of ${def.name} refused by DuckDB`);
       log().info({ dataset: def.name, file: input.displayPath, because: fallback }, 'file read in normalised form');
@@ -93,8 +101,7 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     // the file's order and its rowids are contiguous.
     let sourceRow = 'source_row';
     if (input.kind === 'raw') {
-      const [{ base }] = (await queryStep<{ base: string | null }>(conn, `${step}: row base`, `SELECT min(rowid) AS base FROM ${t}`)) as [{ base: string | null }];
-      sourceRow = `(rowid - ${BigInt(base ?? 0)} + ${input.skip + 2})`;
+      sourceRow = `(rowid - ${BigInt(look?.base ?? 0)} + ${input.skip + 2})`;
     }
     // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers that
     // come from rowids are written down.
@@ -104,7 +111,7 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
       sourceRow = 'source_row';
     };
     const notes: FileNotes = {};
-    await markExcel000(conn, step, def, t, notes, beforeUpdate);
+    await markExcel000(conn, step, def, t, look ?? {}, notes, beforeUpdate);
     if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, notes, beforeUpdate);
     const counts = await countStaged(conn, step, def, t, options.asOf);
     return { def, table, typed, input, sourceRow, counts, notes };
@@ -115,21 +122,23 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
 }
 
 /**
- * Checks of a file DuckDB read directly: the record it took as the header is the header found
- * here, and (for a file without quotes) it read one row per line below the header. A failed
- * check sends the file to the normalised form; the reason is logged and kept in the notes.
+ * Checks of a file DuckDB read directly: for a file without quotes, one row per line below the
+ * header; for one with quotes, the record it took as the header is the header found here. A
+ * failed check sends the file to the normalised form; the reason is logged and kept in the notes.
  */
-async function checkDirectRead(conn: DuckDBConnection, step: string, input: Extract<StageInput, { kind: 'raw' }>, t: string): Promise<string | undefined> {
+async function checkDirectRead(conn: DuckDBConnection, step: string, input: Extract<StageInput, { kind: 'raw' }>, rows: number): Promise<string | undefined> {
+  if (input.expectedRows !== undefined) {
+    // Without quotes, records are lines: the row count checks the whole read.
+    if (rows !== input.expectedRows) return `DuckDB 读到 ${rows} 行，文件有 ${input.expectedRows} 行`;
+    return undefined;
+  }
+  // With quotes (a record may span lines): the record DuckDB took as the header is the header.
   try {
     const [first] = await queryStep<Record<string, string | null>>(conn, `${step}: header check`, `SELECT * FROM ${readCsvSql(input, undefined, false)} LIMIT 1`);
     const cells = Array.from({ length: input.columnCount }, (_, i) => first?.[`c${i}`] ?? '');
     if (cells.some((c, i) => c !== (input.headerCells[i] ?? ''))) return 'DuckDB 读到的表头与文件不一致';
   } catch {
     return 'DuckDB 无法读取表头行';
-  }
-  if (input.expectedRows !== undefined) {
-    const [{ n }] = (await queryStep<{ n: string }>(conn, `${step}: row count check`, `SELECT count(*) AS n FROM ${t}`)) as [{ n: string }];
-    if (Number(n) !== input.expectedRows) return `DuckDB 读到 ${n} 行，文件有 ${input.expectedRows} 行`;
   }
   return undefined;
 }
@@ -139,19 +148,21 @@ async function checkDirectRead(conn: DuckDBConnection, step: string, input: Extr
  * number cell end in 000. When at least 3 of a file's 18-digit IDs, and more than 2% of them,
  * end in 000, every ID of the file ending in 000 is Excel-damaged, its first 15 digits kept.
  */
-async function markExcel000(conn: DuckDBConnection, step: string, def: DatasetDef, t: string, notes: FileNotes, beforeUpdate: () => Promise<void>): Promise<void> {
+async function markExcel000(
+  conn: DuckDBConnection, step: string, def: DatasetDef, t: string, look: Record<string, string | null>, notes: FileNotes, beforeUpdate: () => Promise<void>,
+): Promise<void> {
   for (const field of def.fields.filter((fd) => fd.type === 'id')) {
     const [id, , problem, , digits] = idColumns(field).map(quoteIdent) as [string, string, string, string, string];
-    const [c] = await queryStep<{ n18: string; n000: string }>(conn, `${step}: ${field.name} ending in 000`,
-      `SELECT count(*) FILTER (WHERE regexp_full_match(${id}, '[0-9]{17}[0-9X]')) AS n18,
-              count(*) FILTER (WHERE regexp_full_match(${id}, '[0-9]{15}000')) AS n000
-       FROM ${t} WHERE skip_reason IS NULL`);
-    const n18 = Number(c?.n18 ?? 0);
-    const n000 = Number(c?.n000 ?? 0);
+    // Counts of the first look (stageFile): 18-character IDs, and those ending in 000.
+    const n18 = Number(look[`n18_${field.name}`] ?? 0);
+    if (Number(look[`n000_${field.name}`] ?? 0) < EXCEL000_MIN) continue;
+    const [exact] = await queryStep<{ n000: string }>(conn, `${step}: ${field.name} ending in 000`,
+      `SELECT count(*) AS n000 FROM ${t} WHERE skip_reason IS NULL AND ends_with(${id}, '000') AND regexp_full_match(${id}, '[0-9]{15}000')`);
+    const n000 = Number(exact?.n000 ?? 0);
     if (n000 >= EXCEL000_MIN && n000 > EXCEL000_SHARE * n18) {
       await beforeUpdate();
       await runStep(conn, `${step}: ${field.name} Excel-damaged`,
-        `UPDATE ${t} SET ${problem} = 'excel', ${digits} = left(${id}, 15) WHERE skip_reason IS NULL AND regexp_full_match(${id}, '[0-9]{15}000')`);
+        `UPDATE ${t} SET ${problem} = 'excel', ${digits} = left(${id}, 15) WHERE skip_reason IS NULL AND ends_with(${id}, '000') AND regexp_full_match(${id}, '[0-9]{15}000')`);
       (notes.excel000 ??= []).push({ field: field.name, damaged: n000, of: n18 });
     }
   }
@@ -169,18 +180,24 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
   if (fields.length === 0) return;
   const h = quoteIdent(`${t.replace(/"/g, '')}_hh`);
   const q = (name: string) => quoteIdent(name);
-  const tc = (f: string) => q(`_t_${f}`);
   const ic = (f: string) => q(`_i_${f}`);
+  /** The cell as written (where no value was read). */
+  const cc = (f: string) => q(`_c_${f}`);
   const problemCode = (f: (typeof fields)[number], on = '') =>
     `CASE ${on}${ic(f.name)} WHEN 'error' THEN 'excel_error' WHEN 'formula' THEN 'formula_no_value' WHEN 'ambiguous_date' THEN 'ambiguous_date' WHEN 'excel_number' THEN 'excel_number'
        ELSE ${quoteLiteral(f.type === 'date' ? 'bad_date' : f.type === 'number' ? 'bad_number' : f.type === 'enum' ? 'bad_value' : 'missing_field')} END`;
-  const unreadable = (f: string, on = '') => `(${on}${tc(f)} IS NOT NULL OR ${on}${ic(f)} IS NOT NULL)`;
+  /** Something was written but no value could be read from it (as opposed to an empty cell). */
+  const unreadable = (f: string, on = '') => `(${on}${ic(f)} IS NOT NULL OR bidui_text(${on}${cc(f)}) IS NOT NULL)`;
+  // Rows that may need a value of their household: a field empty or unreadable (an exit date
+  // only where the row does not say 未脱贫). Only their households are looked at.
+  const needs = fields.map((f) => (f.name === 'exited_on' ? `(${q(f.name)} IS NULL AND status IS DISTINCT FROM '未脱贫')` : `${q(f.name)} IS NULL`)).join(' OR ');
   try {
     await runStep(conn, `${step}: household values`, `CREATE OR REPLACE TEMP TABLE ${h} AS
       SELECT household_id, ${fields.map((f) => `coalesce(
           arg_min(${q(f.name)}, rowid) FILTER (WHERE relation = '户主' AND ${q(f.name)} IS NOT NULL),
           CASE WHEN count(DISTINCT ${q(f.name)}) = 1 THEN min(${q(f.name)}) END) AS ${q(f.name)}`).join(',\n        ')}
-      FROM ${t} WHERE skip_reason IS NULL AND household_id IS NOT NULL GROUP BY household_id`);
+      FROM ${t} WHERE skip_reason IS NULL AND household_id IN (SELECT household_id FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL AND (${needs}))
+      GROUP BY household_id`);
     const [filled] = await queryStep<Record<string, string>>(conn, `${step}: household values filled`,
       `SELECT ${fields.map((f) => `count(*) FILTER (WHERE s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL) AS ${q(f.name)}`).join(', ')}
        FROM ${t} s JOIN ${h} h USING (household_id) WHERE s.skip_reason IS NULL AND s.reject_key IS NULL`);
@@ -197,7 +214,7 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
     await beforeUpdate();
     const filledWarning = (f: (typeof fields)[number]) =>
       `CASE WHEN s.${q(f.name)} IS NULL AND ${unreadable(f.name, 's.')} AND h.${q(f.name)} IS NOT NULL
-         THEN {'code': ${problemCode(f, 's.')} || '_filled', 'field': ${quoteLiteral(f.name)}, 'value': s.${tc(f.name)}} END`;
+         THEN {'code': ${problemCode(f, 's.')} || '_filled', 'field': ${quoteLiteral(f.name)}, 'value': s.${cc(f.name)}} END`;
     await runStep(conn, `${step}: fill from household`, `UPDATE ${t} AS s SET
         ${fields.map((f) => `${q(f.name)} = coalesce(s.${q(f.name)}, h.${q(f.name)})`).join(', ')},
         warnings = CASE WHEN ${fields.map((f) => `(s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL AND ${unreadable(f.name, 's.')})`).join(' OR ')}
@@ -211,7 +228,7 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
     }
     if (optional.length) {
       await runStep(conn, `${step}: unreadable household values`, `UPDATE ${t} SET warnings = list_concat(coalesce(warnings, []), list_filter([${optional
-        .map((f) => `CASE WHEN ${q(f.name)} IS NULL AND ${unreadable(f.name)} THEN {'code': ${problemCode(f)}, 'field': ${quoteLiteral(f.name)}, 'value': ${tc(f.name)}} END`)
+        .map((f) => `CASE WHEN ${q(f.name)} IS NULL AND ${unreadable(f.name)} THEN {'code': ${problemCode(f)}, 'field': ${quoteLiteral(f.name)}, 'value': ${cc(f.name)}} END`)
         .join(', ')}], x -> x IS NOT NULL))
         WHERE skip_reason IS NULL AND reject_key IS NULL AND (${optional.map((f) => `(${q(f.name)} IS NULL AND ${unreadable(f.name)})`).join(' OR ')})`);
     }
@@ -221,6 +238,7 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
 }
 
 async function countStaged(conn: DuckDBConnection, step: string, def: DatasetDef, t: string, asOf: string): Promise<FileCounts> {
+  const [, , problem, birth] = idColumns(personIdField(def)).map(quoteIdent) as [string, string, string, string];
   const [c] = await queryStep<Record<string, string>>(conn, `${step}: count`,
     `SELECT count(*) AS read,
             count(*) FILTER (WHERE skip_reason IS NULL AND reject_key IS NULL) AS loaded,
@@ -228,14 +246,13 @@ async function countStaged(conn: DuckDBConnection, step: string, def: DatasetDef
             count(*) FILTER (WHERE skip_reason = 'empty') AS empty,
             count(*) FILTER (WHERE skip_reason = 'footer') AS footer,
             count(*) FILTER (WHERE skip_reason = 'header') AS header,
-            coalesce(sum(len(warnings)) FILTER (WHERE skip_reason IS NULL AND reject_key IS NULL), 0) AS warnings
-     FROM ${t}`);
-  const [, , problem, birth] = idColumns(personIdField(def)).map(quoteIdent) as [string, string, string, string];
-  const problems = await queryStep<{ problem: IdProblem; n: string }>(conn, `${step}: id problems`,
-    `SELECT problem, count(*) AS n FROM (
-       SELECT bidui_id_problem_on(${problem}, ${birth}, $asOf::DATE) AS problem FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL
-     ) WHERE problem IS NOT NULL GROUP BY ALL ORDER BY problem`, { asOf });
+            coalesce(sum(len(warnings)) FILTER (WHERE skip_reason IS NULL AND reject_key IS NULL), 0) AS warnings,
+            ${ID_PROBLEMS.map((p) => `count(*) FILTER (WHERE p = ${quoteLiteral(p)}) AS ${quoteIdent(`p_${p}`)}`).join(', ')}
+     FROM (SELECT skip_reason, reject_key, warnings,
+                  CASE WHEN skip_reason IS NULL AND reject_key IS NULL THEN bidui_id_problem_on(${problem}, ${birth}, $asOf::DATE) END AS p
+           FROM ${t})`, { asOf });
   const skipped = Object.fromEntries((['empty', 'footer', 'header'] as const).map((k) => [k, Number(c![k])]).filter(([, n]) => Number(n) > 0));
+  const idProblems: Partial<Record<IdProblem, number>> = Object.fromEntries(ID_PROBLEMS.map((p) => [p, Number(c![`p_${p}`])]).filter(([, n]) => Number(n) > 0));
   return {
     rowsRead: Number(c!.read),
     rowsLoaded: Number(c!.loaded),
@@ -243,8 +260,8 @@ async function countStaged(conn: DuckDBConnection, step: string, def: DatasetDef
     rowsSkipped: Number(c!.empty) + Number(c!.footer) + Number(c!.header),
     warnings: Number(c!.warnings),
     skipped,
-    invalidIds: problems.reduce((sum, p) => sum + Number(p.n), 0),
-    idProblems: Object.fromEntries(problems.map((p) => [p.problem, Number(p.n)])),
+    invalidIds: Object.values(idProblems).reduce((sum: number, n) => sum + (n ?? 0), 0),
+    idProblems,
   };
 }
 

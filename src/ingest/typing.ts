@@ -48,16 +48,30 @@ const ISSUE_CODE: Record<string, string> = { error: 'excel_error', formula: 'for
 interface Check {
   /** Condition on the level's columns. */
   when: string;
-  /** reason code:field */
-  key: string;
+  /** The key ("reason_code:field"), or an SQL expression giving it (keyExpr) among keys. */
+  key?: string;
+  keyExpr?: string;
+  keys: string[];
   /** SQL expression of the value as written (warnings only). */
   value?: string;
 }
 
-/** Reject/warning keys of an issue column: one key per possible issue. */
-function issueChecks(field: FieldDef, issue: string): Check[] {
-  return Object.entries(ISSUE_CODE).map(([code, reason]) => ({ when: `${issue} = ${quoteLiteral(code)}`, key: `${reason}:${field.name}` }));
+const literalCheck = (when: string, key: string, value?: string): Check => ({ when, key, keys: [key], ...(value ? { value } : {}) });
+
+/**
+ * One check for a cell's issue (an Excel error value, a formula without result …): a single
+ * test per row for clean rows, the reason code chosen only for the rare row with an issue.
+ */
+function issueCheck(field: FieldDef, issue: string, exclude: string[] = [], value?: string): Check {
+  const codes = Object.entries(ISSUE_CODE).filter(([code]) => !exclude.includes(code));
+  return {
+    when: exclude.length ? `${issue} IN (${codes.map(([code]) => quoteLiteral(code)).join(', ')})` : `${issue} IS NOT NULL`,
+    keyExpr: `CASE ${issue} ${codes.map(([code, reason]) => `WHEN ${quoteLiteral(code)} THEN ${quoteLiteral(`${reason}:${field.name}`)}`).join(' ')} END`,
+    keys: codes.map(([, reason]) => `${reason}:${field.name}`),
+    ...(value ? { value } : {}),
+  };
 }
+const keyOf = (c: Check) => c.keyExpr ?? quoteLiteral(c.key!);
 
 /** Expression mapping a coded value's cleaned text to its canonical value (or NULL). */
 function enumSql(text: string, field: FieldDef, mapped: Record<string, string> | undefined): string {
@@ -100,6 +114,8 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const raw: string[] = [];
   const labels = new Map<string, string>();
   const householdFields: FieldDef[] = [];
+  /** Columns kept for stage.ts (the roster's household fields). */
+  const keep: string[] = [];
   const issueOf = (i: number) => `CASE WHEN "__issues" IS NOT NULL THEN nullif(regexp_extract("__issues", '(?:^|;)${i}:([a-z_]+)', 1), '') END`;
   const textValues: string[] = [];
   for (const field of def.fields) {
@@ -114,7 +130,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
         L[4]!.push(`NULL::VARCHAR AS ${problem}`);
         L[5]!.push(`NULL::VARCHAR AS ${digits}`);
       } else {
-        L[2]!.push(`NULL::${field.type === 'date' ? 'DATE' : field.type === 'number' ? 'DECIMAL(18, 2)' : 'VARCHAR'} AS ${quoteIdent(field.name)}`);
+        L[3]!.push(`NULL::${field.type === 'date' ? 'DATE' : field.type === 'number' ? 'DECIMAL(18, 2)' : 'VARCHAR'} AS ${quoteIdent(field.name)}`);
       }
       continue;
     }
@@ -129,52 +145,73 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       const [id, rawCol, problem, birth, digits] = idColumns(field).map(quoteIdent) as [string, string, string, string, string];
       const n = col('n', field);
       const check = col('c', field);
-      L[0]!.push(`bidui_norm_id(${c}) AS ${n}`, `${normalised ? issueOf(index) : 'NULL::VARCHAR'} AS ${col('x', field)}`);
-      L[1]!.push(`coalesce(${col('x', field)}, CASE WHEN starts_with(${n}, '#') OR starts_with(${n}, '=') THEN bidui_cell_issue(${c}) END) AS ${iss}`);
+      // Most IDs are written well-formed: one pattern test (a column) lets the normalisation, the
+      // issue, the birth date and the as-written copy skip their own tests for them.
+      const wellFormed = col('w', field);
+      L[0]!.push(`regexp_full_match(${c}, '[0-9]{17}[0-9X]') AS ${wellFormed}`);
+      L[1]!.push(`CASE WHEN ${wellFormed} THEN ${c} ELSE bidui_norm_id(${c}) END AS ${n}`);
+      const textIssue = `CASE WHEN NOT ${wellFormed} THEN bidui_cell_issue(${c}) END`;
+      L[1]!.push(`${normalised ? `coalesce(${issueOf(index)}, ${textIssue})` : textIssue} AS ${iss}`);
       L[2]!.push(`CASE WHEN ${iss} IN ('error', 'formula') THEN NULL ELSE ${n} END AS ${id}`);
-      L[3]!.push(`bidui_id_birth(${id}) AS ${birth}`, `bidui_check_char(${id}) AS ${check}`, `CASE WHEN ${c} IS DISTINCT FROM ${id} THEN ${c} END AS ${rawCol}`);
+      L[3]!.push(
+        `CASE WHEN ${wellFormed} THEN try_strptime(substr(${id}, 7, 8), '%Y%m%d')::DATE ELSE bidui_id_birth(${id}) END AS ${birth}`,
+        `bidui_check_char(${id}) AS ${check}`,
+        `CASE WHEN ${wellFormed} THEN NULL WHEN ${c} IS DISTINCT FROM ${id} THEN ${c} END AS ${rawCol}`,
+      );
       L[4]!.push(`CASE WHEN ${iss} = 'excel_number' THEN 'excel' ELSE bidui_id_problem_static_bc(${id}, ${birth}, ${check}) END AS ${problem}`);
       L[5]!.push(`CASE WHEN ${problem} = 'excel' THEN bidui_excel_digits(${id}) END AS ${digits}`);
       const isPerson = field.name === 'id_number';
       if (field.required && !(options.roster && isPerson)) {
-        checks.push(...issueChecks(field, iss).filter((k) => !k.key.startsWith('excel_number')), { when: `${id} IS NULL OR ${id} = ''`, key: `missing_field:${field.name}` });
+        checks.push(issueCheck(field, iss, ['excel_number']), literalCheck(`${id} IS NULL OR ${id} = ''`, `missing_field:${field.name}`));
       } else if (!field.required) {
-        warnings.push(...issueChecks(field, iss).filter((k) => !k.key.startsWith('excel_number')).map((k) => ({ ...k, value: c })));
+        warnings.push(issueCheck(field, iss, ['excel_number'], c));
       }
       continue;
     }
     textValues.push(c);
-    const issue = normalised ? `coalesce(${issueOf(index)}, bidui_issue_in(${c}, ${DIRTY}))` : `bidui_issue_in(${c}, ${DIRTY})`;
-    const text = field.type === 'name' ? `bidui_name_in(${c}, ${DIRTY})` : `bidui_text_in(${c}, ${DIRTY})`;
-    L[0]!.push(`${text} AS ${t}`, `${issue} AS ${iss}`);
-    const usable = `CASE WHEN ${iss} IS NULL THEN ${t} END`;
+    // The cleaned text, NULL for an empty cell and for a cell with an issue (an Excel error value,
+    // a formula without result; a spreadsheet's own issues from __issues). The issue itself is
+    // worked out only where the text is NULL and the cell is not (rare), in CASE branches.
+    const valueIn = field.type === 'name' ? `bidui_name_value_in(${c}, ${DIRTY})` : `bidui_value_in(${c}, ${DIRTY})`;
+    L[0]!.push(`${normalised ? `CASE WHEN ${issueOf(index)} IS NOT NULL THEN NULL ELSE ${valueIn} END` : valueIn} AS ${t}`);
+    const issueExpr = normalised ? `coalesce(${issueOf(index)}, bidui_cell_issue(${c}))` : `bidui_cell_issue(${c})`;
+    // A column of its own: the checks below refer to it several times, and the expression is
+    // large (binding it once per reference cost more than typing a small file).
+    L[1]!.push(`CASE WHEN ${t} IS NULL AND ${c} IS NOT NULL THEN ${issueExpr} END AS ${iss}`);
     switch (field.type) {
       case 'date': {
         const parts = col('p', field);
-        L[1]!.push(`bidui_date_parts_text(${usable}) AS ${parts}`);
+        L[1]!.push(`bidui_date_parts_text(${t}) AS ${parts}`);
         L[2]!.push(`bidui_date_from_parts(${parts}) AS ${name}`);
         break;
       }
       case 'number':
-        L[1]!.push(`bidui_parse_number(${usable}) AS ${name}`);
+        L[1]!.push(`bidui_parse_number(${t}) AS ${name}`);
         break;
       case 'enum':
-        L[1]!.push(`${enumSql(usable, field, options.values[field.name])} AS ${name}`);
+        L[1]!.push(`${enumSql(t, field, options.values[field.name])} AS ${name}`);
         break;
       default:
-        L[1]!.push(`${field.code ? `bidui_code(${usable})` : usable} AS ${name}`);
+        L[1]!.push(`${field.code ? `bidui_code(${t})` : t} AS ${name}`);
     }
-    if (household) continue; // stage.ts fills and checks them per household
+    if (household) {
+      // stage.ts fills and checks them per household: the issue, and where no value was read
+      // the cell as written.
+      keep.push(iss, `CASE WHEN ${name} IS NULL THEN ${c} END AS ${col('c', field)}`);
+      continue;
+    }
     const unreadable = field.type === 'date' ? 'bad_date' : field.type === 'number' ? 'bad_number' : field.type === 'enum' ? 'bad_value' : undefined;
     if (field.required) {
+      // No text: the cell's issue if it has one, else the value is missing.
+      const issue = issueCheck(field, iss);
+      const missing = `missing_field:${field.name}`;
       checks.push(
-        { when: `${t} IS NULL AND ${iss} IS NULL`, key: `missing_field:${field.name}` },
-        ...issueChecks(field, iss),
-        ...(unreadable ? [{ when: `${name} IS NULL`, key: `${unreadable}:${field.name}` }] : []),
+        { when: `${t} IS NULL`, keyExpr: `coalesce(${issue.keyExpr}, ${quoteLiteral(missing)})`, keys: [...issue.keys, missing] },
+        ...(unreadable ? [literalCheck(`${name} IS NULL`, `${unreadable}:${field.name}`)] : []),
       );
     } else {
-      warnings.push(...issueChecks(field, iss).map((k) => ({ ...k, value: c })));
-      if (unreadable) warnings.push({ when: `${iss} IS NULL AND ${t} IS NOT NULL AND ${name} IS NULL`, key: `${unreadable}:${field.name}`, value: c });
+      warnings.push(issueCheck(field, iss, [], c));
+      if (unreadable) warnings.push(literalCheck(`${t} IS NOT NULL AND ${name} IS NULL`, `${unreadable}:${field.name}`, c));
     }
   }
 
@@ -188,10 +225,10 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
            WHEN bidui_row_footer(${joined}) THEN 'footer'
            WHEN concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')}) = $header THEN 'header' END END`;
 
-  const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${quoteLiteral(c.key)}`).join(' ')} END` : 'NULL::VARCHAR';
+  const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${keyOf(c)}`).join(' ')} END` : 'NULL::VARCHAR';
   const warningList = warnings.length
     ? `CASE WHEN ${SKIP} IS NULL AND (${warnings.map((w) => `(${w.when})`).join(' OR ')}) THEN list_filter([${warnings
-        .map((w) => `CASE WHEN ${w.when} THEN {'code': ${quoteLiteral(w.key.split(':')[0]!)}, 'field': ${quoteLiteral(w.key.split(':')[1]!)}, 'value': ${w.value}::VARCHAR} END`)
+        .map((w) => `CASE WHEN ${w.when} THEN list_transform([${keyOf(w)}], k -> {'code': split_part(k, ':', 1), 'field': split_part(k, ':', 2), 'value': ${w.value}::VARCHAR})[1] END`)
         .join(', ')}], x -> x IS NOT NULL) END`
     : 'NULL::STRUCT(code VARCHAR, field VARCHAR, value VARCHAR)[]';
   const project = (exprs: string[], from: string) => `(SELECT *${exprs.map((e) => `, ${e}`).join('')} FROM ${from})`;
@@ -201,14 +238,13 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   from = project([`${skip} AS ${SKIP}`], from);
   from = project([`${rejectKey} AS reject_key`], from);
   const sourceRow = normalised ? 'CAST("__row" AS BIGINT)' : 'NULL::BIGINT';
-  const keep = householdFields.flatMap((fd) => [col('t', fd), col('i', fd)]);
   // Rows stage.ts may still reject (a household value missing) keep their values as written too.
   const mayReject = householdFields.filter((fd) => fd.required).map((fd) => `${quoteIdent(fd.name)} IS NULL`);
   const select = `SELECT ${sourceRow} AS source_row, ${storeColumns(def).map(quoteIdent).join(', ')}, ${SKIP}, reject_key,
     CASE WHEN reject_key IS NOT NULL${mayReject.map((m) => ` OR (${SKIP} IS NULL AND ${m})`).join('')} THEN json_object(${raw.join(', ')})::VARCHAR END AS row_json,
     ${warningList} AS warnings${keep.length ? `, ${keep.join(', ')}` : ''}
   FROM ${from}`;
-  const keys = [...new Set([...checks, ...warnings].map((c) => c.key).concat(householdKeys(householdFields)))];
+  const keys = [...new Set([...checks, ...warnings].flatMap((c) => c.keys).concat(householdKeys(householdFields)))];
   const reasonOf = (key: string) =>
     keys.length ? `CASE ${key} ${keys.map((k) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(reasonText(k, labels, def))}`).join(' ')} END` : 'NULL';
   return { select, reasonOf, householdFields };

@@ -8,7 +8,7 @@ import { log } from '../core/log.js';
 import { inTransaction, queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/township.js';
+import { EVIDENCE_SIGNATURE, LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -19,12 +19,6 @@ import { LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/township.js'
  */
 export const ANSWERS = ['属实', '不属实', '已整改'] as const;
 
-/**
- * What identifies a piece of evidence across runs and re-exports: the rule, the dataset, the
- * person and the values that triggered it (not the snapshot or row, which change with every
- * new export of the same record).
- */
-export const EVIDENCE_SIGNATURE = "rule || '|' || dataset || '|' || coalesce(id_number, '') || '|' || coalesce(detail, '')";
 
 export interface FeedbackResult {
   files: { file: string; status: 'imported' | 'already'; answered: number; unanswered: number }[];

@@ -6,7 +6,8 @@ import { queryStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { tempFile } from '../core/workspace.js';
 import { RERUN_TABLES, executePlan, planFromRun, stageRerun } from '../match/match.js';
-import { type ReportResult, report, sha256File } from '../report/report.js';
+import { sha256File } from '../core/files.js';
+import { type ReportResult, report } from '../report/report.js';
 import { BIDUI_VERSION } from '../version.js';
 
 /**

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { queryStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
-import { type ReportResult, type RunRow, type RunRuleRow, sha256File } from './report.js';
+import { sha256File } from '../core/files.js';
+import type { ReportResult, RunRow, RunRuleRow } from './report.js';
 
 /**
  * manifest.json: what an auditor needs to check a report: the run, versions, configuration

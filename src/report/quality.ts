@@ -6,7 +6,7 @@ import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
 import { SKIP_REASON_ZH, type SkipReason } from '../ingest/layout.js';
-import { privateDir } from './report.js';
+import { privateDir } from '../core/files.js';
 
 /**
  * Data quality of a run's inputs (DOMAIN.md "Counting"; the seeds' 问题数据反馈): per dataset, a

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
@@ -9,7 +8,8 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
-import { EVIDENCE_SIGNATURE } from '../audit/feedback.js';
+import { EVIDENCE_SIGNATURE } from './list-format.js';
+import { privateDir } from '../core/files.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
 import { writeSummary } from './summary.js';
@@ -87,16 +87,6 @@ async function loadRunRules(store: Store, runId: number, table: string): Promise
   const rows = await queryStep<RunRuleRow>(store.conn, 'report: rules',
     `SELECT rule_id, category, title, explain, outcome, reason, sql_hash, params_json, leads, evidence_rows FROM ${table} WHERE run_id = $run ORDER BY rule_id`, { run: runId });
   return rows.sort((a, b) => compareRules({ category: a.category, id: a.rule_id }, { category: b.category, id: b.rule_id }));
-}
-
-/** Create a folder readable by the owner only (also when it already exists). */
-export function privateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(dir, 0o700);
-}
-
-export function sha256File(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 const CATEGORY_ORDER = `CASE category ${CATEGORIES.map((c, i) => `WHEN ${quoteLiteral(c)} THEN ${i}`).join(' ')} END`;

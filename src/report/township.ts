@@ -2,40 +2,16 @@ import path from 'node:path';
 import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { CATEGORIES } from '../rules/catalogue.js';
+import { privateDir } from '../core/files.js';
+import { LIST_COLUMNS } from './list-format.js';
 import { type WorkbookJob, WorkbookPool } from './workbook.js';
 import type { RunRow, RunRuleRow } from './report.js';
-import { privateDir } from './report.js';
 
 /**
  * One workbook per township (乡镇): a sheet per category with one row per lead (household),
  * sorted by priority then village, and a 说明 sheet; plus a CSV twin in UTF-8 with BOM (Excel and WPS open it without garbling). IDs are
  * text cells in text-formatted columns so that Excel never shows 5.2E+17.
  */
-export const VERIFY_RESULT = '核实结果';
-export const VERIFY_NOTE = '核实说明';
-
-export interface Column {
-  header: string;
-  key: string;
-  width: number;
-  text?: boolean;
-}
-
-export const LIST_COLUMNS: Column[] = [
-  { header: '线索编号', key: 'lead_key', width: 22, text: true },
-  { header: '状态', key: 'status', width: 7 },
-  { header: '优先级', key: 'priority', width: 7 },
-  { header: '村', key: 'village', width: 14 },
-  { header: '户编号/户号', key: 'household_key', width: 21, text: true },
-  { header: '涉及规则', key: 'rules_text', width: 30 },
-  { header: '涉及成员', key: 'members_text', width: 30, text: true },
-  { header: '证据', key: 'evidence_text', width: 70 },
-  { header: '四有提示', key: 'flags', width: 14 },
-  { header: '上次核实', key: 'last_answer', width: 18 },
-  { header: VERIFY_RESULT, key: 'verify_result', width: 10 },
-  { header: VERIFY_NOTE, key: 'verify_note', width: 30 },
-];
-
 export type ListRow = Record<string, string | number | null>;
 
 /** A township name made safe as a file name (it is also the sheet's title). */

@@ -5,7 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { stringify } from 'csv-stringify/sync';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import type { Column, ListRow } from './township.js';
+import type { Column } from './list-format.js';
+import type { ListRow } from './township.js';
 
 /**
  * Township workbooks and their CSV twins are independent and CPU-bound (exceljs serialising XML),

@@ -358,6 +358,10 @@ describe('nothing dropped unseen: the quality gate, the problem-data workbooks, 
     expect(stopped.stderr).toMatch(/roster\.csv：拒收 2 行 — 「识别时间」（列「识别时间」）不是可识别的日期 2 行（第 4、5 行）/);
     expect(stopped.stderr).toMatch(/--accept-rejects/);
     expect(fs.existsSync(path.join(dir, 'out', 'summary.html'))).toBe(false);
+    // The load is shown on stdout, and the rejected rows are written to send back.
+    expect(stopped.stdout).toMatch(/roster\s+1\s+已导入\s+roster\.csv/);
+    expect(stopped.stderr).toMatch(/已写入：建档立卡\.xlsx/);
+    expect(fs.existsSync(path.join(dir, 'out', 'quality', '建档立卡.xlsx'))).toBe(true);
 
     const accepted = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out'), '--quiet', '--accept-rejects', '--mask-ids']);
     expect([accepted.code, accepted.stderr]).toEqual([0, '']);

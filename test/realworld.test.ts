@@ -75,7 +75,7 @@ describe('handed real-world exports', () => {
     const r = await roster('RW-10-xlsx-formula-no-cached-value', '建档立卡名册_报表导出.xlsx');
     expect(r.rows).toEqual([]);
     expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.field])).toEqual([2, 3, 4, 5].map((n) => [String(n), 'formula_no_value', 'name']));
-    expect(r.rejects[0]!.reason).toMatch(/没有保存计算结果.*Excel\/WPS 中打开保存/);
+    expect(r.rejects[0]!.reason).toMatch(/没有保存计算结果的公式：请在 Excel\/WPS 中打开该文件、保存后重新导出/);
   });
 
   it('RW-12: the first visible sheet is read and named; hidden sheets are skipped and said so', async () => {

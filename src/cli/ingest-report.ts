@@ -69,7 +69,11 @@ export function printIngestReport(report: IngestReport, out: NodeJS.WritableStre
   }
   out.write(`${table(['数据集', '快照', '状态', '文件', '工作表', '表头行', '编码', '读取行数', '导入行数', '拒收行数', '跳过行数', '警告'], rows)}\n`);
   if (details.length) out.write(`\n${details.join('\n')}\n`);
-  out.write('读取行数 = 导入 + 拒收 + 跳过。拒收行、警告的全部明细见报告中的 quality/ 工作簿。\n');
+  const files = report.datasets.flatMap((d) => d.files);
+  if (files.some((f) => f.rowsSkipped > 0)) out.write('读取行数 = 导入 + 拒收 + 跳过（空行、表尾合计行等不是记录，不算拒收）。\n');
+  if (files.some((f) => f.rowsRejected > 0 || f.warnings > 0)) {
+    out.write('每一条拒收行和警告（文件、行号、原值）在 bidui run 或 bidui report 生成报告时写入输出目录的 quality/ 文件夹（问题数据工作簿）。\n');
+  }
 }
 
 /** One line when a run went on although a dataset's rejects were over the limit. */

@@ -8,7 +8,9 @@ import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest } from '../ingest/ingest.js';
 import { printGateNote, printIngestReport } from './ingest-report.js';
 export { printIngestReport } from './ingest-report.js';
-import { match, type RunResult } from '../match/match.js';
+import { match, newestSnapshots, type RunResult } from '../match/match.js';
+import { privateDir } from '../core/files.js';
+import { datasetQuality, writeQualityWorkbooks } from '../report/quality.js';
 import { report, type ReportResult } from '../report/report.js';
 import { importFeedback } from '../audit/feedback.js';
 import { gc } from '../audit/gc.js';
@@ -96,9 +98,17 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
     try {
       result = await match(store, config, { asOf: opts.asOf, progress, acceptRejects: opts.acceptRejects });
     } catch (error) {
-      // What was loaded is committed and explains a stop at the quality gate: show it first.
-      if (error instanceof UserError && error.code === 'E_QUALITY_GATE') printIngestReport(ingested, process.stderr);
-      throw error;
+      if (!(error instanceof UserError) || error.code !== 'E_QUALITY_GATE') throw error;
+      // Stopped at the quality gate: what was loaded is committed and explains the stop, and the
+      // rejected rows go where the office can send them back to the department.
+      printIngestReport(ingested);
+      const snapshots = await newestSnapshots(store);
+      const dir = path.join(out, 'quality');
+      privateDir(out);
+      const files = await writeQualityWorkbooks(store, await datasetQuality(store, snapshots, opts.asOf), opts.maskIds || config.output.maskIds, dir);
+      throw new UserError(error.code, `${error.message}\n拒收行和警告的明细（文件、行号、原值）已写入：${files.map((f) => path.basename(f)).join('、')}（${dir}），可发回有关部门核对。`, {
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
     }
     const written = await report(store, { runId: result.runId, out, maskIds: opts.maskIds || config.output.maskIds, progress });
     return { ingested, result, written };

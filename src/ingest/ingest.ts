@@ -226,7 +226,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         const started = performance.now();
         let prep: FilePrep | undefined;
         try {
-          progress.step(`转换 ${w.dataset}：${path.basename(file.path)}`);
+          progress.step(`准备 ${w.dataset}：${path.basename(file.path)}`);
           const prepared = await prepareFile(store.ws, w.dataset, file, progress);
           prep = { prepared, staged: [], ms: 0 };
           preps.set(file, prep);

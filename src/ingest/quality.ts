@@ -43,12 +43,17 @@ export interface RowsRef {
 /** Rejects and warnings of one loaded file, grouped by reason (largest first). */
 export async function fileIssues(conn: DuckDBConnection, dataset: DatasetName, ref: RowsRef, limit = 8): Promise<FileIssues> {
   const params = { s: ref.snapshot, f: ref.fileNo, limit };
-  const rejects = await queryStep<{ code: string; field: string | null; reason: string; n: string; rows: string[] }>(conn, 'issues: rejects',
-    `SELECT reason_code AS code, field, reason, count(*) AS n, list(source_row ORDER BY source_row)[1:5] AS rows
-     FROM reject WHERE snapshot_id = $s AND file_no = $f GROUP BY ALL ORDER BY n DESC, min(source_row) LIMIT $limit`, params);
-  const warnings = await queryStep<{ code: string; field: string | null; reason: string; n: string; rows: string[] }>(conn, 'issues: warnings',
-    `SELECT code, field, message AS reason, count(*) AS n, list(source_row ORDER BY source_row)[1:5] AS rows
-     FROM ingest_warning WHERE snapshot_id = $s AND file_no = $f GROUP BY ALL ORDER BY n DESC, min(source_row) LIMIT $limit`, params);
+  // Excel error values and formulas are named with the reason: they are what the department
+  // has to fix, and no personal data.
+  const shown = `CASE WHEN code IN ('excel_error', 'excel_error_filled', 'formula_no_value', 'formula_no_value_filled') THEN list_sort(list_distinct(list(value)))[1:3] END`;
+  const rejects = await queryStep<{ code: string; field: string | null; reason: string; n: string; rows: string[]; shown: string[] | null }>(conn, 'issues: rejects',
+    `SELECT code, field, reason, count(*) AS n, list(source_row ORDER BY source_row)[1:5] AS rows, ${shown} AS shown FROM (
+       SELECT reason_code AS code, field, reason, source_row, json_extract_string(row_json, '$.' || field) AS value
+       FROM reject WHERE snapshot_id = $s AND file_no = $f)
+     GROUP BY code, field, reason ORDER BY n DESC, min(source_row) LIMIT $limit`, params);
+  const warnings = await queryStep<{ code: string; field: string | null; reason: string; n: string; rows: string[]; shown: string[] | null }>(conn, 'issues: warnings',
+    `SELECT code, field, message AS reason, count(*) AS n, list(source_row ORDER BY source_row)[1:5] AS rows, ${shown} AS shown
+     FROM ingest_warning WHERE snapshot_id = $s AND file_no = $f GROUP BY code, field, message ORDER BY n DESC, min(source_row) LIMIT $limit`, params);
   // Coded fields only: their values are codes of the department's system, not personal data.
   const coded = datasetDef(dataset).fields.filter((fd) => fd.values).map((fd) => fd.name);
   const unknown = coded.length === 0 ? [] : await queryStep<{ field: string; value: string; n: string; rows: string[]; rejected: boolean }>(conn, 'issues: unknown values',
@@ -60,8 +65,8 @@ export async function fileIssues(conn: DuckDBConnection, dataset: DatasetName, r
        WHERE snapshot_id = $s AND file_no = $f AND code IN ('bad_value', 'bad_value_filled')
      ) WHERE field IN (SELECT unnest($coded::VARCHAR[])) AND value IS NOT NULL
      GROUP BY field, value ORDER BY n DESC, value LIMIT $limit`, { ...params, coded: `[${coded.map((c) => `"${c}"`).join(',')}]` });
-  const toCount = (r: { code: string; field: string | null; reason: string; n: string; rows: string[] }): ReasonCount => ({
-    code: r.code, field: r.field || null, reason: r.reason, count: Number(r.n), rows: r.rows.map(Number),
+  const toCount = (r: { code: string; field: string | null; reason: string; n: string; rows: string[]; shown: string[] | null }): ReasonCount => ({
+    code: r.code, field: r.field || null, reason: r.shown?.length ? `${r.reason}（原值：${r.shown.join('、')}）` : r.reason, count: Number(r.n), rows: r.rows.map(Number),
   });
   return {
     rejects: rejects.map(toCount),

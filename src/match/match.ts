@@ -110,6 +110,11 @@ async function pinSnapshots(store: Store, dataAsOf: string | null): Promise<Part
   return Object.fromEntries(rows.map((r) => [r.dataset, r.snapshot_id]));
 }
 
+/** The newest snapshot of each dataset (what a new run would pin). */
+export function newestSnapshots(store: Store): Promise<Partial<Record<DatasetName, number>>> {
+  return pinSnapshots(store, null);
+}
+
 /** Canonical fields present in every file of each pinned snapshot (a rule may need one). */
 async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetName, number>>): Promise<Map<DatasetName, Set<string>>> {
   const ids = Object.values(snapshots);

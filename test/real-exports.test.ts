@@ -174,8 +174,11 @@ describe('layout: header, title rows, two-level headers, blank, footer and repea
     const fixed = await loadFiles('roster', [f], { headerRow: 3 });
     expect([fixed.files[0]!.layout.headerConfigured, picked(fixed.rows)]).toEqual([true, EXPECTED]);
     const wrong = await loadError('roster', [f], { headerRow: 2 });
-    expect(wrong.code).toBe('E_MISSING_COLUMN');
-    expect(wrong.message).toMatch(/配置的表头行（第 2 行）/);
+    expect([wrong.code, wrong.message]).toEqual(['E_HEADER_ROW', expect.stringMatching(/配置的表头行（第 2 行）不是建档立卡/)]);
+    // A configured row that holds a record: its cells (a name, an ID) are never printed.
+    const data = await loadError('roster', [f], { headerRow: 4 });
+    expect(data.code).toBe('E_HEADER_ROW');
+    for (const v of ROSTER[0]!) if (v.length > 1) expect(data.format()).not.toContain(v);
   });
 
   it('reads two-level headers: group labels above, names below or merged down (CSV and XLSX)', async () => {
@@ -317,7 +320,8 @@ describe('values', () => {
     const lines = out.stdout.split('\n').filter((l) => l.includes('脱贫监测户'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/无法识别的脱贫状态「脱贫监测户」：2 行（第 4、5 行）/);
-    expect(lines[0]).toContain('"values": { "status": { "脱贫监测户": "未脱贫" } }');
+    // The entry to add, never a guess at which standard value it means.
+    expect(lines[0]).toContain('"values": { "status": { "脱贫监测户": "<未脱贫、已脱贫、返贫 之一>" } }');
   });
 });
 
@@ -418,5 +422,166 @@ describe('nothing dropped unseen: the quality gate, the problem-data workbooks, 
     for (const text of [out.stdout, out.stderr, bad.stdout, bad.stderr, fs.readFileSync(path.join(dir, 'ws', 'logs', 'bidui.log'), 'utf8')]) {
       for (const s of [...secret, A, B, C, D]) expect(text).not.toContain(s);
     }
+  });
+});
+
+describe('variants found by trying to break it', () => {
+  it('a 户编号 Excel showed in scientific notation is rejected, never a key that joins households', async () => {
+    const rows = ROSTER.map((r) => ['5.22625E+13', ...r.slice(1)]);
+    const r = await loadFiles('roster', [put(dir, 'sci.csv', csv([ROSTER_HEADER, ...rows]))]);
+    expect(r.rows).toEqual([]);
+    expect(r.rejects.map((x) => [x.reason_code, x.field])).toEqual(Array(4).fill(['excel_number', 'household_id']));
+  });
+
+  it('an .ods with several sheets must name the sheet (it does not say which are hidden)', async () => {
+    const wb = sheetOf([ROSTER_HEADER, ROSTER[0]!.map((c) => c.replace('张三', '旧人'))], '旧');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...ROSTER]), '名册');
+    const f = put(dir, 'two.ods', XLSX.write(wb, { bookType: 'ods', type: 'buffer' }) as Buffer);
+    const e = await loadError('roster', [f]);
+    expect([e.code, e.message]).toEqual(['E_XLSX_SHEET', expect.stringMatching(/无法判断哪些是隐藏的/)]);
+    expect(picked((await loadFiles('roster', [f], { sheet: '名册' })).rows)).toEqual(EXPECTED);
+  });
+
+  it('decodes numeric character references of HTML tables (UTF-8, UTF-16), keeps markup escapes', async () => {
+    const ref = (t: string) => [...t].map((ch) => (/[0-9A-Za-z]/.test(ch) ? ch : `&#${ch.codePointAt(0)};`)).join('');
+    const html = `<table>${[ROSTER_HEADER, ...ROSTER].map((r) => `<tr>${r.map((c) => `<td>${ref(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+    expect(picked((await loadFiles('roster', [put(dir, 'ref.xls', html)])).rows)).toEqual(EXPECTED);
+    const u16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(html, 'utf16le')]);
+    expect(picked((await loadFiles('roster', [put(dir, 'u16.xls', u16)])).rows)).toEqual(EXPECTED);
+  });
+
+  it('a member without an ID but with a name is loaded, whatever its 备注 says (not a footer)', async () => {
+    const header = [...ROSTER_HEADER, '备注'];
+    const rows = [[...ROSTER[0]!, ''], ['52262500000001', '', '张小宝', '子女', '羊坪镇', '竹坪村', '已脱贫', '2014-07-18', '2018-12-01', '4100', '新生儿户口待审核'], ['', '', '', '', '', '', '', '', '', '', '制表人：扶贫办']];
+    const r = await loadFiles('roster', [put(dir, 'noid.csv', csv([header, ...rows]))]);
+    expect(r.rows.map((x) => [x.name, x.id_number_problem])).toEqual([['张三', null], ['张小宝', 'missing']]);
+    expect(r.files[0]!.layout.skipped).toEqual({ footer: 1 });
+  });
+
+  it('refuses a stray quote that swallows the records after it, naming the row (mapped or not)', async () => {
+    const header = [...ROSTER_HEADER, '备注'];
+    const line = (r: string[], last: string) => [...r, last].join(',');
+    for (const [name, text] of [
+      ['remark.csv', [header.join(','), line(ROSTER[0]!, '"长期外出务工'), line(ROSTER[1]!, ''), line(ROSTER[2]!, ''), line(ROSTER[3]!, '低保户"')].join('\n') + '\n'],
+      ['income.csv', [header.join(','), `${ROSTER[0]!.slice(0, 9).join(',')},"4100,`, line(ROSTER[1]!, ''), `${ROSTER[2]!.slice(0, 9).join(',')},2600",`, line(ROSTER[3]!, '')].join('\n') + '\n'],
+    ]) {
+      const e = await loadError('roster', [put(dir, name!, text!)]);
+      expect([name, e.code, e.message]).toEqual([name, 'E_RAGGED_ROWS', expect.stringMatching(/第 2 行有一个单元格跨越多行/)]);
+    }
+  });
+
+  it('"sheet": "*" refuses a sheet of records without a header instead of skipping it', async () => {
+    const wb = sheetOf([ROSTER_HEADER, ...ROSTER.slice(0, 2)], '羊坪镇');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet(ROSTER.slice(2)), '蕉溪镇');
+    const e = await loadError('roster', [put(dir, 'star.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)], { sheet: '*' });
+    expect([e.code, e.message]).toEqual(['E_MISSING_COLUMN', expect.stringMatching(/工作表「蕉溪镇」有数据（含身份证号码），但前 20 行中找不到/)]);
+  });
+
+  it('applies the …000 rule to a workbook as a whole, across its sheets', async () => {
+    const zeros = ['1950-01-15', '1951-02-16', '1952-03-17', '1953-04-18'].map((b) => {
+      for (let seq = 0; ; seq++) {
+        const id = newId(b);
+        if (id.endsWith('000')) return id;
+        if (seq > 20000) throw new Error('no ID ending in 000');
+      }
+    });
+    const sheet = (ids: string[], first: number) => [ROSTER_HEADER, ...ids.map((id, k) => [`522625000000${first + k}`, id, `人${first + k}`, '户主', '羊坪镇', '竹坪村', '未脱贫', '2015-03-02', '', ''])];
+    const wb = sheetOf(sheet([zeros[0]!, zeros[1]!, A, B, C], 10), '一');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet(sheet([zeros[2]!, zeros[3]!, D, newId('1960-01-01'), newId('1961-01-01')], 20)), '二');
+    const r = await loadFiles('roster', [put(dir, 'z.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)], { sheet: '*' });
+    expect(r.rows.filter((x) => x.id_number_problem === 'excel').map((x) => x.id_number).sort()).toEqual([...zeros].sort());
+  });
+
+  it('a 花名册 saved as CSV (household cells only on the head\'s row) loses no member', async () => {
+    const rows = [ROSTER[0]!, ['', B, '李四', '配偶', '', '', '', '', '', ''], ROSTER[2]!, ['', newId('1990-01-01'), '王小', '子女', '', '', '', '', '', ''], ['', D, '赵六', '户主', '蕉溪镇', '猛溪村', '已脱贫', '2016-01-05', '2019-11-30', '5200']];
+    const r = await loadFiles('roster', [put(dir, 'hmc.csv', csv([ROSTER_HEADER, ...rows]))]);
+    expect(r.rows.map((x) => [x.source_row, x.household_id, x.name, x.township, x.status])).toEqual([
+      ['2', '52262500000001', '张三', '羊坪镇', '已脱贫'],
+      ['3', '52262500000001', '李四', '羊坪镇', '已脱贫'],
+      ['4', '52262500000002', '王五', '羊坪镇', '未脱贫'],
+      ['5', '52262500000002', '王小', '羊坪镇', '未脱贫'],
+    ]);
+    expect(r.warnings.filter((w) => w.code === 'household_id_filled').map((w) => w.source_row)).toEqual(['3', '5']);
+    // A row with household values of its own but no 户编号 is another household: rejected.
+    expect(r.rejects.map((x) => [x.source_row, x.reason_code])).toEqual([['6', 'missing_field']]);
+  });
+
+  it('merged cells over blank formatted rows make no rows; a stray cell far right makes no columns', async () => {
+    const ws = XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...ROSTER]);
+    ws['!merges'] = [{ s: { r: 1, c: 4 }, e: { r: 40, c: 4 } }];
+    ws['XFD1'] = { t: 's', v: ' ' };
+    ws['!ref'] = 'A1:XFD41';
+    for (let r = 6; r <= 41; r++) ws[`E${r}`] = { t: 'z' };
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, ws, '名册');
+    const r = await loadFiles('roster', [put(dir, 'styled.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)]);
+    expect([picked(r.rows), r.rejects, r.files[0]!.rowsRead]).toEqual([EXPECTED.map((e) => [...e]), [], 4]);
+  });
+
+  it('numbers in a date column that are no date keep their value as written; a date-time cell is its date', async () => {
+    const file = put(dir, 'nd.xlsx', await buildXlsx({
+      sheets: [{
+        name: '名册',
+        rows: row(1, ROSTER_HEADER.slice(0, 8)) +
+          `<row r="2">${ROSTER[2]!.slice(0, 7).map((c, i) => cell(`${String.fromCharCode(65 + i)}2`, c)).join('')}${n('H2', 201806)}</row>` +
+          `<row r="3">${ROSTER[3]!.slice(0, 7).map((c, i) => cell(`${String.fromCharCode(65 + i)}3`, c)).join('')}<c r="H3" t="d"><v>2016-01-05T23:30:00</v></c></row>`,
+      }],
+    }));
+    const r = await loadFiles('roster', [file]);
+    expect(r.rows.map((x) => [x.name, x.identified_on])).toEqual([['赵六', '2016-01-05']]);
+    expect(r.rejects.map((x) => [x.source_row, x.reason_code, JSON.parse(x.row_json!).identified_on])).toEqual([['2', 'number_date', '201806']]);
+  });
+
+  it('text files: a configured UTF-16 without BOM, a UTF-8 file switching to GBK after 1 MB, an unclosed quote in the first rows', async () => {
+    const text = csv([ROSTER_HEADER, ...ROSTER], '\t');
+    expect(picked((await loadFiles('roster', [put(dir, 'nobom.txt', Buffer.from(text, 'utf16le'))], { encoding: 'utf-16le' })).rows)).toEqual(EXPECTED);
+    const filler = Array.from({ length: 15000 }, (_, i) => ['52262500000009', newId('1970-01-01'), `甲${i}`, '户主', '羊坪镇', '竹坪村', '未脱贫', '2015-03-02', '', '2600'].join(',')).join('\n');
+    const mixed = Buffer.concat([Buffer.from(`${ROSTER_HEADER.join(',')}\n${filler}\n`, 'utf8'), iconv.encode(csv([ROSTER[0]!]), 'gbk')]);
+    expect(mixed.length).toBeGreaterThan(1 << 20);
+    const e = await loadError('roster', [put(dir, 'big.csv', mixed)]);
+    expect([e.code, e.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/从第 15002 行起变成了 GBK/)]);
+    const q = await loadError('roster', [put(dir, 'quote.csv', `${ROSTER_HEADER.join(',')}\n${ROSTER[0]!.join(',').replace('张三', '"张三')}\n${ROSTER[1]!.join(',')}\n`)]);
+    expect([q.code, q.message]).toEqual(['E_RAGGED_ROWS', expect.stringMatching(/引号不配对/)]);
+  });
+
+  it('a header line with a trailing delimiter, a title row repeated at a page break, 上午/下午 times', async () => {
+    const title = ['镇远县建档立卡贫困人口花名册'];
+    const rows = ROSTER.map((r) => [...r]);
+    rows[0]![7] = '2014/7/18 上午 12:00:00';
+    const text = [title.join(','), `${ROSTER_HEADER.join(',')},`, rows[0]!.join(','), rows[1]!.join(','), title.join(','), rows[2]!.join(','), rows[3]!.join(',')].join('\n') + '\n';
+    const r = await loadFiles('roster', [put(dir, 'pages.csv', text)]);
+    expect(picked(r.rows)).toEqual(EXPECTED);
+    expect(r.files[0]!.layout.skipped).toEqual({ header: 1 });
+  });
+
+  it('a cell longer than Excel allows (32,767 characters) is cut: an unused column loads, a used one rejects the row', async () => {
+    // 4 million characters (12 MB: more than DuckDB reads as one line), 3 million (9 MB: a line
+    // DuckDB reads), and a quoted cell of many short lines.
+    for (const [n, sep] of [[4_000_000, ''], [3_000_000, ''], [20_000, '\n'], [3_000_000, '\n']] as const) {
+      const long = Array.from({ length: n }, () => '长').join(sep);
+      const rows = ROSTER.map((r) => [...r, '']);
+      rows[1]![10] = `"${long}"`;
+      rows[2]![2] = `"${long}"`;
+      const r = await loadFiles('roster', [put(dir, `long-${n}.csv`, csv([[...ROSTER_HEADER, '说明'], ...rows]))]);
+      expect(picked(r.rows)).toEqual([EXPECTED[0], EXPECTED[1], EXPECTED[3]]);
+      expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])).toEqual([['4', 'too_long', expect.stringMatching(/「姓名」.*超过 32767 个字符/)]]);
+      expect(JSON.parse(r.rejects[0]!.row_json!).name).toHaveLength(32767);
+    }
+    const rows = ROSTER.map((r) => [...r]);
+    rows[2]![2] = '长'.repeat(40000);
+    // Excel itself refuses such a cell; another program may write one.
+    const sheet = [ROSTER_HEADER, ...rows].map((r, i) => row(i + 1, r)).join('');
+    const x = await loadFiles('roster', [put(dir, 'long.xlsx', await buildXlsx({ sheets: [{ name: '名册', rows: sheet }] }))]);
+    expect([picked(x.rows), x.rejects.map((r) => [r.source_row, r.reason_code])]).toEqual([[EXPECTED[0], EXPECTED[1], EXPECTED[3]], [['4', 'too_long']]]);
+  });
+
+  it('removes what a dead process left in the workspace\'s tmp folder, at the next start', () => {
+    put(dir, 'roster.csv', csv([ROSTER_HEADER, ...ROSTER]));
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['roster.csv'] }] });
+    const left = put(dir, 'ws/tmp/999999-1-abc.csv', 'a copy of an export');
+    const spill = put(dir, 'ws/tmp/duckdb_temp_storage-0.tmp', 'DuckDB spill');
+    expect(runCli(['ingest', '--config', config, '--quiet']).code).toBe(0);
+    expect([fs.existsSync(left), fs.existsSync(spill)]).toEqual([false, true]);
   });
 });

@@ -1,7 +1,7 @@
 import { type Config, loadConfig } from '../config/config.js';
 import { closeLog, log, openLog } from '../core/log.js';
 import { openStore, type Store } from '../core/store.js';
-import { acquireLock, ensureWorkspace } from '../core/workspace.js';
+import { acquireLock, cleanTemps, ensureWorkspace } from '../core/workspace.js';
 
 /**
  * Open config, workspace, log and store for one command, and close them whatever happens.
@@ -19,6 +19,10 @@ export async function withStore<T>(
   process.env.TMPDIR = ws.tmpDir;
   openLog(ws.dir);
   const release = options.lock ? acquireLock(ws, command) : () => {};
+  if (options.lock) {
+    const removed = cleanTemps(ws);
+    if (removed) log().info({ removed }, 'temporary files of a dead process removed');
+  }
   const started = performance.now();
   log().info({ command, configHash: config.hash }, 'command started');
   let store: Store | undefined;

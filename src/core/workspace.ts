@@ -79,8 +79,46 @@ export function acquireLock(ws: Workspace, command: string): () => void {
   throw new UserError('E_LOCKED', '无法获得工作区锁', { file: ws.dir, exitCode: EXIT.locked });
 }
 
-/** A private temporary file path inside the workspace (never the system /tmp). */
+/** Temporary paths this process made (removed on exit, also after SIGINT/SIGTERM). */
+const temps = new Set<string>();
+let exitHook = false;
+
+function removeTemps(): void {
+  for (const p of temps) fs.rmSync(p, { recursive: true, force: true });
+  temps.clear();
+}
+
+/**
+ * A private temporary file path inside the workspace (never the system /tmp). Its name starts
+ * with this process's id, so that a later bidui can tell a dead process's leftovers
+ * (cleanTemps); it is removed when this process exits, whatever happens, except SIGKILL.
+ */
 export function tempFile(ws: Workspace, suffix: string): string {
   const name = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}${suffix}`;
-  return path.join(ws.tmpDir, name);
+  const p = path.join(ws.tmpDir, name);
+  temps.add(p);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', removeTemps);
+  }
+  return p;
+}
+
+/**
+ * Remove what dead bidui processes left in the workspace's tmp folder (decoded copies of exports
+ * hold names and IDs). Call under the workspace lock. Files whose name does not start with a
+ * process id (DuckDB's own spill files) are left to DuckDB.
+ */
+export function cleanTemps(ws: Workspace): number {
+  let removed = 0;
+  if (!fs.existsSync(ws.tmpDir)) return 0;
+  for (const name of fs.readdirSync(ws.tmpDir)) {
+    const m = /^([0-9]+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    fs.rmSync(path.join(ws.tmpDir, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }

@@ -43,14 +43,16 @@ export class LineStats {
   trailingTerminators = 0;
   /** Terminators in the run of terminator bytes at the end of what was seen so far. */
   private runTerms = 0;
+  /** Longest run of bytes without a line feed / a carriage return, and the current runs. */
+  private gap = { lf: new Gap(), cr: new Gap() };
   private seenContent = false;
   private endsWithCr = false;
 
   add(chunk: Buffer): void {
     if (chunk.length === 0) return;
     if (!this.quotes && chunk.includes(0x22)) this.quotes = true;
-    this.lf += count(chunk, 0x0a);
-    const crs = chunk.includes(0x0d) ? count(chunk, 0x0d) : 0;
+    this.lf += this.gap.lf.add(chunk, 0x0a);
+    const crs = chunk.includes(0x0d) ? this.gap.cr.add(chunk, 0x0d) : (this.gap.cr.skip(chunk.length), 0);
     this.cr += crs;
     if (crs > 0) this.crlf += countSeq(chunk, CRLF);
     const splitCrlf = this.endsWithCr && chunk[0] === 0x0a;
@@ -93,6 +95,14 @@ export class LineStats {
     return 'mixed';
   }
 
+  /**
+   * Bytes of the longest line (its terminator not counted): the longest run without the file's
+   * line terminator (LF, or CR in a file of bare CRs).
+   */
+  longestLine(): number {
+    return Math.min(this.gap.lf.longest(), this.gap.cr.longest());
+  }
+
   /** Lines holding records (for a file without quotes and without interior blank lines). */
   contentLines(): number {
     const terms = this.lf + (this.cr - this.crlf);
@@ -102,6 +112,35 @@ export class LineStats {
 
 const CRLF = Buffer.from('\r\n');
 const BLANK_SEQS = [Buffer.from('\n\n'), Buffer.from('\n\r\n'), Buffer.from('\r\r')];
+
+/** Runs of bytes between occurrences of one byte, across chunks. */
+class Gap {
+  private max = 0;
+  private current = 0;
+
+  /** Count the byte in chunk, following the runs between its occurrences. */
+  add(chunk: Buffer, byte: number): number {
+    let n = 0;
+    let last = -1;
+    for (let i = chunk.indexOf(byte); i !== -1; i = chunk.indexOf(byte, i + 1)) {
+      const run = last < 0 ? this.current + i : i - last - 1;
+      if (run > this.max) this.max = run;
+      last = i;
+      n++;
+    }
+    this.current = last < 0 ? this.current + chunk.length : chunk.length - last - 1;
+    return n;
+  }
+
+  /** A chunk without the byte. */
+  skip(length: number): void {
+    this.current += length;
+  }
+
+  longest(): number {
+    return Math.max(this.max, this.current);
+  }
+}
 
 function count(buf: Buffer, byte: number): number {
   let n = 0;

@@ -16,7 +16,7 @@ import type { IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prepare.js';
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
-import { dropStaged, type FileNotes, type StagedFile, stageFile, storeStagedFile } from './stage.js';
+import { dropStaged, type FileNotes, finishFile, type StagedFile, stageFile, storeStagedFile } from './stage.js';
 
 export type FileStatus = 'loaded' | 'reused' | 'duplicate';
 
@@ -234,8 +234,9 @@ export async function ingest(store: Store, config: Config, options: IngestOption
             progress.step(`读取 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.sheet ? `「${part.sheet}」` : ''}`);
             prep.staged.push(await stageFile(conn, def, part.input, `stg_${++tables}`, { asOf, values: file.source.values }));
           }
-          // Staged: the private copies are no longer needed.
-          for (const t of prepared.temps) fs.rmSync(t, { force: true });
+          // Staged: the private copies are no longer needed; the file's rule and counts.
+          for (const t of prepared.temps) fs.rmSync(t, { recursive: true, force: true });
+          await finishFile(conn, prep.staged, asOf);
           if (prep.staged.every((s) => s.counts.rowsLoaded + s.counts.rowsRejected === 0)) {
             throw new UserError('E_HEADER_ONLY', '文件只有表头，没有数据行', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
           }
@@ -359,7 +360,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
     return { ingestId, datasets: byName() };
   } finally {
     for (const p of preps.values()) {
-      for (const t of p.prepared.temps) fs.rmSync(t, { force: true });
+      for (const t of p.prepared.temps) fs.rmSync(t, { recursive: true, force: true });
       for (const s of p.staged) await dropStaged(conn, s.table);
     }
   }

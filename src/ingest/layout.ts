@@ -69,7 +69,14 @@ export function findHeader(
     }
     const best = candidates(rows, i)
       .map((c) => ({ ...c, m: matchHeaders(c.headers, def, overrides) }))
-      .sort((a, b) => Number(a.m.missing.length > 0) - Number(b.m.missing.length > 0))[0]!;
+      .sort((a, b) => Number(a.m.missing.length > 0) - Number(b.m.missing.length > 0) || Object.keys(b.m.fields).length - Object.keys(a.m.fields).length)[0]!;
+    if (Object.keys(best.m.fields).length < 2) {
+      // Not a header row at all (a title, or a row of data: its cells are not printed).
+      throw new UserError('E_HEADER_ROW', `配置的表头行（第 ${configuredRow} 行）不是${def.zh}（${def.name}）的表头：这一行没有可识别的列名`, {
+        file,
+        hint: '文件的格式可能变了（例如标题行增加或减少）：检查配置中该数据集的 headerRow，或删去 headerRow 让 bidui 自动查找表头。',
+      });
+    }
     const mapping = mapHeaders(best.headers, def, overrides, file, `配置的表头行（第 ${configuredRow} 行）`);
     return { index: i, twoLevel: best.twoLevel, mapping, configured: true };
   }
@@ -117,10 +124,16 @@ export function hasIdValue(cell: string | null | undefined): boolean {
   return (cell ?? '').replace(/[^0-9]/g, '').length >= 6;
 }
 
-/** A footer row (the JS twin of the SQL test): no ID value, and a cell with 合计, 制表 … */
-export function isFooterRow(cells: readonly (string | null | undefined)[], idIndex: number | undefined): boolean {
+const hasFooterWord = (c: string | null | undefined) => c != null && FOOTER_WORDS.some((w) => c.includes(w));
+
+/**
+ * A footer row (the JS twin of the SQL test): no ID value, no name (or the footer's own text
+ * merged into the name column), and a cell with 合计, 制表 …
+ */
+export function isFooterRow(cells: readonly (string | null | undefined)[], idIndex: number | undefined, nameIndex?: number): boolean {
   if (idIndex !== undefined && hasIdValue(cells[idIndex])) return false;
-  return cells.some((c) => c != null && FOOTER_WORDS.some((w) => c.includes(w)));
+  if (nameIndex !== undefined && trimSpace(cells[nameIndex] ?? '') !== '' && !hasFooterWord(cells[nameIndex])) return false;
+  return cells.some(hasFooterWord);
 }
 
 /** The header row repeated below the header (page breaks of printed exports). */

@@ -66,9 +66,21 @@ const notesOf = (input: StageInput): PartNotes => ({
   headerConfigured: input.header.configured,
 });
 
-/** Decode text that is not UTF-8 as GB18030 (HTML tables saved as .xls by Chinese systems). */
+/**
+ * Decode an HTML or XML table saved as .xls: UTF-16 by its byte-order mark, UTF-8 when valid,
+ * else GB18030 (Chinese systems). Numeric character references (&#24352; for 张, as systems that
+ * serve pages as ISO-8859-1 write Chinese text) are decoded too, except those of markup
+ * characters, which stay escaped for the HTML parser.
+ */
 function decodeText(buf: Buffer): string {
-  return isUtf8(buf) ? buf.toString('utf8') : new TextDecoder('gb18030').decode(buf);
+  const text = buf[0] === 0xff && buf[1] === 0xfe ? new TextDecoder('utf-16le').decode(buf)
+    : buf[0] === 0xfe && buf[1] === 0xff ? new TextDecoder('utf-16be').decode(buf)
+    : isUtf8(buf) ? buf.toString('utf8') : new TextDecoder('gb18030').decode(buf);
+  return text.replace(/&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));/g, (ref, hex: string | undefined, dec: string | undefined) => {
+    const code = hex ? Number.parseInt(hex, 16) : Number(dec);
+    if (code > 0x10ffff || '<>&"\''.includes(String.fromCodePoint(code))) return ref;
+    return String.fromCodePoint(code);
+  });
 }
 
 export async function prepareFile(
@@ -87,11 +99,14 @@ export async function prepareFile(
   try {
     if (kind === 'workbook' || kind === 'html') {
       const text = kind === 'html' ? decodeText(fs.readFileSync(file.path)) : undefined;
+      // The sheets' normalised CSVs go into a private folder of this process (removed with it).
+      const sheetsDir = tempFile(ws, '-sheets');
+      fs.mkdirSync(sheetsDir, { mode: 0o700 });
+      temps.push(sheetsDir);
       const result = await readWorkbook({
         file: file.path, dataset, overrides: source.columns, sheet: source.sheet, headerRow: source.headerRow, text,
-        tmpDir: ws.tmpDir, prefix: path.basename(tempFile(ws, '')),
+        tmpDir: sheetsDir, prefix: 'sheet',
       });
-      temps.push(...result.parts.map((p) => p.csvPath));
       const parts = result.parts.map((p): PreparedPart => {
         const input: NormalisedInput = {
           kind: 'normalised', csvPath: p.csvPath, displayPath: file.path, headerCells: p.headerCells, columnCount: p.columnCount,
@@ -102,7 +117,8 @@ export async function prepareFile(
       const ext = path.extname(file.path).toLowerCase().slice(1);
       return { format: kind === 'html' ? 'html' : ext || 'workbook', encoding: kind === 'html' ? 'html' : 'workbook', parts, temps };
     }
-    if (scan.binary) {
+    // UTF-16 without a byte-order mark has NUL bytes; a configured UTF-16 says so.
+    if (scan.binary && source.encoding !== 'utf-16le' && source.encoding !== 'utf-16be') {
       throw new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
         file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV。',
       });
@@ -111,8 +127,10 @@ export async function prepareFile(
     let textPath = file.path;
     let lines = scan.lines;
     let headText: string;
+    let cut: boolean;
     if (encoding === 'utf-8') {
       headText = scan.head.toString('utf8');
+      cut = scan.size > scan.head.length;
     } else {
       textPath = tempFile(ws, '.csv');
       temps.push(textPath);
@@ -120,7 +138,9 @@ export async function prepareFile(
       const fd = fs.openSync(textPath, 'r');
       try {
         const buf = Buffer.alloc(256 * 1024);
-        headText = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+        const read = fs.readSync(fd, buf, 0, buf.length, 0);
+        headText = buf.subarray(0, read).toString('utf8');
+        cut = fs.fstatSync(fd).size > read;
       } finally {
         fs.closeSync(fd);
       }
@@ -130,7 +150,7 @@ export async function prepareFile(
     }
     let layout: ReturnType<typeof detectTextLayout>;
     try {
-      layout = detectTextLayout(headText, def, source.columns, file.path, source.headerRow);
+      layout = detectTextLayout(headText, cut, def, source.columns, file.path, source.headerRow);
     } catch (error) {
       const ext = path.extname(file.path).toLowerCase();
       if (error instanceof UserError && (SPREADSHEET_EXTENSIONS as readonly string[]).includes(ext)) {
@@ -145,13 +165,13 @@ export async function prepareFile(
     const normalise = async () => {
       const target = tempFile(ws, '.csv');
       temps.push(target);
-      return normaliseTextFile({ textPath, displayPath: file.path, delimiter, header, headerCells, target });
+      return normaliseTextFile({ textPath, displayPath: file.path, delimiter, header, headerCells, titles: records.slice(0, header.index), target });
     };
     const fits = Object.values(header.mapping.fields).every((i) => i < headerCells.length);
     const input = (fits ? rawInput({ csvPath: textPath, displayPath: file.path, delimiter, records, header, lines, normalise }) : undefined) ?? (await normalise());
     return { format: 'csv', encoding, parts: [{ input, sheet: undefined, notes: notesOf(input) }], temps };
   } catch (error) {
-    for (const t of temps) fs.rmSync(t, { force: true });
+    for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
     throw error;
   }
 }

@@ -84,7 +84,8 @@ export function rowList(rows: number[], total: number): string {
 export function valuesEntry(dataset: DatasetName, field: string, value: string): string {
   const fd = datasetDef(dataset).fields.find((x) => x.name === field);
   const canonical = Object.keys(fd?.values ?? {});
-  return `"values": { "${field}": { "${value}": "${canonical[0] ?? '<标准值>'}" } }（标准值：${canonical.join('、')}）`;
+  // Never a guess: the office decides which standard value the spelling means.
+  return `"values": { "${field}": { "${value}": "<${canonical.join('、')} 之一>" } }`;
 }
 
 export interface GateDataset {

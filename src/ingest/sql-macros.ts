@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteLiteral, runStep } from '../core/sql.js';
 import { CHECK_CHARS, CHECK_WEIGHTS, ID_PROBLEM_ZH, ID_QUOTE_CHARS, ID_SPACE_CHARS, PROVINCE_CODES } from './id-number.js';
-import { EXCEL_ERRORS, FOLD_FROM, FOLD_TO, FORMAT_CLASS_RE2, TRIM_CLASS_RE2 } from './values.js';
+import { EXCEL_ERRORS, FOLD_FROM, FOLD_TO, FORMAT_CLASS_RE2, MAX_CELL_CHARS, TRIM_CLASS_RE2 } from './values.js';
 
 /**
  * DuckDB macros for the bulk normalisation. Built from the same constants as the JS twins in
@@ -47,14 +47,15 @@ CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_pre(s));
 -- Why a non-empty cell has no usable value, from its pre-cleaned text p: an Excel error value,
 -- or a formula without its result (values.ts cellIssue).
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
-  CASE WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
+  CASE WHEN length(p) > ${MAX_CELL_CHARS} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)], p -> bidui_cell_issue_pre(p))[1];
 -- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
 -- value has anything to fold or remove, none starts or ends with space, and none starts with =
 -- or # (a wrapper, a formula, an error value), every value is itself (or NULL when empty), and
--- the per-value work is skipped. One RE2 test per row costs much less than one per value.
+-- the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
+-- longer than one cell may be (in bytes) is looked at too: a cell may be too long.
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)');
+  strlen(joined) > ${MAX_CELL_CHARS} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)');
 -- A cell's value for typing: its cleaned text, or NULL when empty or when it is an Excel error
 -- value or a formula without result (whose issue typing works out only for such rare cells).
 CREATE OR REPLACE TEMP MACRO bidui_text_ok(s) AS
@@ -63,8 +64,13 @@ CREATE OR REPLACE TEMP MACRO bidui_name_ok(s) AS
   list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(p) END)[1];
 CREATE OR REPLACE TEMP MACRO bidui_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_text_ok(s) ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO bidui_name_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_name_ok(s) ELSE nullif(s, '') END;
--- A code (户编号, 户号) that went through a number keeps a trailing .0: removed.
-CREATE OR REPLACE TEMP MACRO bidui_code(t) AS CASE WHEN ends_with(t, '.0') THEN regexp_replace(t, '^([0-9]+)\\.0+$', '\\1') ELSE t END;
+-- A code (户编号, 户号) that went through a number keeps a trailing .0: removed. One that Excel
+-- showed in scientific notation (5.22625E+13) has lost its digits: NULL (typing says why), never a
+-- key that would put different households together.
+CREATE OR REPLACE TEMP MACRO bidui_code(t) AS
+  CASE WHEN ends_with(t, '.0') THEN regexp_replace(t, '^([0-9]+)\\.0+$', '\\1')
+       WHEN contains(t, 'E') AND regexp_full_match(t, '[0-9]+(\\.[0-9]+)?E\\+?[0-9]+') THEN NULL
+       ELSE t END;
 CREATE OR REPLACE TEMP MACRO bidui_check_char(t) AS
   substr(${quoteLiteral(CHECK_CHARS)}, (1 + ((${checkSum}) % 11))::INTEGER, 1);
 -- The same character for an expression: t is referenced once (a list dot product), so an
@@ -143,7 +149,7 @@ CREATE OR REPLACE TEMP MACRO bidui_age(t, d) AS bidui_age_on(bidui_id_birth(t), 
 -- Ingest computes the parts as a column and the date from that column (macros are textual).
 CREATE OR REPLACE TEMP MACRO bidui_date_parts_text(t) AS regexp_extract(
   t,
-  '^([0-9]{4})(?:[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?|年(?:([0-9]{1,2})月(?:([0-9]{1,2})日?)?)?度?|([0-9]{2})([0-9]{2})?)?(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
+  '^([0-9]{4})(?:[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?|年(?:([0-9]{1,2})月(?:([0-9]{1,2})日?)?)?度?|([0-9]{2})([0-9]{2})?)?(?:(?:[ T]+|[ ]*(?:上午|下午)[ ]*)+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
   ['y', 'm1', 'd1', 'm2', 'd2', 'm3', 'd3']);
 CREATE OR REPLACE TEMP MACRO bidui_date_ymd(y, m, d) AS
   CASE
@@ -160,9 +166,11 @@ CREATE OR REPLACE TEMP MACRO bidui_parse_date(s) AS
   list_transform([bidui_text(s)], t -> CASE WHEN t IS NULL THEN NULL ELSE bidui_date_from_parts(bidui_date_parts_text(t)) END)[1];
 CREATE OR REPLACE TEMP MACRO bidui_parse_number(s) AS
   TRY_CAST(regexp_replace(bidui_fold(s), '[,，¥￥元\\s]', '', 'g') AS DECIMAL(18, 2));
--- A bracketed note after a coded value (已脱贫(享受政策), 已脱贫（不再享受政策）) removed; the
--- value is already width-folded, so full-width brackets are ASCII here.
-CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS CASE WHEN ends_with(t, ')') THEN regexp_replace(t, '\\s*\\([^()]*\\)$', '') ELSE t END;
+-- A bracketed note after a coded value (已脱贫(享受政策), 已脱贫（不再享受政策）, 已脱贫【享受政策】)
+-- removed; the value is already width-folded, so full-width （） and ［］ are ASCII here.
+CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS
+  CASE WHEN ends_with(t, ')') OR ends_with(t, ']') OR ends_with(t, '】')
+    THEN regexp_replace(t, '\\s*(?:\\([^()]*\\)|\\[[^\\[\\]]*\\]|【[^【】]*】)$', '') ELSE t END;
 -- Layout (layout.ts): a row without data (every cell empty, blank after cleaning, an Excel error
 -- value or a formula without result), and a footer row (合计, 制表人 … in some cell).
 CREATE OR REPLACE TEMP MACRO bidui_row_blank(joined) AS

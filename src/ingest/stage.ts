@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
 import { type DatasetDef, dataTable, personIdField } from './datasets.js';
@@ -47,8 +48,13 @@ export interface StagedFile {
   input: StageInput;
   /** SQL expression of a staged row's row number in its file. */
   sourceRow: string;
+  /** Per ID field: 18-character IDs, and those ending in 000 (see finishFile). */
+  ids: Record<string, { n18: number; n000: number }>;
+  /** Set by finishFile. */
   counts: FileCounts;
   notes: FileNotes;
+  /** Writes the row numbers down (UPDATE moves the rows it changes, and rowids with them). */
+  beforeUpdate(): Promise<void>;
 }
 
 export interface StageOptions {
@@ -56,6 +62,16 @@ export interface StageOptions {
   asOf: string;
   values: ValueMap;
 }
+
+/** DuckDB's reasons for refusing a CSV row, in Chinese. */
+const REFUSED_ZH: Record<string, string> = {
+  'TOO MANY COLUMNS': '列数多于表头',
+  'MISSING COLUMNS': '列数少于表头',
+  'UNQUOTED VALUE': '引号不配对',
+  'LINE SIZE OVER MAXIMUM': '一行超过 10 MB',
+  'INVALID UNICODE': '含无法解码的字符',
+  'CAST ERROR': '无法读取',
+};
 
 const EXCEL000_MIN = 3;
 const EXCEL000_SHARE = 0.02;
@@ -74,20 +90,37 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
   let fallback: string | undefined;
   try {
     try {
-      await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`, { header: input.headerCells.join('\u0001') });
-      const [ragged] = await queryStep<{ n: string }>(conn, `${step}: ragged rows`, `SELECT count(*) AS n FROM ${quoteIdent(rejects)}`);
-      if (Number(ragged?.n ?? 0) > 0) fallback = 'DuckDB 拒绝了部分行（列数不一致或引号不配对）';
+      try {
+        await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`, { header: input.headerCells.join('\u0001') });
+      } catch (error) {
+        // A record DuckDB cannot hold (a quoted cell of many lines, over 10 MB in all): the
+        // normalised form cuts such cells (values.ts MAX_CELL_CHARS).
+        if (input.kind !== 'raw' || !(error instanceof Error && /Invalid Input Error/.test(error.message))) throw error;
+        fallback = 'DuckDB 无法直接读取（一条记录过长）';
+      }
+      const refused = fallback !== undefined ? [] : await queryStep<{ n: string; error_type: string; row: string }>(conn, `${step}: refused rows`,
+        `SELECT count(*) OVER () AS n, error_type, split_part(csv_line, ',', 1) AS row FROM ${quoteIdent(rejects)} ORDER BY line LIMIT 3`);
+      if (refused.length > 0 && input.kind === 'normalised') {
+        // bidui wrote this file itself: what DuckDB refuses is a row it cannot hold (a line
+        // longer than it reads). The first column is the row number in the user's file.
+        throw new UserError('E_RAGGED_ROWS', `有 ${refused[0]!.n} 行无法读取，例如：${refused.map((r) => `第 ${r.row} 行（${REFUSED_ZH[r.error_type] ?? r.error_type}）`).join('、')}`, {
+          file: input.displayPath,
+          hint: '检查这些行是否有异常长的单元格或多余的内容，修正后重新导入。',
+        });
+      }
+      if (refused.length > 0) fallback = 'DuckDB 拒绝了部分行（列数不一致或引号不配对）';
     } finally {
       await runStep(conn, `${step}: drop ragged`, `DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(`${rejects}_scans`)}`);
     }
     // One pass for what the next steps need: the first rowid, the row count, and per ID field
     // how many 18-character IDs there are and how many end in 000 (cheap tests; see markExcel000).
     const ids = def.fields.filter((fd) => fd.type === 'id');
-    const [look] = await queryStep<Record<string, string | null>>(conn, `${step}: first look`,
-      `SELECT min(rowid) AS base, count(*) AS n${ids.map((fd) => {
+    const [look] = fallback !== undefined ? [] : await queryStep<Record<string, string | null>>(conn, `${step}: first look`,
+      `SELECT min(rowid) AS base, count(*) AS n${input.kind === 'raw' && input.expectedRows === undefined ? ', count(*) FILTER (WHERE _swallow) AS swallow' : ''}${ids.map((fd) => {
         const id = quoteIdent(fd.name);
         return `, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18) AS ${quoteIdent(`n18_${fd.name}`)}, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18 AND ends_with(${id}, '000')) AS ${quoteIdent(`n000_${fd.name}`)}`;
       }).join('')} FROM ${t}`);
+    if (input.kind === 'raw' && !fallback && Number(look?.swallow ?? 0) > 0) fallback = '有单元格跨越多行并含有其他记录的内容';
     if (input.kind === 'raw' && !fallback) fallback = await checkDirectRead(conn, step, input, Number(look?.n ?? 0));
     if (fallback !== undefined) {
       if (input.kind !== 'raw') throw new Error(`normalised input of ${def.name} refused by DuckDB`);
@@ -99,22 +132,22 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     }
     // The header is row `skip + 1`, so the first record is row `skip + 2`; the staging table keeps
     // the file's order and its rowids are contiguous.
-    let sourceRow = 'source_row';
-    if (input.kind === 'raw') {
-      sourceRow = `(rowid - ${BigInt(look?.base ?? 0)} + ${input.skip + 2})`;
-    }
-    // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers that
-    // come from rowids are written down.
-    const beforeUpdate = async () => {
-      if (sourceRow === 'source_row') return;
-      await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${sourceRow}`);
-      sourceRow = 'source_row';
+    const staged: StagedFile = {
+      def, table, typed, input,
+      sourceRow: input.kind === 'raw' ? `(rowid - ${BigInt(look?.base ?? 0)} + ${input.skip + 2})` : 'source_row',
+      ids: Object.fromEntries(ids.map((fd) => [fd.name, { n18: Number(look?.[`n18_${fd.name}`] ?? 0), n000: Number(look?.[`n000_${fd.name}`] ?? 0) }])),
+      counts: undefined as unknown as FileCounts,
+      notes: {},
+      async beforeUpdate() {
+        // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers
+        // that come from rowids are written down.
+        if (staged.sourceRow === 'source_row') return;
+        await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${staged.sourceRow}`);
+        staged.sourceRow = 'source_row';
+      },
     };
-    const notes: FileNotes = {};
-    await markExcel000(conn, step, def, t, look ?? {}, notes, beforeUpdate);
-    if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, notes, beforeUpdate);
-    const counts = await countStaged(conn, step, def, t, options.asOf);
-    return { def, table, typed, input, sourceRow, counts, notes };
+    if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, staged.notes, staged);
+    return staged;
   } catch (error) {
     await dropStaged(conn, table);
     throw error;
@@ -144,28 +177,36 @@ async function checkDirectRead(conn: DuckDBConnection, step: string, input: Extr
 }
 
 /**
+ * Finish a file's staged parts (one per sheet): the `…000` rule over the whole file, then the
+ * counts of each part.
+ *
  * The `…000` rule (DOMAIN.md): Excel keeps 15 significant digits, so IDs that went through a
  * number cell end in 000. When at least 3 of a file's 18-digit IDs, and more than 2% of them,
  * end in 000, every ID of the file ending in 000 is Excel-damaged, its first 15 digits kept.
+ * (The counts of the first look are cheap tests, string length and suffix; the exact pattern is
+ * only counted when a file has 3 or more candidates.)
  */
-async function markExcel000(
-  conn: DuckDBConnection, step: string, def: DatasetDef, t: string, look: Record<string, string | null>, notes: FileNotes, beforeUpdate: () => Promise<void>,
-): Promise<void> {
+export async function finishFile(conn: DuckDBConnection, parts: StagedFile[], asOf: string): Promise<void> {
+  const def = parts[0]?.def;
+  if (!def) return;
   for (const field of def.fields.filter((fd) => fd.type === 'id')) {
+    const n18 = parts.reduce((sum, p) => sum + (p.ids[field.name]?.n18 ?? 0), 0);
+    if (parts.reduce((sum, p) => sum + (p.ids[field.name]?.n000 ?? 0), 0) < EXCEL000_MIN) continue;
     const [id, , problem, , digits] = idColumns(field).map(quoteIdent) as [string, string, string, string, string];
-    // Counts of the first look (stageFile): 18-character IDs, and those ending in 000.
-    const n18 = Number(look[`n18_${field.name}`] ?? 0);
-    if (Number(look[`n000_${field.name}`] ?? 0) < EXCEL000_MIN) continue;
-    const [exact] = await queryStep<{ n000: string }>(conn, `${step}: ${field.name} ending in 000`,
-      `SELECT count(*) AS n000 FROM ${t} WHERE skip_reason IS NULL AND ends_with(${id}, '000') AND regexp_full_match(${id}, '[0-9]{15}000')`);
-    const n000 = Number(exact?.n000 ?? 0);
-    if (n000 >= EXCEL000_MIN && n000 > EXCEL000_SHARE * n18) {
-      await beforeUpdate();
-      await runStep(conn, `${step}: ${field.name} Excel-damaged`,
-        `UPDATE ${t} SET ${problem} = 'excel', ${digits} = left(${id}, 15) WHERE skip_reason IS NULL AND ends_with(${id}, '000') AND regexp_full_match(${id}, '[0-9]{15}000')`);
-      (notes.excel000 ??= []).push({ field: field.name, damaged: n000, of: n18 });
+    const damaged = `skip_reason IS NULL AND ends_with(${id}, '000') AND regexp_full_match(${id}, '[0-9]{15}000')`;
+    let n000 = 0;
+    for (const p of parts) {
+      const [exact] = await queryStep<{ n: string }>(conn, `finish ${p.table}: ${field.name} ending in 000`, `SELECT count(*) AS n FROM ${quoteIdent(p.table)} WHERE ${damaged}`);
+      n000 += Number(exact?.n ?? 0);
+    }
+    if (n000 < EXCEL000_MIN || n000 <= EXCEL000_SHARE * n18) continue;
+    for (const p of parts) {
+      await p.beforeUpdate();
+      await runStep(conn, `finish ${p.table}: ${field.name} Excel-damaged`, `UPDATE ${quoteIdent(p.table)} SET ${problem} = 'excel', ${digits} = left(${id}, 15) WHERE ${damaged}`);
+      (p.notes.excel000 ??= []).push({ field: field.name, damaged: n000, of: n18 });
     }
   }
+  for (const p of parts) p.counts = await countStaged(conn, `finish ${p.table}`, def, quoteIdent(p.table), asOf);
 }
 
 /**
@@ -175,16 +216,18 @@ async function markExcel000(
  * a required value the whole household lacks rejects the row; an unreadable optional value the
  * household cannot supply is a warning.
  */
-async function fillHouseholds(conn: DuckDBConnection, step: string, typed: TypedSql, t: string, notes: FileNotes, beforeUpdate: () => Promise<void>): Promise<void> {
+async function fillHouseholds(conn: DuckDBConnection, step: string, typed: TypedSql, t: string, notes: FileNotes, staged: StagedFile): Promise<void> {
   const fields = typed.householdFields;
   if (fields.length === 0) return;
+  const beforeUpdate = () => staged.beforeUpdate();
+  await fillHouseholdIds(conn, step, t, fields.map((f) => f.name), notes, staged);
   const h = quoteIdent(`${t.replace(/"/g, '')}_hh`);
   const q = (name: string) => quoteIdent(name);
   const ic = (f: string) => q(`_i_${f}`);
   /** The cell as written (where no value was read). */
   const cc = (f: string) => q(`_c_${f}`);
   const problemCode = (f: (typeof fields)[number], on = '') =>
-    `CASE ${on}${ic(f.name)} WHEN 'error' THEN 'excel_error' WHEN 'formula' THEN 'formula_no_value' WHEN 'ambiguous_date' THEN 'ambiguous_date' WHEN 'excel_number' THEN 'excel_number'
+    `CASE ${on}${ic(f.name)} WHEN 'error' THEN 'excel_error' WHEN 'formula' THEN 'formula_no_value' WHEN 'ambiguous_date' THEN 'ambiguous_date' WHEN 'excel_number' THEN 'excel_number' WHEN 'number_date' THEN 'number_date' WHEN 'too_long' THEN 'too_long'
        ELSE ${quoteLiteral(f.type === 'date' ? 'bad_date' : f.type === 'number' ? 'bad_number' : f.type === 'enum' ? 'bad_value' : 'missing_field')} END`;
   /** Something was written but no value could be read from it (as opposed to an empty cell). */
   const unreadable = (f: string, on = '') => `(${on}${ic(f)} IS NOT NULL OR bidui_text(${on}${cc(f)}) IS NOT NULL)`;
@@ -202,7 +245,7 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
       `SELECT ${fields.map((f) => `count(*) FILTER (WHERE s.${q(f.name)} IS NULL AND h.${q(f.name)} IS NOT NULL) AS ${q(f.name)}`).join(', ')}
        FROM ${t} s JOIN ${h} h USING (household_id) WHERE s.skip_reason IS NULL AND s.reject_key IS NULL`);
     const counts = Object.fromEntries(fields.map((f) => [f.name, Number(filled?.[f.name] ?? 0)]).filter(([, n]) => Number(n) > 0));
-    if (Object.keys(counts).length) notes.filled = counts;
+    if (Object.keys(counts).length) notes.filled = { ...(notes.filled ?? {}), ...counts };
     const required = fields.filter((f) => f.required);
     const optional = fields.filter((f) => !f.required);
     const [left] = await queryStep<{ n: string }>(conn, `${step}: household values still missing`,
@@ -235,6 +278,29 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
   } finally {
     await runStep(conn, `${step}: drop household values`, `DROP TABLE IF EXISTS ${h}`);
   }
+}
+
+/**
+ * A 花名册 saved as CSV (or re-typed from a printed list) writes the 户编号 and household cells on
+ * the head's row only: a member row with no 户编号 and no household value at all belongs to the
+ * household of the nearest row above that has one (as the merged cell did). It is kept, with a
+ * warning, instead of being rejected; a row with household values of its own but no 户编号 is
+ * still rejected (it is another household whose number is missing).
+ */
+async function fillHouseholdIds(conn: DuckDBConnection, step: string, t: string, householdFields: string[], notes: FileNotes, staged: StagedFile): Promise<void> {
+  const q = quoteIdent;
+  const candidate = `skip_reason IS NULL AND reject_key = 'missing_field:household_id' AND ${householdFields.map((f) => `${q(f)} IS NULL AND ${q(`_i_${f}`)} IS NULL`).join(' AND ')}`;
+  const [c] = await queryStep<{ n: string }>(conn, `${step}: rows without 户编号`, `SELECT count(*) AS n FROM ${t} WHERE ${candidate}`);
+  if (Number(c?.n ?? 0) === 0) return;
+  await staged.beforeUpdate();
+  await runStep(conn, `${step}: 户编号 from the row above`, `UPDATE ${t} AS s SET household_id = f.hid, reject_key = NULL,
+      warnings = list_append(coalesce(s.warnings, []), {'code': 'household_id_filled', 'field': 'household_id', 'value': NULL::VARCHAR})
+    FROM (SELECT source_row, last_value(household_id IGNORE NULLS) OVER (ORDER BY source_row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS hid,
+                 ${candidate} AS is_candidate
+          FROM ${t} WHERE skip_reason IS NULL) f
+    WHERE s.source_row = f.source_row AND f.is_candidate AND f.hid IS NOT NULL`);
+  const [n] = await queryStep<{ n: string }>(conn, `${step}: 户编号 filled`, `SELECT count(*) AS n FROM ${t} WHERE list_contains(list_transform(warnings, w -> w.code), 'household_id_filled')`);
+  if (Number(n?.n ?? 0) > 0) notes.filled = { ...(notes.filled ?? {}), household_id: Number(n!.n) };
 }
 
 async function countStaged(conn: DuckDBConnection, step: string, def: DatasetDef, t: string, asOf: string): Promise<FileCounts> {

@@ -2,7 +2,7 @@ import { quoteIdent, quoteLiteral } from '../core/sql.js';
 import type { DatasetDef, FieldDef } from './datasets.js';
 import type { StageInput } from './readers/csv.js';
 import { idColumns } from './store-schema.js';
-import { cleanText } from './values.js';
+import { cleanText, MAX_CELL_CHARS } from './values.js';
 
 /**
  * The SQL that reads one file's rows and types them (DOMAIN.md "Precise semantics" and "Real
@@ -17,6 +17,12 @@ import { cleanText } from './values.js';
  * own. No window function: the scan and the expressions run in parallel, and the staging table's
  * rowid (insertion order is preserved) gives the row number of a file DuckDB reads directly.
  */
+
+/** Warning key of a roster member row whose 户编号 was taken from the row above (花名册 saved as CSV). */
+export const HOUSEHOLD_ID_FILLED = 'household_id_filled:household_id';
+
+/** The __issues marker of a title row repeated below the header (a printed export's page break). */
+export const REPEATED_TITLE = 'row:title';
 
 /** Config `values`: field → cleaned spelling → canonical value. */
 export type ValueMap = Record<string, Record<string, string>>;
@@ -39,11 +45,13 @@ export const VALUE_REASONS: Record<string, (label: string) => string> = {
   formula_no_value: (l) => `${l}是没有保存计算结果的公式：请在 Excel/WPS 中打开该文件、保存后重新导出`,
   ambiguous_date: (l) => `${l}是带小数的数字（如 2014.07），无法确定是哪一天`,
   excel_number: (l) => `${l}被 Excel 当作数字保存过，后几位已丢失`,
+  number_date: (l) => `${l}是数字，但不是可识别的日期（按 Excel 日期序号换算不在 1900–2100 年之间）`,
+  too_long: (l) => `${l}超过 ${MAX_CELL_CHARS} 个字符（Excel 单元格的上限），多半是文件损坏或引号不配对`,
   bad_date: (l) => `${l}不是可识别的日期`,
   bad_number: (l) => `${l}不是数字`,
   bad_value: (l) => `${l}的值无法识别`,
 };
-const ISSUE_CODE: Record<string, string> = { error: 'excel_error', formula: 'formula_no_value', ambiguous_date: 'ambiguous_date', excel_number: 'excel_number' };
+const ISSUE_CODE: Record<string, string> = { error: 'excel_error', formula: 'formula_no_value', ambiguous_date: 'ambiguous_date', excel_number: 'excel_number', number_date: 'number_date', too_long: 'too_long' };
 
 interface Check {
   /** Condition on the level's columns. */
@@ -152,7 +160,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       L[1]!.push(`CASE WHEN ${wellFormed} THEN ${c} ELSE bidui_norm_id(${c}) END AS ${n}`);
       const textIssue = `CASE WHEN NOT ${wellFormed} THEN bidui_cell_issue(${c}) END`;
       L[1]!.push(`${normalised ? `coalesce(${issueOf(index)}, ${textIssue})` : textIssue} AS ${iss}`);
-      L[2]!.push(`CASE WHEN ${iss} IN ('error', 'formula') THEN NULL ELSE ${n} END AS ${id}`);
+      L[2]!.push(`CASE WHEN ${iss} IN ('error', 'formula', 'too_long') THEN NULL ELSE ${n} END AS ${id}`);
       L[3]!.push(
         `CASE WHEN ${wellFormed} THEN try_strptime(substr(${id}, 7, 8), '%Y%m%d')::DATE ELSE bidui_id_birth(${id}) END AS ${birth}`,
         `bidui_check_char(${id}) AS ${check}`,
@@ -200,7 +208,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       keep.push(iss, `CASE WHEN ${name} IS NULL THEN ${c} END AS ${col('c', field)}`);
       continue;
     }
-    const unreadable = field.type === 'date' ? 'bad_date' : field.type === 'number' ? 'bad_number' : field.type === 'enum' ? 'bad_value' : undefined;
+    const unreadable = field.type === 'date' ? 'bad_date' : field.type === 'number' ? 'bad_number' : field.type === 'enum' ? 'bad_value' : field.code ? 'excel_number' : undefined;
     if (field.required) {
       // No text: the cell's issue if it has one, else the value is missing.
       const issue = issueCheck(field, iss);
@@ -220,9 +228,14 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const all = Array.from({ length: input.columnCount }, (_, i) => quoteIdent(`c${i}`));
   const joined = `concat_ws(chr(1), ${all.join(', ')})`;
   const personProblem = quoteIdent(idColumns(person)[2]);
+  // A footer has no name either (or the footer's own text, when it is merged across the row):
+  // a member written without an ID but with a name is a record (the roster loses no one).
+  const nameField = def.fields.find((fd) => fd.type === 'name' && input.mapping.fields[fd.name] !== undefined);
+  const noName = nameField ? `(${col('t', nameField)} IS NULL OR bidui_row_footer(${col('t', nameField)}))` : 'true';
+  const pageRepeat = normalised ? `WHEN "__issues" = ${quoteLiteral(REPEATED_TITLE)} THEN 'header' ` : '';
   const skip = `CASE WHEN ${personProblem} IN ('missing', 'length', 'chars', 'excel') AND NOT bidui_has_id(${col('n', person)}) THEN
-      CASE WHEN bidui_row_blank(${joined}) THEN 'empty'
-           WHEN bidui_row_footer(${joined}) THEN 'footer'
+      CASE ${pageRepeat}WHEN bidui_row_blank(${joined}) THEN 'empty'
+           WHEN ${noName} AND bidui_row_footer(${joined}) THEN 'footer'
            WHEN concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')}) = $header THEN 'header' END END`;
 
   const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${keyOf(c)}`).join(' ')} END` : 'NULL::VARCHAR';
@@ -240,11 +253,19 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const sourceRow = normalised ? 'CAST("__row" AS BIGINT)' : 'NULL::BIGINT';
   // Rows stage.ts may still reject (a household value missing) keep their values as written too.
   const mayReject = householdFields.filter((fd) => fd.required).map((fd) => `${quoteIdent(fd.name)} IS NULL`);
+  // A file with quotes read directly: a cell holding a line break followed by an ID or a line of
+  // several cells is a stray quote swallowing records (stage.ts reads the file again, normalised,
+  // which names the rows).
+  const quoted = input.kind === 'raw' && input.expectedRows === undefined;
+  if (quoted) {
+    const d = input.delimiter.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+    keep.push(`contains(${joined}, chr(10)) AND regexp_matches(${joined}, '[\\n\\r][^\\x01]*(?:[0-9]{17}[0-9Xx]|${d}[^\\x01]*${d})') AS _swallow`);
+  }
   const select = `SELECT ${sourceRow} AS source_row, ${storeColumns(def).map(quoteIdent).join(', ')}, ${SKIP}, reject_key,
     CASE WHEN reject_key IS NOT NULL${mayReject.map((m) => ` OR (${SKIP} IS NULL AND ${m})`).join('')} THEN json_object(${raw.join(', ')})::VARCHAR END AS row_json,
     ${warningList} AS warnings${keep.length ? `, ${keep.join(', ')}` : ''}
   FROM ${from}`;
-  const keys = [...new Set([...checks, ...warnings].flatMap((c) => c.keys).concat(householdKeys(householdFields)))];
+  const keys = [...new Set([...checks, ...warnings].flatMap((c) => c.keys).concat(householdKeys(householdFields), options.roster ? [HOUSEHOLD_ID_FILLED] : []))];
   const reasonOf = (key: string) =>
     keys.length ? `CASE ${key} ${keys.map((k) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(reasonText(k, labels, def))}`).join(' ')} END` : 'NULL';
   return { select, reasonOf, householdFields };
@@ -252,7 +273,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
 
 /** Keys stage.ts can give the household fields of the roster. */
 function householdKeys(fields: FieldDef[]): string[] {
-  const codes = ['missing_field', 'excel_error', 'formula_no_value', 'ambiguous_date', 'excel_number', 'bad_date', 'bad_number', 'bad_value'];
+  const codes = ['missing_field', 'excel_error', 'formula_no_value', 'ambiguous_date', 'excel_number', 'number_date', 'too_long', 'bad_date', 'bad_number', 'bad_value'];
   return fields.flatMap((fd) => [...codes, ...codes.map((c) => `${c}_filled`), 'household_missing'].map((c) => `${c}:${fd.name}`));
 }
 
@@ -260,6 +281,7 @@ function reasonText(key: string, labels: Map<string, string>, def: DatasetDef): 
   const [code, field] = key.split(':') as [string, string];
   const label = labels.get(field) ?? field;
   if (code === 'household_missing') return `本户（户编号相同的各行）都没有可用的${label}`;
+  if (key === HOUSEHOLD_ID_FILLED) return `${label}为空，本行也没有本户的其他信息：按花名册格式取上方最近一行的户编号`;
   if (code.endsWith('_filled')) return `${reasonText(`${code.slice(0, -'_filled'.length)}:${field}`, labels, def)}，已按本户其他行（户主行）的值补全`;
   const text = (VALUE_REASONS[code] ?? ((l: string) => `${l}：${code}`))(label);
   const values = def.fields.find((fd) => fd.name === field)?.values;

@@ -84,6 +84,20 @@ export function cleanName(value: string | null | undefined): string | null {
   return out === '' ? null : out;
 }
 
+/**
+ * The longest cell bidui reads, in characters: Excel's own limit (32,767 characters per cell).
+ * No registry value comes near it; a longer cell is a damaged file or a stray quote, and cells
+ * of megabytes would hit DuckDB's limits (a line of at most 10 MB, string statistics).
+ */
+export const MAX_CELL_CHARS = 32767;
+
+/** A cell cut to MAX_CELL_CHARS, with the issue when it was longer. */
+export function limitCell(text: string): { text: string; issue?: 'too_long' } {
+  if (text.length <= MAX_CELL_CHARS) return { text };
+  const chars = Array.from(text);
+  return chars.length > MAX_CELL_CHARS ? { text: chars.slice(0, MAX_CELL_CHARS).join(''), issue: 'too_long' } : { text };
+}
+
 /** Excel's error values, as a cell shows them (and as Excel writes them into a CSV). */
 export const EXCEL_ERRORS = [
   '#N/A', '#VALUE!', '#REF!', '#DIV/0!', '#NUM!', '#NAME?', '#NULL!', '#SPILL!', '#CALC!',
@@ -96,10 +110,12 @@ const EXCEL_ERROR_SET = new Set<string>(EXCEL_ERRORS);
  * - 'error': an Excel error value (`#N/A` from a lookup that found nothing, `#REF!` …);
  * - 'formula': a formula written without its result (text starting with `=` that is not the
  *   `="…"` wrapper): the file was written by a program and never opened and saved in Excel/WPS.
- * Spreadsheet readers add two more from the cell's type (see CellIssue).
+ * - 'too_long': longer than MAX_CELL_CHARS characters.
+ * Spreadsheet readers add more from the cell's type (see CellIssue).
  */
-export function cellIssue(value: string | null | undefined): 'error' | 'formula' | null {
+export function cellIssue(value: string | null | undefined): 'error' | 'formula' | 'too_long' | null {
   if (value == null) return null;
+  if (value.length > MAX_CELL_CHARS && Array.from(value).length > MAX_CELL_CHARS) return 'too_long';
   const pre = preClean(value);
   if (EXCEL_ERROR_SET.has(pre)) return 'error';
   if (pre.startsWith('=')) return 'formula';
@@ -112,7 +128,10 @@ export function cellIssue(value: string | null | undefined): 'error' | 'formula'
  * - error, formula: as cellIssue;
  * - excel_number: an ID or code stored as a number of 16 or more digits: Excel kept only 15
  *   significant digits, the rest are zeros;
- * - ambiguous_date: a non-whole number in a date column (2014.07: July, or 2014.1 October?).
+ * - ambiguous_date: a non-whole number in a date column (2014.07: July, or 2014.1 October?);
+ * - number_date: a number in a date column that is no date (201806 as a serial is in 2452);
+ * - too_long: a cell longer than MAX_CELL_CHARS, kept cut to that length (readers; the SQL finds
+ *   it in a file DuckDB reads directly).
  */
-export const CELL_ISSUES = ['error', 'formula', 'excel_number', 'ambiguous_date'] as const;
+export const CELL_ISSUES = ['error', 'formula', 'excel_number', 'ambiguous_date', 'number_date', 'too_long'] as const;
 export type CellIssue = (typeof CELL_ISSUES)[number];

@@ -8,6 +8,8 @@ import type { DatasetDef } from '../datasets.js';
 import type { LineStats } from '../file-scan.js';
 import { findHeader, isBlankRow, isFooterRow, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
 import type { HeaderMapping } from '../headers.js';
+import { REPEATED_TITLE } from '../typing.js';
+import { limitCell, trimSpace } from '../values.js';
 
 /**
  * Delimited text files (CSV, and Excel's tab-separated "Unicode 文本"), already UTF-8. Two ways
@@ -66,19 +68,28 @@ export type StageInput = RawCsvInput | NormalisedInput;
 const DELIMITERS = [',', '\t', ';', '|'] as const;
 const RECORD_DELIMITERS = ['\r\n', '\n', '\r'];
 
-/** The first records of a text, parsed leniently (a partial record at the cut is dropped). */
-export function headRecords(text: string, delimiter: string, limit = HEADER_SEARCH_ROWS + 1): string[][] {
-  const options = { delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, bom: true, record_delimiter: RECORD_DELIMITERS, to: limit };
+/**
+ * The first records of a text, parsed leniently. When the text is the head of a longer file
+ * (cut), a record the cut falls into is dropped: a quoted cell may run past the head.
+ */
+export function headRecords(text: string, delimiter: string, cut: boolean, limit = HEADER_SEARCH_ROWS + 1): string[][] {
+  const complete: string[][] = [];
+  const options = {
+    delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, bom: true, record_delimiter: RECORD_DELIMITERS, to: limit,
+    on_record: (record: string[]) => {
+      complete.push(record);
+      return record;
+    },
+  };
   try {
     return parse(text, options) as string[][];
-  } catch {
-    // The cut at the end of the head may fall inside a quoted cell: retry without the last line.
-    const cut = text.lastIndexOf('\n');
-    try {
-      return cut > 0 ? (parse(text.slice(0, cut), options) as string[][]) : [];
-    } catch {
-      return [];
-    }
+  } catch (error) {
+    if (cut && complete.length > 0) return complete;
+    // An opening quote never closed, within the first records: say so (the header search would
+    // otherwise report a missing header).
+    throw new UserError('E_RAGGED_ROWS', `第 ${(error as { lines?: number }).lines ?? '?'} 行附近的英文双引号不配对，无法确定单元格的边界`, {
+      hint: '这一行通常含有未配对的英文双引号：在 Excel/WPS 或文本编辑器中修正，或重新导出为 .xlsx，然后重新导入。',
+    });
   }
 }
 
@@ -89,14 +100,24 @@ export function headRecords(text: string, delimiter: string, limit = HEADER_SEAR
  */
 export function detectTextLayout(
   headText: string,
+  /** headText is the start of a longer file. */
+  cut: boolean,
   def: DatasetDef,
   overrides: Record<string, string>,
   file: string,
   headerRow: number | undefined,
 ): { delimiter: string; records: string[][]; header: HeaderChoice } {
   let failure: { width: number; error: unknown } | undefined;
+  let quoteError: UserError | undefined;
   for (const delimiter of DELIMITERS) {
-    const records = headRecords(headText, delimiter);
+    let records: string[][];
+    try {
+      records = headRecords(headText, delimiter, cut);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      quoteError ??= new UserError(error.code, error.message, { file, ...(error.hint ? { hint: error.hint } : {}) });
+      continue;
+    }
     try {
       return { delimiter, records, header: findHeader(records, def, overrides, file, headerRow) };
     } catch (error) {
@@ -105,8 +126,15 @@ export function detectTextLayout(
       if (!failure || width > failure.width) failure = { width, error };
     }
   }
-  throw failure?.error ?? new UserError('E_EMPTY_FILE', '文件是空的', { file });
+  throw quoteError ?? failure?.error ?? new UserError('E_EMPTY_FILE', '文件是空的', { file });
 }
+
+/**
+ * The longest line DuckDB reads directly, in bytes. A longer line is read normalised, where cells
+ * are cut to MAX_CELL_CHARS: DuckDB refuses lines over its max_line_size, and keeping such a line
+ * in its rejects table failed ("Invalid unicode … segment statistics").
+ */
+const MAX_DIRECT_LINE = 1 << 20;
 
 /** The fast input: DuckDB reads the file with the layout found here. */
 export function rawInput(args: {
@@ -120,7 +148,7 @@ export function rawInput(args: {
 }): RawCsvInput | undefined {
   const { lines, header } = args;
   const newline = lines.newline();
-  if (newline === 'mixed' || lines.interiorBlank) return undefined;
+  if (newline === 'mixed' || lines.interiorBlank || lines.longestLine() > MAX_DIRECT_LINE) return undefined;
   const headerCells = args.records[header.index]!;
   return {
     kind: 'raw',
@@ -139,6 +167,19 @@ export function rawInput(args: {
   };
 }
 
+/** A record's cells joined, trimmed, without trailing empty cells (to compare title rows). */
+function rowKey(cells: readonly string[]): string {
+  const trimmed = cells.map((c) => trimSpace(c));
+  while (trimmed.length && trimmed[trimmed.length - 1] === '') trimmed.pop();
+  return trimmed.join('\u0001');
+}
+
+/** Does a cell hold a line break followed by another record (an ID, or a line of many cells)? */
+export function swallowsRecords(cell: string, delimiter: string, width: number): boolean {
+  if (!cell.includes('\n') && !cell.includes('\r')) return false;
+  return cell.split(/\r\n|\n|\r/).slice(1).some((line) => /[0-9]{17}[0-9Xx]/.test(line) || line.split(delimiter).length >= Math.max(3, width - 1));
+}
+
 interface Ragged {
   count: number;
   rows: string[];
@@ -155,11 +196,21 @@ export async function normaliseTextFile(args: {
   delimiter: string;
   header: HeaderChoice;
   headerCells: string[];
+  /** The records above the header (title rows): repeated below it at a page break, they are skipped. */
+  titles: string[][];
   target: string;
 }): Promise<NormalisedInput> {
-  const { header, headerCells, target } = args;
-  const width = headerCells.length;
+  const { header, target } = args;
+  // The header's width: up to its last named cell (a trailing delimiter on the header line only
+  // is not a column) and at least every mapped column.
+  let named = args.headerCells.length;
+  while (named > 0 && trimSpace(args.headerCells[named - 1] ?? '') === '') named--;
+  const width = Math.max(named, ...Object.values(header.mapping.fields).map((i) => i + 1));
+  const headerCells = Array.from({ length: width }, (_, j) => args.headerCells[j] ?? '');
   const idIndex = header.mapping.fields.id_number;
+  const nameIndex = header.mapping.fields.name;
+  const titleKeys = new Set(args.titles.map(rowKey).filter((k) => k !== ''));
+  const swallowed: string[] = [];
   const out = fs.createWriteStream(target, { mode: 0o600 });
   const csv = stringify({ quoted_string: false });
   csv.pipe(out);
@@ -174,17 +225,33 @@ export async function normaliseTextFile(args: {
       const n = info.records;
       if (n <= header.index + 1) continue;
       let cells = record;
-      if (cells.length !== width) {
+      // A title row again below the header (a printed export's page break): skipped.
+      const repeatedTitle = titleKeys.size > 0 && titleKeys.has(rowKey(cells));
+      if (cells.length !== width && !repeatedTitle) {
         const extra = cells.slice(width);
-        const fits = cells.length < width ? isBlankRow(cells) || isFooterRow(cells, idIndex) : isBlankRow(extra) || isFooterRow(cells, idIndex);
+        const fits = cells.length < width ? isBlankRow(cells) || isFooterRow(cells, idIndex, nameIndex) : isBlankRow(extra) || isFooterRow(cells, idIndex, nameIndex);
         if (!fits) {
           ragged.count++;
           if (ragged.rows.length < 5) ragged.rows.push(`第 ${n} 行（${cells.length > width ? '列数多于表头' : '列数少于表头'}）`);
         }
-        cells = Array.from({ length: width }, (_, j) => cells[j] ?? '');
+      }
+      // A stray quote makes one cell swallow the lines (records) after it: a cell holding a line
+      // break followed by what looks like another record is refused, not loaded.
+      if (swallowed.length < 5 && cells.some((c) => swallowsRecords(c, args.delimiter, width))) swallowed.push(`第 ${n} 行`);
+      if (cells.length !== width) cells = Array.from({ length: width }, (_, j) => cells[j] ?? '');
+      // A cell longer than any value (a damaged file): cut, and its issue noted.
+      let issues = repeatedTitle ? REPEATED_TITLE : '';
+      if (!repeatedTitle) {
+        const long: string[] = [];
+        cells = cells.map((c, j) => {
+          const out = limitCell(c);
+          if (out.issue) long.push(`${j}:${out.issue}`);
+          return out.text;
+        });
+        issues = long.join(';');
       }
       rows++;
-      if (!csv.write([String(n), '', ...cells])) await once(csv, 'drain');
+      if (!csv.write([String(n), issues, ...cells])) await once(csv, 'drain');
     }
     csv.end();
     await once(out, 'finish');
@@ -200,6 +267,13 @@ export async function normaliseTextFile(args: {
       });
     }
     throw error;
+  }
+  if (swallowed.length > 0) {
+    fs.rmSync(target, { force: true });
+    throw new UserError('E_RAGGED_ROWS', `${swallowed.join('、')}有一个单元格跨越多行，其中包含看起来像其他记录的内容（身份证号码或整行数据）：多半是少了一个配对的英文双引号，后面的行被并进了这个单元格`, {
+      file: args.displayPath,
+      hint: '在 Excel/WPS 或文本编辑器中找到这一行的双引号并修正（删去多余的引号），或重新导出为 .xlsx，然后重新导入。',
+    });
   }
   if (ragged.count > 0) {
     fs.rmSync(target, { force: true });

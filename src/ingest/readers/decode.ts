@@ -118,21 +118,28 @@ export async function transcodeToUtf8(
     lines.add(out);
     return out;
   };
+  // A decoding error is only final at the end: a file that starts as UTF-8 fails to decode as
+  // GB18030 before the watch has seen its GBK lines, and is then a file that switches encoding.
+  let failed: Error | undefined;
   const transcode = new Transform({
     transform(chunk: Buffer, _enc, next) {
       done += chunk.length;
       onBytes?.(done, total);
       watch?.add(chunk);
       if (watch?.mixed) return next(mixedError(file, watch));
+      if (failed) return next();
       try {
         next(null, emit(decoder.decode(chunk, { stream: true })));
       } catch (error) {
-        next(error as Error);
+        failed = error as Error;
+        if (!watch) return next(failed);
+        next();
       }
     },
     flush(next) {
       watch?.finish();
       if (watch?.mixed) return next(mixedError(file, watch));
+      if (failed) return next(failed);
       try {
         next(null, emit(decoder.decode()));
       } catch (error) {

@@ -7,7 +7,7 @@ import { UserError } from '../../core/errors.js';
 import { type DatasetName, datasetDef } from '../datasets.js';
 import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
 import { matchHeaders } from '../headers.js';
-import type { CellIssue } from '../values.js';
+import { limitCell, MAX_CELL_CHARS, type CellIssue } from '../values.js';
 
 /**
  * Spreadsheets (.xlsx, .xls, WPS .et, .ods, and the HTML or XML tables that old systems save
@@ -107,6 +107,13 @@ export interface CellOut {
  * an issue, its text kept only so that the rejected row shows what was written.
  */
 export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean): CellOut {
+  const out = cellValueText(cell, kind, date1904);
+  if (out.text.length <= MAX_CELL_CHARS) return out;
+  const limited = limitCell(out.text);
+  return limited.issue ? limited : out;
+}
+
+function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean): CellOut {
   if (!cell) return { text: '' };
   switch (cell.t) {
     case 'z':
@@ -125,7 +132,15 @@ export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, dat
       if (kind === 'date') {
         if (whole && v >= 1900 && v <= 2100) return { text: String(v) };
         if (whole && v >= 19000101 && v <= 21001231) return { text: String(v) };
-        if (whole || (cell.z !== undefined && XLSX.SSF.is_date(cell.z))) return { text: serialToIso(v, date1904) };
+        // A serial date (a whole number, or a date-time: a date-formatted cell, or a fraction above
+        // 3000, which no year.month is; 3000 is 1908-03-18, before any date of these registries).
+        if (whole || v >= 3000 || (cell.z !== undefined && XLSX.SSF.is_date(cell.z))) {
+          const iso = serialToIso(v, date1904);
+          const year = Number(iso.slice(0, 4));
+          // Out of the registries' range (201806 as a serial is in 2452): the number as written.
+          if (year < 1900 || year > 2100 || iso === '1900-02-29') return { text: String(v), issue: 'number_date' };
+          return { text: iso };
+        }
         return { text: String(v), issue: 'ambiguous_date' };
       }
       if ((kind === 'id' || kind === 'code') && whole) {
@@ -137,6 +152,19 @@ export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, dat
     default:
       return { text: cell.v === undefined || cell.v === null ? '' : String(cell.v) };
   }
+}
+
+const ID_LIKE = /^\s*[0-9]{15}(?:[0-9]{2}[0-9Xx])?\s*$/;
+/** Does a sheet hold resident ID numbers (text of 15 or 18 characters, or a number that long)? */
+function holdsIds(data: (XLSXTypes.CellObject | undefined)[][], last: number): boolean {
+  for (let r = 0; r <= last; r++) {
+    for (const c of data[r] ?? []) {
+      if (!c) continue;
+      if (c.t === 's' && ID_LIKE.test(String(c.v))) return true;
+      if (c.t === 'n' && Math.abs(c.v as number) >= 1e14) return true;
+    }
+  }
+  return false;
 }
 
 const hasContent = (c: XLSXTypes.CellObject | undefined) => c !== undefined && c !== null && (c.t !== 'z' || c.f !== undefined) && !(c.t === 's' && c.v === '');
@@ -173,6 +201,10 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   const def = datasetDef(job.dataset);
   let wb: XLSXTypes.WorkBook;
   const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false };
+  // SheetJS writes remarks about a file's number formats to the console: not for the office.
+  const { warn, error: consoleError } = console;
+  console.warn = () => {};
+  console.error = () => {};
   try {
     // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
     // number and loses its last digits here, as it would in Excel).
@@ -182,11 +214,21 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       file: job.file,
       hint: '文件可能损坏、加了密码或没有传完整：重新导出或重新复制该文件；仍不行时用 Excel/WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
     });
+  } finally {
+    console.warn = warn;
+    console.error = consoleError;
   }
   const date1904 = Boolean(wb.Workbook?.WBProps?.date1904);
   const hiddenOf = (name: string) => Boolean(wb.Workbook?.Sheets?.find((s) => s.name === name)?.Hidden);
   const skipped: WorkbookResult['skipped'] = [];
   let chosen: string[];
+  if (!wb.Workbook?.Sheets && wb.SheetNames.length > 1 && (job.sheet === undefined || job.sheet === '*')) {
+    // .ods (as SheetJS reads it) says nothing of hidden sheets: a hidden stale copy could be read.
+    throw new UserError('E_XLSX_SHEET', `这个工作簿有多个工作表（${wb.SheetNames.map((n) => `「${n}」`).join('、')}），但无法判断哪些是隐藏的`, {
+      file: job.file,
+      hint: '在配置中用 "sheet" 写明要读取的工作表名称；或用 Excel/WPS 打开后另存为 .xlsx。',
+    });
+  }
   if (job.sheet === undefined) {
     const first = wb.SheetNames.find((n) => !hiddenOf(n));
     if (first === undefined) {
@@ -212,9 +254,14 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
     for (const [n, name] of chosen.entries()) {
       const ws = wb.Sheets[name]!;
       const data = ((ws as unknown as { '!data'?: (XLSXTypes.CellObject | undefined)[][] })['!data'] ?? []) as (XLSXTypes.CellObject | undefined)[][];
-      fillMerges(data, ws['!merges']);
+      // Rows with content of their own, before merged ranges are filled: a merge over blank
+      // (formatted) rows below the data makes no rows, and a row whose only content comes from a
+      // merge is an empty row.
       let last = data.length - 1;
       while (last >= 0 && !(data[last] ?? []).some(hasContent)) last--;
+      const own = Array.from({ length: last + 1 }, (_, r) => (data[r] ?? []).some(hasContent));
+      data.length = Math.max(0, last + 1);
+      fillMerges(data, ws['!merges']);
       const label = chosen.length > 1 || job.sheet !== undefined ? `（工作表「${name}」）` : '';
       if (last < 0) {
         if (job.sheet === '*') {
@@ -223,9 +270,16 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
         }
         throw new UserError('E_EMPTY_FILE', `工作表「${name}」是空的`, { file: job.file, hint: '确认导出的是正确的文件和工作表；如果数据在别的工作表，用配置中的 "sheet" 写明。' });
       }
-      const top = Array.from({ length: Math.min(HEADER_SEARCH_ROWS, last + 1) }, (_, r) => (data[r] ?? []).map((c) => cellText(c, 'other', date1904).text));
+      const top = Array.from({ length: Math.min(HEADER_SEARCH_ROWS, last + 1) }, (_, r) => Array.from(data[r] ?? [], (c) => cellText(c, 'other', date1904).text));
       if (job.sheet === '*' && top.every((row) => Object.keys(matchHeaders(row, def, job.overrides).fields).length === 0)) {
         // A notes or lookup sheet beside the township sheets: nothing of this dataset's header.
+        // But a sheet holding ID numbers holds records: it is not skipped without a header.
+        if (holdsIds(data, last)) {
+          throw new UserError('E_MISSING_COLUMN', `工作表「${name}」有数据（含身份证号码），但前 ${HEADER_SEARCH_ROWS} 行中找不到${def.zh}（${def.name}）的表头`, {
+            file: job.file,
+            hint: '在这个工作表的数据上方加上与其他工作表相同的表头行；或在配置中用 "sheet" 只读取需要的工作表。',
+          });
+        }
         skipped.push({ sheet: name, why: 'no_header' });
         continue;
       }
@@ -236,8 +290,12 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
         if (error instanceof UserError && label) throw new UserError(error.code, `${label}${error.message}`, { file: job.file, ...(error.hint ? { hint: error.hint } : {}) });
         throw error;
       }
-      const headerCells = top[header.index]!;
-      const width = Math.max(headerCells.length, header.mapping.headers.length);
+      // The header's width: up to its last named cell (a stray cell far to the right of an
+      // empty header row would otherwise make thousands of columns) and every mapped column.
+      let named = top[header.index]!.length;
+      while (named > 0 && (top[header.index]![named - 1] ?? '').trim() === '') named--;
+      const width = Math.max(named, ...Object.values(header.mapping.fields).map((i) => i + 1));
+      const headerCells = Array.from({ length: width }, (_, j) => top[header.index]![j] ?? '');
       const kinds = kindsOf(header, job.dataset, width);
       const csvPath = path.join(job.tmpDir, `${job.prefix}-${n}.csv`);
       const fd = fs.openSync(csvPath, 'w', 0o600);
@@ -245,7 +303,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       try {
         const batch: string[][] = [['__row', '__issues', ...Array.from({ length: width }, (_, j) => `c${j}`)]];
         for (let r = header.index + 1; r <= last; r++) {
-          const row = data[r] ?? [];
+          const row = own[r] ? (data[r] ?? []) : [];
           const cells: string[] = [];
           const issues: string[] = [];
           for (let j = 0; j < width; j++) {

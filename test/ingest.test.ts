@@ -11,7 +11,6 @@ import { queryStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { DATASET_NAMES, type DatasetName } from '../src/ingest/datasets.js';
-import { idProblem } from '../src/ingest/id-number.js';
 import { ingest, type IngestReport } from '../src/ingest/ingest.js';
 import { buildWorld } from '../src/fixtures/world.js';
 import { writeFixtures } from '../src/fixtures/write.js';

@@ -41,7 +41,7 @@ describe('leads equal the generator expected.csv', () => {
       let got: string[];
       try {
         await ingest(store, config, { progress: quiet });
-        const run = await match(store, config, { asOf: c.asOf, progress: quiet });
+        const run = await match(store, config, { intent: 'nightly', asOf: c.asOf, progress: quiet });
         expect(run.status).toBe('complete');
         const rows = await queryStep<{ k: string }>(store.conn, 'leads', "SELECT DISTINCT category || '|' || rule || '|' || household_key AS k FROM evidence WHERE run_id = $r", { r: run.runId });
         got = rows.map((r) => r.k).sort();

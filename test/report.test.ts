@@ -58,7 +58,7 @@ describe('bidui run and report on a generated county', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(a, 'manifest.json'), 'utf8'));
     expect(manifest.run_id).toBe(1);
     expect(manifest.as_of).toBe('2020-06-30');
-    expect(manifest.outputs.map((o: { file: string }) => o.file).sort()).toEqual(Object.keys(ha).filter((f) => f !== 'manifest.json').sort());
+    expect(manifest.outputs.map((o: { file: string }) => o.file).sort()).toEqual(Object.keys(ha).filter((f) => f !== 'manifest.json' && f !== '.bidui-output').sort());
     for (const o of manifest.outputs) expect([o.file, o.sha256]).toEqual([o.file, ha[o.file]]);
     expect(manifest.rules).toHaveLength(21);
     expect(manifest.rules.every((r: { sql_sha256: string }) => /^[0-9a-f]{64}$/.test(r.sql_sha256))).toBe(true);
@@ -136,7 +136,7 @@ describe('bidui run and report on a generated county', () => {
     for (const c of page.charts) expect([c.id, c.bars > 0]).toEqual([c.id, true]);
     const html = fs.readFileSync(path.join(t.dir, 'a', 'summary.html'), 'utf8');
     expect(html).not.toMatch(/<script|<link|src=/);
-    for (const s of ['运行编号', '各乡镇线索', '各规则', '与上次运行比较', '数据质量']) expect(html).toContain(s);
+    for (const s of ['运行编号', '比较基准', '各乡镇线索', '各规则', '与比较基准相比', '数据质量']) expect(html).toContain(s);
   });
 
   it('refuses a second run on a locked workspace with exit 3, and bad input with exit 2', () => {

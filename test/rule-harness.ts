@@ -64,7 +64,7 @@ export async function runRules(tables: Tables, asOf: string, rules: Record<strin
         "INSERT INTO snapshot_file (snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, header_map, read_options_hash, rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no) VALUES ($s, 1, $p, 'sha', 0, 'csv', 'utf-8', NULL, $m, 'roh', $n, $n, 0, 0, '{}', $s, 1)",
         { s: snapshot, p: `${dataset}.csv`, m: headerMap, n: rows.length });
     }
-    const result = await match(store, config, { asOf, progress: createProgress(process.stderr, true) });
+    const result = await match(store, config, { intent: 'nightly', asOf, progress: createProgress(process.stderr, true) });
     if (reportDir) await report(store, { runId: result.runId, out: reportDir, maskIds: false, progress: createProgress(process.stderr, true) });
     const evidence = await queryStep<Record<string, string | null>>(store.conn, 'harness evidence', 'SELECT * FROM evidence WHERE run_id = $r ORDER BY rule, household_key, source_row', { r: result.runId });
     const leads = await queryStep<Record<string, string | number | null>>(store.conn, 'harness leads', 'SELECT * FROM lead WHERE run_id = $r ORDER BY lead_key', { r: result.runId });

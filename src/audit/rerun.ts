@@ -8,6 +8,7 @@ import { tempFile } from '../core/workspace.js';
 import { RERUN_TABLES, executePlan, planFromRun, stageRerun } from '../match/match.js';
 import { sha256File } from '../core/files.js';
 import { type ReportResult, report } from '../report/report.js';
+import { MARKER } from '../report/output-dir.js';
 import { BIDUI_VERSION } from '../version.js';
 
 /**
@@ -34,6 +35,8 @@ export interface VerifyResult {
   checks: VerifyCheck[];
   ok: boolean;
   versionNote: string | undefined;
+  /** Output files compared with a manifest (0: only the leads and evidence were checked). */
+  filesChecked: number;
 }
 
 interface Manifest {
@@ -72,7 +75,7 @@ export async function verify(store: Store, runId: number, progress: Progress): P
         for (const name of fs.readdirSync(d).sort()) {
           const rel = prefix ? `${prefix}/${name}` : name;
           if (fs.statSync(path.join(d, name)).isDirectory()) walk(path.join(d, name), rel);
-          else if (rel !== 'manifest.json') produced.add(rel);
+          else if (rel !== 'manifest.json' && rel !== MARKER) produced.add(rel);
         }
       };
       walk(dir);
@@ -87,11 +90,12 @@ export async function verify(store: Store, runId: number, progress: Progress): P
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (manifests.length === 0) checks.push({ item: '报告文件', ok: true, detail: '没有可核对的报告清单（未生成过报告，或其上一次运行已被 gc 清理），只核对了线索和证据' });
+  const filesChecked = checks.length - 2;
+  if (manifests.length === 0) checks.push({ item: '报告文件', ok: true, detail: '没有可核对的输出文件：这次运行没有交付过报告，或其比较基准已被 bidui gc 清理' });
   const versionNote = recorded.bidui_version !== BIDUI_VERSION || recorded.duckdb_version !== executed.duckdbVersion
     ? `该运行由 bidui ${recorded.bidui_version}（DuckDB ${recorded.duckdb_version}）生成，现在是 bidui ${BIDUI_VERSION}（DuckDB ${executed.duckdbVersion}）：不同版本的结果可能不同。`
     : undefined;
   const ok = checks.every((c) => c.ok);
   log().info({ runId, ok, checks: checks.length }, 'verify finished');
-  return { runId, checks, ok, versionNote };
+  return { runId, checks, ok, versionNote, filesChecked };
 }

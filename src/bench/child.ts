@@ -72,7 +72,7 @@ async function runMatch(configFile: string, asOf: string): Promise<Part[]> {
   const config = loadConfig(configFile);
   const store = await openStore(ensureWorkspace(config.workspace), config.engine);
   try {
-    const result = await match(store, config, { asOf, progress: createProgress(process.stderr, true) });
+    const result = await match(store, config, { intent: 'nightly', asOf, progress: createProgress(process.stderr, true) });
     return result.rules.map((r) => ({ name: r.id, rows: r.evidence, ms: r.ms }));
   } finally {
     store.close();

@@ -2,6 +2,7 @@ import { type Config, loadConfig } from '../config/config.js';
 import { closeLog, log, openLog } from '../core/log.js';
 import { openStore, type Store } from '../core/store.js';
 import { acquireLock, cleanTemps, ensureWorkspace } from '../core/workspace.js';
+import { recoverOutputDir } from '../report/output-dir.js';
 
 /**
  * Open config, workspace, log and store for one command, and close them whatever happens.
@@ -19,14 +20,16 @@ export async function withStore<T>(
   process.env.TMPDIR = ws.tmpDir;
   openLog(ws.dir);
   const release = options.lock ? acquireLock(ws, command) : () => {};
-  if (options.lock) {
-    const removed = cleanTemps(ws);
-    if (removed) log().info({ removed }, 'temporary files of a dead process removed');
-  }
   const started = performance.now();
-  log().info({ command, configHash: config.hash }, 'command started');
   let store: Store | undefined;
   try {
+    if (options.lock) {
+      const removed = cleanTemps(ws);
+      if (removed) log().info({ removed }, 'temporary files of a dead process removed');
+      // A report swap cut by a kill: the previous outputs are put back.
+      if (config.output.dir) recoverOutputDir(config.output.dir);
+    }
+    log().info({ command, configHash: config.hash }, 'command started');
     store = await openStore(ws, config.engine);
     const result = await fn(store, config);
     log().info({ command, ms: Math.round(performance.now() - started) }, 'command finished');

@@ -8,16 +8,17 @@ import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { ingest } from '../ingest/ingest.js';
 import { printGateNote, printIngestReport } from './ingest-report.js';
 export { printIngestReport } from './ingest-report.js';
-import { match, newestSnapshots, type RunResult } from '../match/match.js';
-import { privateDir } from '../core/files.js';
-import { datasetQuality, writeQualityWorkbooks } from '../report/quality.js';
-import { report, type ReportResult } from '../report/report.js';
+import { match, type RunResult } from '../match/match.js';
+import { report, writeGateWorkbooks, type ReportResult } from '../report/report.js';
 import { importFeedback } from '../audit/feedback.js';
-import { gc } from '../audit/gc.js';
+import { gc, type GcResult } from '../audit/gc.js';
+import readline from 'node:readline/promises';
 import { rerun, verify } from '../audit/rerun.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import type { Config } from '../config/config.js';
 import { BIDUI_VERSION } from '../version.js';
+import { formatLocal, localDate } from '../core/time.js';
+import { checkOutputDir } from '../report/output-dir.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
 import { prepareDemo } from './demo.js';
@@ -33,9 +34,9 @@ const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
   'commander.invalidArgument': (e) => `参数取值无效：${e.message.replace(/^error: /, '')}`,
 };
 
-/** The as-of date: YYYY-MM-DD and a real date, default today (UTC). */
-export function parseAsOf(value: string | undefined): string {
-  if (value === undefined) return new Date().toISOString().slice(0, 10);
+/** An as-of date as written: YYYY-MM-DD and a real date (the default and the future: resolveAsOf). */
+export function parseAsOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
   if (!m || !d || d.toISOString().slice(0, 10) !== value) {
@@ -44,14 +45,31 @@ export function parseAsOf(value: string | undefined): string {
   return value;
 }
 
+/**
+ * The as-of date of a run: as given, or today in the office's time zone. A date after today is
+ * refused unless allowFuture (a typo such as 2062 would make every age and window wrong).
+ */
+export function resolveAsOf(value: string | undefined, config: Config, allowFuture: boolean): string {
+  const today = localDate(config.timeZone);
+  if (value === undefined) return today;
+  if (value > today && !allowFuture) {
+    throw new UserError('E_FUTURE_DATE', `比对日期 ${value} 在今天（${today}，时区 ${config.timeZone}）之后`, {
+      hint: '比对日期应是今天或过去的某一天；如果确实要按将来的日期比对，加上 --allow-future。',
+    });
+  }
+  return value;
+}
+
+const ALLOW_FUTURE_HELP = '允许比对日期晚于今天';
+
 const ACCEPT_REJECTS_HELP = '某数据集拒收行的比例超过上限（quality.maxRejectedShare，默认 1%）时仍继续比对（运行会记录这一点）';
 
 const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
 
 function parseDataAsOf(value: string): string {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseAsOf(value);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseAsOf(value)!;
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) && !Number.isNaN(Date.parse(`${value}Z`))) return value;
-  throw new UserError('E_USAGE', `数据时间「${value}」无效`, { hint: '写成 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM:SS（UTC），例如 --data-as-of 2020-07-01。' });
+  throw new UserError('E_USAGE', `数据时间「${value}」无效`, { hint: '写成 YYYY-MM-DD（当天结束时）或 YYYY-MM-DDTHH:MM[:SS]（办公室所在时区，配置 timeZone），例如 --data-as-of 2020-07-01。' });
 }
 
 function parseRunId(value: string): number {
@@ -70,11 +88,18 @@ export function printReportResult(result: ReportResult, out: NodeJS.WritableStre
   out.write(`  汇总页：${path.join(result.out, 'summary.html')}\n`);
   out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个 .xlsx 和一个 .csv）\n`);
   out.write(`  证据表：evidence.csv；线索表：leads.csv；已消失线索：resolved.csv；清单：manifest.json\n`);
-  out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}\n`);
+  out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；${result.previousRunId === undefined ? '没有比较基准（此前没有交付过报告的每晚运行），全部为新增' : `与运行 ${result.previousRunId} 相比：新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}`}\n`);
+}
+
+function printGcPlan(plan: GcResult, timeZone: string, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(`${table(['运行', '比对日期', '完成时间', '处理', '原因'], plan.runs.map((r) => [r.runId, r.asOf, formatLocal(r.finishedAt, timeZone), r.keep ? '保留' : '删除', r.reason ?? '超过保留天数']))}\n`);
+  out.write(`${table(['快照', '数据集', '导入时间', '处理', '原因'], plan.snapshots.map((s) => [s.snapshotId, s.dataset, formatLocal(s.createdAt, timeZone), s.keep ? '保留' : '删除', s.reason ?? '超过保留天数，没有保留的运行使用']))}\n`);
 }
 
 export function printRunResult(result: RunResult, out: NodeJS.WritableStream = process.stdout): void {
-  out.write(`运行 ${result.runId}，比对日期 ${result.asOf}\n`);
+  const purpose = result.purpose === 'nightly' ? '每晚运行' : `分析运行${result.analysisBecause ? `（${result.analysisBecause}）` : ''}，不作为以后运行的比较基准`;
+  out.write(`运行 ${result.runId}，比对日期 ${result.asOf}，${purpose}；比较基准：${result.baselineRunId === undefined ? '无' : `运行 ${result.baselineRunId}`}\n`);
+  for (const note of result.notes) out.write(`注意：${note}\n`);
   out.write(`${table(['规则', '类别', '名称', '结果', '线索户数', '证据条数', '说明'], result.rules.map((r) => [r.id, r.category, r.title, OUTCOME_ZH[r.outcome] ?? r.outcome, r.leads, r.evidence, r.reason ?? '']))}\n`);
   out.write(`线索合计 ${result.leads} 条：${Object.entries(result.leadsByCategory).map(([c, n]) => `${c} ${n}`).join('，')}\n`);
 }
@@ -89,23 +114,22 @@ function failIfPartial(result: RunResult): void {
 }
 
 /** The nightly job (bidui run, bidui demo): ingest what changed, match, report, under one lock. */
-async function nightly(configFile: string, command: string, opts: { asOf: string; out: string | undefined; maskIds: boolean; acceptRejects: boolean; progress: ReturnType<typeof createProgress> }): Promise<void> {
+async function nightly(configFile: string, command: string, opts: { asOf: string | undefined; allowFuture: boolean; out: string | undefined; maskIds: boolean; acceptRejects: boolean; progress: ReturnType<typeof createProgress> }): Promise<void> {
   const { progress } = opts;
   const { ingested, result, written } = await withStore(configFile, command, { lock: true }, async (store, config) => {
     const out = outDir(opts.out, config);
-    const ingested = await ingest(store, config, { progress, asOf: opts.asOf });
+    checkOutputDir(out);
+    const asOf = resolveAsOf(opts.asOf, config, opts.allowFuture);
+    const ingested = await ingest(store, config, { progress, asOf });
     let result: RunResult;
     try {
-      result = await match(store, config, { asOf: opts.asOf, progress, acceptRejects: opts.acceptRejects });
+      result = await match(store, config, { intent: 'nightly', asOf, progress, acceptRejects: opts.acceptRejects });
     } catch (error) {
       if (!(error instanceof UserError) || error.code !== 'E_QUALITY_GATE') throw error;
       // Stopped at the quality gate: what was loaded is committed and explains the stop, and the
       // rejected rows go where the office can send them back to the department.
       printIngestReport(ingested);
-      const snapshots = await newestSnapshots(store);
-      const dir = path.join(out, 'quality');
-      privateDir(out);
-      const files = await writeQualityWorkbooks(store, await datasetQuality(store, snapshots, opts.asOf), opts.maskIds || config.output.maskIds, dir);
+      const { dir, files } = await writeGateWorkbooks(store, out, asOf, opts.maskIds || config.output.maskIds);
       throw new UserError(error.code, `${error.message}\n拒收行和警告的明细（文件、行号、原值）已写入：${files.map((f) => path.basename(f)).join('、')}（${dir}），可发回有关部门核对。`, {
         ...(error.hint ? { hint: error.hint } : {}),
       });
@@ -152,21 +176,25 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .option('--dataset <name>', '只列这个数据集')
     .action(async (opts: { config: string; dataset?: string }) => {
-      const rows = await withStore(opts.config, 'snapshots', { lock: false }, (store) =>
-        queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
-          `SELECT s.snapshot_id, s.dataset, strftime(s.created_at, '%Y-%m-%d %H:%M:%S') AS created_at, s.files,
+      if (opts.dataset !== undefined && !isDatasetName(opts.dataset)) {
+        throw new UserError('E_USAGE', `没有名为「${opts.dataset}」的数据集`, { hint: `可用的数据集：${DATASET_NAMES.join('、')}。` });
+      }
+      const { rows, timeZone } = await withStore(opts.config, 'snapshots', { lock: false }, async (store, config) => ({
+        timeZone: config.timeZone,
+        rows: await queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
+          `SELECT s.snapshot_id, s.dataset, s.created_at::VARCHAR AS created_at, s.files,
                   s.rows_read, s.rows_loaded, s.rows_rejected, s.rows_skipped, s.warnings, s.invalid_ids,
                   s.snapshot_id = max(s.snapshot_id) OVER (PARTITION BY s.dataset) AS newest
            FROM snapshot s WHERE $dataset IS NULL OR s.dataset = $dataset ORDER BY s.dataset, s.snapshot_id`,
           { dataset: opts.dataset ?? null }),
-      );
+      }));
       if (rows.length === 0) {
         process.stdout.write('工作区中还没有快照：先运行 bidui ingest。\n');
         return;
       }
       process.stdout.write(`${table(
         ['快照', '数据集', '导入时间', '文件数', '读取行数', '导入行数', '拒收行数', '跳过行数', '警告', '无效证件号', '最新'],
-        rows.map((r) => [Number(r.snapshot_id), String(r.dataset), String(r.created_at), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.rows_skipped), Number(r.warnings), Number(r.invalid_ids), r.newest ? '是' : '']),
+        rows.map((r) => [Number(r.snapshot_id), String(r.dataset), formatLocal(String(r.created_at), timeZone), Number(r.files), Number(r.rows_read), Number(r.rows_loaded), Number(r.rows_rejected), Number(r.rows_skipped), Number(r.warnings), Number(r.invalid_ids), r.newest ? '是' : '']),
       )}\n`);
     });
 
@@ -174,15 +202,19 @@ export function buildProgram(): Command {
     .command('match')
     .description('按比对日期运行全部规则，生成线索（一次“运行”）')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
-    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
-    .option('--data-as-of <time>', '使用当时已导入的数据（YYYY-MM-DD 表示当天结束时，或 YYYY-MM-DDTHH:MM:SS，UTC）')
+    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天，按配置的时区）')
+    .option('--allow-future', ALLOW_FUTURE_HELP)
+    .option('--data-as-of <time>', '使用当时已导入的数据（YYYY-MM-DD 表示当天结束时，或 YYYY-MM-DDTHH:MM[:SS]；按配置的时区）')
     .option('--accept-rejects', ACCEPT_REJECTS_HELP)
     .option('--quiet', '不显示进度')
-    .action(async (opts: { config: string; asOf?: string; dataAsOf?: string; acceptRejects?: boolean; quiet?: boolean }) => {
-      const asOf = parseAsOf(opts.asOf);
+    .action(async (opts: { config: string; asOf?: string; allowFuture?: boolean; dataAsOf?: string; acceptRejects?: boolean; quiet?: boolean }) => {
+      const asOfArg = parseAsOf(opts.asOf);
       const dataAsOf = opts.dataAsOf === undefined ? undefined : parseDataAsOf(opts.dataAsOf);
       const result = await withStore(opts.config, 'match', { lock: true }, (store, config) =>
-        match(store, config, { asOf, dataAsOf, acceptRejects: Boolean(opts.acceptRejects), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+        match(store, config, {
+          intent: 'analysis', asOf: resolveAsOf(asOfArg, config, Boolean(opts.allowFuture)), dataAsOf, acceptRejects: Boolean(opts.acceptRejects),
+          progress: createProgress(process.stderr, Boolean(opts.quiet)),
+        }),
       );
       printRunResult(result);
       printGateNote(result.quality);
@@ -208,14 +240,15 @@ export function buildProgram(): Command {
     .command('run')
     .description('每晚运行的入口：导入有变化的文件、比对、生成报告')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
-    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天）')
+    .option('--as-of <date>', '比对日期 YYYY-MM-DD（默认今天，按配置的时区）')
+    .option('--allow-future', ALLOW_FUTURE_HELP)
     .option('--out <dir>', '输出目录（默认：配置中的 output.dir）')
     .option('--mask-ids', '证件号码只保留前 6 位和后 4 位')
     .option('--accept-rejects', ACCEPT_REJECTS_HELP)
     .option('--quiet', '不显示进度')
-    .action(async (opts: { config: string; asOf?: string; out?: string; maskIds?: boolean; acceptRejects?: boolean; quiet?: boolean }) => {
+    .action(async (opts: { config: string; asOf?: string; allowFuture?: boolean; out?: string; maskIds?: boolean; acceptRejects?: boolean; quiet?: boolean }) => {
       await nightly(opts.config, 'run', {
-        asOf: parseAsOf(opts.asOf), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds), acceptRejects: Boolean(opts.acceptRejects),
+        asOf: parseAsOf(opts.asOf), allowFuture: Boolean(opts.allowFuture), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds), acceptRejects: Boolean(opts.acceptRejects),
         progress: createProgress(process.stderr, Boolean(opts.quiet)),
       });
     });
@@ -248,7 +281,9 @@ export function buildProgram(): Command {
       if (!result.ok) {
         throw new UserError('E_VERIFY_MISMATCH', `运行 ${runId} 重新计算的结果与记录不一致（见上表）`, { hint: '确认工作区没有被改动过；如果程序版本不同，请用当时的版本核对。', exitCode: EXIT.mismatch });
       }
-      process.stdout.write(`运行 ${runId} 核对通过：重新计算的结果与记录和当时的输出逐字节一致。\n`);
+      process.stdout.write(result.filesChecked > 0
+        ? `运行 ${runId} 核对通过：重新计算的线索和证据与记录一致，${result.filesChecked} 个输出文件与当时的输出逐字节一致。\n`
+        : `运行 ${runId} 的线索和证据与记录一致；没有可核对的输出文件，因此无法确认当时交付的文件逐字节一致。\n`);
     });
 
   program
@@ -259,9 +294,32 @@ export function buildProgram(): Command {
       if (!/^[0-9]+$/.test(v)) throw new UserError('E_USAGE', `--keep-days「${v}」无效`, { hint: '写一个非负整数，例如 --keep-days 365。' });
       return Number(v);
     })
-    .action(async (opts: { config: string; keepDays: number }) => {
-      const r = await withStore(opts.config, 'gc', { lock: true }, (store) => gc(store, opts.keepDays));
-      process.stdout.write(`已清理：运行 ${r.runsRemoved} 次，数据快照 ${r.snapshotsRemoved} 个，数据行 ${r.rowsRemoved} 行。保留：运行 ${r.runsKept} 次，快照 ${r.snapshotsKept} 个。\n`);
+    .option('--dry-run', '只列出将删除和保留的运行、快照及原因，不做删除')
+    .option('--yes', '在终端上运行时也不再询问确认')
+    .action(async (opts: { config: string; keepDays: number; dryRun?: boolean; yes?: boolean }) => {
+      const ask = !opts.dryRun && !opts.yes && process.stdin.isTTY === true && process.stdout.isTTY === true;
+      const r = await withStore(opts.config, 'gc', { lock: true }, (store, config) => gc(store, opts.keepDays, {
+        dryRun: Boolean(opts.dryRun),
+        ...(ask ? { confirm: async (plan: GcResult) => {
+          printGcPlan(plan, config.timeZone);
+          const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+          try {
+            return /^(y|yes|是)$/i.test((await rl.question(`确认删除以上 ${plan.runsRemoved} 次运行和 ${plan.snapshotsRemoved} 个快照（${plan.rowsRemoved} 行数据）？输入 y 确认：`)).trim());
+          } finally {
+            rl.close();
+          }
+        } } : {}),
+      }).then((result) => ({ result, timeZone: config.timeZone })));
+      const { result, timeZone } = r;
+      if (result.dryRun) {
+        printGcPlan(result, timeZone);
+        process.stdout.write(`试运行（--dry-run）：将删除运行 ${result.runsRemoved} 次、数据快照 ${result.snapshotsRemoved} 个、数据行 ${result.rowsRemoved} 行；什么都没有删除。\n`);
+      } else if (!result.done) {
+        process.stdout.write('已取消，什么都没有删除。\n');
+      } else {
+        if (!ask) printGcPlan(result, timeZone);
+        process.stdout.write(`已清理：运行 ${result.runsRemoved} 次，数据快照 ${result.snapshotsRemoved} 个，数据行 ${result.rowsRemoved} 行。保留：运行 ${result.runsKept} 次，快照 ${result.snapshotsKept} 个。\n`);
+      }
     });
 
   const feedback = program.command('feedback').description('乡镇核实结果');
@@ -280,19 +338,27 @@ export function buildProgram(): Command {
     .description('列出工作区中的运行')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .action(async (opts: { config: string }) => {
-      const rows = await withStore(opts.config, 'runs', { lock: false }, (store) =>
-        queryStep<Record<string, string | number>>(store.conn, 'list runs',
-          `SELECT run_id, as_of::VARCHAR AS as_of, strftime(finished_at, '%Y-%m-%d %H:%M:%S') AS finished, status, snapshots_json, leads_by_category FROM run ORDER BY run_id`),
-      );
+      const { rows, timeZone } = await withStore(opts.config, 'runs', { lock: false }, async (store, config) => ({
+        timeZone: config.timeZone,
+        rows: await queryStep<Record<string, string | number | null>>(store.conn, 'list runs',
+          `SELECT run_id, as_of::VARCHAR AS as_of, data_as_of::VARCHAR AS data_as_of, finished_at::VARCHAR AS finished, status, purpose, baseline_run_id,
+                  (SELECT min(delivered_at) FROM report_delivery d WHERE d.run_id = r.run_id)::VARCHAR AS delivered,
+                  snapshots_json, leads_by_category FROM run r ORDER BY run_id`),
+      }));
       if (rows.length === 0) {
         process.stdout.write('工作区中还没有运行：先运行 bidui match 或 bidui run。\n');
         return;
       }
-      process.stdout.write(`${table(['运行', '比对日期', '完成时间', '状态', '快照', ...CATEGORIES], rows.map((r) => {
+      process.stdout.write(`${table(['运行', '比对日期', '性质', '完成时间', '状态', '报告', '比较基准', '数据', ...CATEGORIES], rows.map((r) => {
         const counts = JSON.parse(String(r.leads_by_category)) as Record<string, number>;
         const snaps = Object.entries(JSON.parse(String(r.snapshots_json)) as Record<string, number>).map(([d, id]) => `${d}:${id}`).join(' ');
-        return [Number(r.run_id), String(r.as_of), String(r.finished), r.status === 'complete' ? '完整' : '不完整', snaps, ...CATEGORIES.map((c) => counts[c] ?? 0)];
+        return [
+          Number(r.run_id), String(r.as_of), r.purpose === 'nightly' ? '每晚' : '分析', formatLocal(String(r.finished), timeZone), r.status === 'complete' ? '完整' : '不完整',
+          r.delivered ? `已交付 ${formatLocal(String(r.delivered), timeZone)}` : '未交付', r.baseline_run_id === null ? '' : `运行 ${r.baseline_run_id}`,
+          `${r.data_as_of ? `截至 ${formatLocal(String(r.data_as_of), timeZone)}：` : ''}${snaps}`, ...CATEGORIES.map((c) => counts[c] ?? 0),
+        ];
       }))}\n`);
+      process.stdout.write('性质：每晚 = bidui run 在最新数据上的运行；分析 = bidui match、--data-as-of 或比对日期早于上次交付的每晚运行。比较基准：新增、持续、已消失与之比较的运行（此前最近一次交付了报告的每晚运行）。\n');
     });
 
   program
@@ -302,7 +368,7 @@ export function buildProgram(): Command {
     .action(async (opts: { out: string }) => {
       const out = path.resolve(opts.out);
       const { configFile, asOf } = prepareDemo(out);
-      await nightly(configFile, 'demo', { asOf, out: undefined, maskIds: false, acceptRejects: false, progress: createProgress(process.stderr, false) });
+      await nightly(configFile, 'demo', { asOf, allowFuture: false, out: undefined, maskIds: false, acceptRejects: false, progress: createProgress(process.stderr, false) });
       process.stdout.write(`\n演示县（镇远县合成数据）已比对完毕，比对日期 ${asOf}。\n配置文件：${configFile}\n工作区：${path.join(out, 'workspace')}\n`);
     });
 

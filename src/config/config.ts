@@ -4,6 +4,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { zhCN } from 'zod/v4/locales';
 import { UserError } from '../core/errors.js';
+import { DEFAULT_TIME_ZONE, isTimeZone } from '../core/time.js';
+import { DEFAULT_LIMITS, type InputLimits } from '../ingest/limits.js';
 import { DATASET_NAMES, type DatasetName, datasetDef, normaliseHeader } from '../ingest/datasets.js';
 import { cleanText } from '../ingest/values.js';
 import { defaultParameters, type ParameterValues, rulesConfigSchema } from '../rules/parameters.js';
@@ -60,6 +62,19 @@ export const configSchema = z
       })
       .strict()
       .default({ maxRejectedShare: 0.01 }),
+    /** The office's time zone (IANA): dates without a time, and times shown to users. */
+    timeZone: z.string().refine(isTimeZone, '不是可识别的时区名称（IANA 时区，例如 "Asia/Shanghai"）').default(DEFAULT_TIME_ZONE),
+    limits: z
+      .object({
+        /** Rows read from one file or sheet (default above Excel's 1,048,576). */
+        maxRowsPerFile: z.number().int().min(1).max(100_000_000).default(DEFAULT_LIMITS.maxRowsPerFile),
+        /** Characters in one cell (default Excel's 32,767). */
+        maxCellChars: z.number().int().min(100).max(1_000_000).default(DEFAULT_LIMITS.maxCellChars),
+        /** Unpacked size of a workbook's parts, in MB, checked before reading them. */
+        maxUnpackedMB: z.number().int().min(1).max(4096).default(DEFAULT_LIMITS.maxUnpackedMB),
+      })
+      .strict()
+      .default(DEFAULT_LIMITS),
   })
   .strict();
 
@@ -91,6 +106,8 @@ export interface Config {
   output: { dir: string | undefined; maskIds: boolean };
   engine: { memoryLimit: string; threads: number | undefined };
   quality: { maxRejectedShare: number };
+  timeZone: string;
+  limits: InputLimits;
   raw: RawConfig;
 }
 
@@ -173,6 +190,8 @@ export function parseConfig(value: unknown, file: string): Config {
     output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds },
     engine: { memoryLimit: raw.engine.memoryLimit, threads: raw.engine.threads },
     quality: { maxRejectedShare: raw.quality.maxRejectedShare },
+    timeZone: raw.timeZone,
+    limits: { ...raw.limits },
     raw,
   };
 }

@@ -4,15 +4,15 @@ import { inTransaction, queryStep, runStep } from './sql.js';
 import type { Workspace } from './workspace.js';
 import { installMacros } from '../ingest/sql-macros.js';
 import { INGEST_MIGRATION_V2, INGEST_SCHEMA_SQL } from '../ingest/store-schema.js';
-import { MATCH_MIGRATION_V2, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
-import { REPORT_SCHEMA_SQL } from '../report/store-schema.js';
+import { MATCH_MIGRATION_V2, MATCH_MIGRATION_V3, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
+import { REPORT_MIGRATION_V3, REPORT_SCHEMA_SQL } from '../report/store-schema.js';
 import { AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
 
 /**
  * The store's structure, assembled from the tables each stage owns (each stage's
  * store-schema.ts). Stages meet only through these tables.
  */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 export const STORE_SCHEMA_SQL = [
   'CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);',
   INGEST_SCHEMA_SQL,
@@ -24,6 +24,7 @@ export const STORE_SCHEMA_SQL = [
 /** Migrations from each older version to the next, run in one transaction on opening. */
 const MIGRATIONS: Record<number, string> = {
   1: INGEST_MIGRATION_V2 + MATCH_MIGRATION_V2,
+  2: MATCH_MIGRATION_V3 + REPORT_MIGRATION_V3,
 };
 
 export interface EngineOptions {

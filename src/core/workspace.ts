@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
 
@@ -22,9 +23,38 @@ export function workspacePaths(dir: string): Workspace {
   };
 }
 
+/** The file that marks a folder as a bidui workspace. */
+export const WORKSPACE_MARKER = '.bidui-workspace';
+
+/**
+ * Create (or open) a workspace. Refused with E_WORKSPACE: `/`, the home folder, a file, and an
+ * existing non-empty folder that is not a workspace (no marker and no store). Folders are made
+ * 0700 and the store's files 0600, also when they already exist with wider modes.
+ */
 export function ensureWorkspace(dir: string): Workspace {
-  const ws = workspacePaths(dir);
-  for (const d of [ws.dir, ws.tmpDir, ws.logDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  const ws = workspacePaths(path.resolve(dir));
+  const hint = '在配置中把 workspace 设为一个新的（或空的）目录，例如 "./workspace"；工作区中的文件都可能含有个人信息，只应由 bidui 使用。';
+  if (ws.dir === path.parse(ws.dir).root || ws.dir === path.resolve(os.homedir())) {
+    throw new UserError('E_WORKSPACE', `工作区不能是根目录或用户主目录：${ws.dir}`, { hint });
+  }
+  if (fs.existsSync(ws.dir)) {
+    if (!fs.statSync(ws.dir).isDirectory()) throw new UserError('E_WORKSPACE', `工作区指向的是一个文件，不是目录：${ws.dir}`, { hint });
+    const names = fs.readdirSync(ws.dir);
+    // A workspace of an earlier version has no marker: its store, or only bidui's own folders.
+    const own = new Set([WORKSPACE_MARKER, 'bidui.duckdb', 'bidui.duckdb.wal', 'bidui.lock', 'tmp', 'logs']);
+    if (!names.includes(WORKSPACE_MARKER) && !names.includes('bidui.duckdb') && !names.every((n) => own.has(n))) {
+      throw new UserError('E_WORKSPACE', `工作区目录中已有其他文件（${names.slice(0, 3).join('、')}${names.length > 3 ? ' 等' : ''}），它不是 bidui 的工作区`, { hint });
+    }
+  }
+  for (const d of [ws.dir, ws.tmpDir, ws.logDir]) {
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    fs.chmodSync(d, 0o700);
+  }
+  const marker = path.join(ws.dir, WORKSPACE_MARKER);
+  if (!fs.existsSync(marker)) fs.writeFileSync(marker, 'bidui 工作区：数据库、日志和临时文件，可能含有个人信息。\n', { mode: 0o600 });
+  for (const f of [ws.storeFile, `${ws.storeFile}.wal`, path.join(ws.logDir, 'bidui.log')]) {
+    if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
+  }
   return ws;
 }
 
@@ -46,14 +76,25 @@ export function acquireLock(ws: Workspace, command: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o600);
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() }));
+      try {
+        fs.writeSync(fd, JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() }));
+      } catch (error) {
+        // A full disk: no half-written lock is left behind.
+        fs.closeSync(fd);
+        fs.rmSync(lockFile, { force: true });
+        throw error;
+      }
       fs.closeSync(fd);
       let released = false;
-      return () => {
+      const release = () => {
         if (released) return;
         released = true;
+        process.off('exit', release);
         fs.rmSync(lockFile, { force: true });
       };
+      // Released whatever ends the process (an error, a signal), except SIGKILL.
+      process.on('exit', release);
+      return release;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       let holder: { pid?: number; command?: string; since?: string } = {};
@@ -113,7 +154,8 @@ export function cleanTemps(ws: Workspace): number {
   let removed = 0;
   if (!fs.existsSync(ws.tmpDir)) return 0;
   for (const name of fs.readdirSync(ws.tmpDir)) {
-    const m = /^([0-9]+)-/.exec(name);
+    // Temp files start with their process id; a report's staging folder ends with it.
+    const m = /\.bidui-(?:new|old)-([0-9]+)$/.exec(name) ?? /^([0-9]+)-/.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || pidAlive(pid)) continue;

@@ -17,6 +17,7 @@ import type { SkipReason } from './layout.js';
 import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prepare.js';
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
 import { dropStaged, type FileNotes, finishFile, type StagedFile, stageFile, storeStagedFile } from './stage.js';
+import { localDate } from '../core/time.js';
 
 export type FileStatus = 'loaded' | 'reused' | 'duplicate';
 
@@ -62,7 +63,7 @@ export interface IngestOptions {
   /** Restrict to one dataset and these files (CLI `--dataset D FILE…`). */
   only?: { dataset: DatasetName; files: string[] } | undefined;
   progress: Progress;
-  /** Date for the ID statistics of the load (YYYY-MM-DD; a birth date after it is invalid); default today (UTC). */
+  /** Date for the ID statistics of the load (YYYY-MM-DD; a birth date after it is invalid); default today in the office's time zone. */
   asOf?: string;
 }
 
@@ -171,7 +172,7 @@ interface FilePrep {
 export async function ingest(store: Store, config: Config, options: IngestOptions): Promise<IngestReport> {
   const { conn } = store;
   const { progress } = options;
-  const asOf = options.asOf ?? new Date().toISOString().slice(0, 10);
+  const asOf = options.asOf ?? localDate(config.timeZone);
   progress.step('检查导入文件…');
   // Problems are collected through planning and pre-flight, and reported together.
   const problems: UserError[] = [];

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DATE, DOUBLE, type DuckDBType, DuckDBDateValue, INTEGER, LIST, MAP, VARCHAR, type DuckDBValue, listValue, mapValue } from '@duckdb/node-api';
 import type { Config } from '../config/config.js';
+import { formatLocal } from '../core/time.js';
 import { canonicalJson } from '../config/config.js';
 import { StepError, UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
@@ -42,7 +43,17 @@ export interface RunResult {
   leadsByCategory: Record<Category, number>;
   leads: number;
   status: 'complete' | 'partial';
+  purpose: Purpose;
+  /** Why a run asked for as nightly is an analysis (Chinese), when it is. */
+  analysisBecause: string | undefined;
+  /** The last delivered nightly run before this one: what its 新增/持续/已消失 compare with. */
+  baselineRunId: number | undefined;
+  /** Warnings for the user (Chinese): an as-of date before the roster's first 识别时间. */
+  notes: string[];
 }
+
+/** What a run is for (see store-schema.ts). */
+export type Purpose = 'nightly' | 'analysis';
 
 const PRELUDE_FILE = () => path.join(packageRoot(), 'src', 'match', 'sql', 'people.sql');
 
@@ -175,6 +186,11 @@ function notExecutedReason(rule: PlannedRule, fields: Map<DatasetName, Set<strin
 const HIT_COLUMNS = 'rule, key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail';
 
 export interface MatchOptions {
+  /**
+   * 'nightly' for `bidui run` (it stays nightly only on the newest data and an as-of date not
+   * before that of the last delivered nightly run); 'analysis' for `bidui match`.
+   */
+  intent: Purpose;
   asOf: string;
   /** Use the snapshots as they stood at this moment (YYYY-MM-DD = end of that day, UTC). */
   dataAsOf?: string | undefined;
@@ -221,17 +237,30 @@ export interface Executed {
 
 const FLAGS_FILE = () => path.join(packageRoot(), 'src', 'match', 'sql', 'flags.sql');
 
-/** The end of the day for a bare date, else the moment given (UTC). */
-export function dataAsOfTimestamp(value: string): string {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value} 23:59:59.999999` : value.replace('T', ' ');
+/**
+ * The moment a --data-as-of value means, as a UTC timestamp: the end of the day for a bare date,
+ * else the moment given; both in the office's time zone (converted by DuckDB's ICU).
+ */
+export async function dataAsOfTimestamp(store: Store, value: string, timeZone: string): Promise<string> {
+  const local = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value} 23:59:59.999999` : value.replace('T', ' ');
+  const [row] = await queryStep<{ utc: string }>(store.conn, 'data-as-of in UTC', 'SELECT timezone($tz, $local::TIMESTAMP)::TIMESTAMP::VARCHAR AS utc', { tz: timeZone, local });
+  return row!.utc;
 }
 
 /** A new run: rules from the rule files, parameters from the config, the newest snapshots. */
 export async function planFromConfig(store: Store, config: Config, asOf: string, dataAsOf?: string): Promise<RunPlan> {
   const { rules, problems } = loadCatalogue();
   if (problems.length) throw new UserError('E_RULES', `规则文件有 ${problems.length} 处问题：\n  ${problems.join('\n  ')}`, { hint: '修正 src/rules/sql 中的规则文件。' });
-  const pinnedAt = dataAsOf ? dataAsOfTimestamp(dataAsOf) : null;
+  const pinnedAt = dataAsOf ? await dataAsOfTimestamp(store, dataAsOf, config.timeZone) : null;
   const snapshots = await pinSnapshots(store, pinnedAt);
+  if (pinnedAt !== null && snapshots.roster === undefined) {
+    const [first] = await queryStep<{ at: string | null }>(store.conn, 'first roster snapshot', "SELECT min(created_at)::VARCHAR AS at FROM snapshot WHERE dataset = 'roster'");
+    if (first?.at) {
+      throw new UserError('E_NO_DATA_THEN', `--data-as-of ${dataAsOf} 时还没有导入过建档立卡名册（最早的一次导入在 ${formatLocal(first.at, config.timeZone)}）`, {
+        hint: '用 bidui snapshots 查看各数据集的导入时间，选一个此后的时间。',
+      });
+    }
+  }
   return {
     asOf,
     dataAsOf: pinnedAt,
@@ -435,19 +464,49 @@ async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, run
     FROM m_evidence e JOIN m_lead l USING (category, household_key)`, { id: runId });
 }
 
+/** The last nightly run whose report was completely written (the next run's baseline). */
+export async function lastDeliveredNightly(store: Store): Promise<{ runId: number; asOf: string } | undefined> {
+  const [row] = await queryStep<{ run_id: number; as_of: string }>(store.conn, 'last delivered nightly run',
+    `SELECT run_id, as_of::VARCHAR AS as_of FROM run WHERE purpose = 'nightly' AND run_id IN (SELECT run_id FROM report_delivery)
+     ORDER BY run_id DESC LIMIT 1`);
+  return row ? { runId: row.run_id, asOf: row.as_of } : undefined;
+}
+
+/** Warnings about the as-of date: before the pinned roster's first 识别时间, nobody was on it. */
+async function asOfNotes(store: Store, plan: RunPlan): Promise<string[]> {
+  if (plan.snapshots.roster === undefined) return [];
+  const [row] = await queryStep<{ first: string | null }>(store.conn, 'roster first identified',
+    `SELECT min(d.identified_on)::VARCHAR AS first FROM ds_roster d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
+     WHERE f.snapshot_id = $s`, { s: plan.snapshots.roster });
+  if (row?.first && plan.asOf < row.first) {
+    return [`比对日期 ${plan.asOf} 早于名册中最早的识别时间（${row.first}）：那时还没有建档立卡户，各规则的结果没有意义。`];
+  }
+  return [];
+}
+
+/** A new run's purpose, and why a run asked for as nightly is an analysis. */
+function purposeOf(options: Pick<MatchOptions, 'intent' | 'asOf' | 'dataAsOf'>, baseline: { asOf: string } | undefined): { purpose: Purpose; because: string | undefined } {
+  if (options.intent === 'analysis') return { purpose: 'analysis', because: undefined };
+  if (options.dataAsOf !== undefined) return { purpose: 'analysis', because: '使用了 --data-as-of 指定的历史数据' };
+  if (baseline && options.asOf < baseline.asOf) return { purpose: 'analysis', because: `比对日期早于上次交付的每晚运行的比对日期（${baseline.asOf}）` };
+  return { purpose: 'nightly', because: undefined };
+}
+
 /** Record an executed plan as a new run, in one transaction. */
-export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date, quality: GateResult): Promise<number> {
+export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date, quality: GateResult, purpose: Purpose, baselineRunId: number | undefined): Promise<number> {
   const { conn } = store;
   return inTransaction(conn, 'record run', async () => {
     const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
     await runStep(conn, 'insert run',
       `INSERT INTO run (run_id, as_of, data_as_of, started_at, finished_at, status, bidui_version, duckdb_version, config_hash, config_json,
-         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json)
-       VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory, $quality)`,
+         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json, purpose, baseline_run_id)
+       VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory, $quality,
+         $purpose, $baseline)`,
       {
         id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: sqlTimestamp(started), status: executed.status, version: BIDUI_VERSION,
         duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
         prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory), quality: canonicalJson(quality),
+        purpose, baseline: baselineRunId ?? null,
       });
     await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' });
     return id;
@@ -468,12 +527,16 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   const plan = await planFromConfig(store, config, options.asOf, options.dataAsOf);
   // The quality gate: a dataset that lost too many rows to rejects stops the run here.
   const quality = await checkQualityGate(store.conn, plan.snapshots, config.quality.maxRejectedShare, Boolean(options.acceptRejects));
+  const notes = await asOfNotes(store, plan);
   const executed = await executePlan(store, plan, options.progress);
-  const runId = await recordRun(store, plan, executed, started, quality);
+  const baseline = await lastDeliveredNightly(store);
+  const { purpose, because } = purposeOf(options, baseline);
+  const runId = await recordRun(store, plan, executed, started, quality, purpose, baseline?.runId);
   options.progress.done();
-  log().info({ runId, asOf: plan.asOf, leads: executed.total, status: executed.status }, 'match finished');
+  log().info({ runId, asOf: plan.asOf, purpose, baseline: baseline?.runId ?? null, leads: executed.total, status: executed.status }, 'match finished');
   return {
     runId, asOf: plan.asOf, snapshots: plan.snapshots, rules: plan.rules.map((r) => executed.results.get(r.id)!),
     leadsByCategory: executed.leadsByCategory, leads: executed.total, status: executed.status, quality,
+    purpose, analysisBecause: because, baselineRunId: baseline?.runId, notes,
   };
 }

@@ -1,6 +1,12 @@
 /**
  * The store tables match writes: one row per run (`run`) and per run and rule (`run_rule`), the
  * run's leads (`lead`) and their evidence (`evidence`). Report and audit read them.
+ *
+ * A run's `purpose` is 'nightly' (`bidui run` on the newest data) or 'analysis' (`match` alone,
+ * `--data-as-of`, or an as-of date before that of the last delivered nightly run). Its
+ * `baseline_run_id`, fixed when the run is made, is the last *delivered* nightly run before it
+ * (report's `report_delivery`): the run its 新增/持续/已消失 compare with. Analysis runs and runs
+ * whose report was never completely written never become a baseline.
  */
 export const MATCH_SCHEMA_SQL = `
 CREATE SEQUENCE IF NOT EXISTS run_seq START 1;
@@ -21,7 +27,9 @@ CREATE TABLE IF NOT EXISTS run (
   flags_sql VARCHAR NOT NULL,
   leads BIGINT NOT NULL,
   leads_by_category VARCHAR NOT NULL,
-  quality_json VARCHAR NOT NULL DEFAULT '{}'
+  quality_json VARCHAR NOT NULL DEFAULT '{}',
+  purpose VARCHAR NOT NULL DEFAULT 'analysis',
+  baseline_run_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS run_rule (
   run_id INTEGER NOT NULL,
@@ -77,4 +85,16 @@ CREATE TABLE IF NOT EXISTS evidence (
 /** Store version 1 → 2 (match's part): the quality gate's outcome recorded with each run. */
 export const MATCH_MIGRATION_V2 = `
 ALTER TABLE run ADD COLUMN IF NOT EXISTS quality_json VARCHAR DEFAULT '{}';
+`;
+
+/**
+ * Store version 2 → 3 (match's part): purposes and baselines. Runs made before compared with the
+ * run just before them, whatever it was: they keep that baseline, so that their reports can still
+ * be reproduced; a run pinned with --data-as-of was an analysis, the others count as nightly.
+ */
+export const MATCH_MIGRATION_V3 = `
+ALTER TABLE run ADD COLUMN IF NOT EXISTS purpose VARCHAR DEFAULT 'analysis';
+ALTER TABLE run ADD COLUMN IF NOT EXISTS baseline_run_id INTEGER;
+UPDATE run SET purpose = CASE WHEN data_as_of IS NULL THEN 'nightly' ELSE 'analysis' END,
+  baseline_run_id = (SELECT max(p.run_id) FROM run p WHERE p.run_id < run.run_id);
 `;

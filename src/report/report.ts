@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
+import { failpoint } from '../core/failpoint.js';
 import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
-import { queryStep, quoteLiteral, runStep } from '../core/sql.js';
+import { inTransaction, queryStep, quoteLiteral, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
-import { createSnapshotViews } from '../match/match.js';
+import { createSnapshotViews, newestSnapshots } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
 import { EVIDENCE_SIGNATURE } from './list-format.js';
-import { privateDir } from '../core/files.js';
+import { abandonOutput, beginOutput, checkOutputDir, commitOutput, recoverOutputDir } from './output-dir.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
 import { writeSummary } from './summary.js';
@@ -66,6 +67,8 @@ export interface RunRow {
   leads: string;
   leads_by_category: string;
   quality_json: string;
+  purpose: 'nightly' | 'analysis';
+  baseline_run_id: number | null;
 }
 
 /** A rule as the run recorded it (run_rule, or a re-run's x_run_rule). */
@@ -169,9 +172,43 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   if (!run) {
     throw new UserError('E_NO_RUN', `工作区中没有编号为 ${runId} 的运行`, { hint: '用 bidui runs 或 bidui match 的输出查看运行编号。' });
   }
-  const [prevRow] = await queryStep<{ id: number | null }>(conn, 'report: previous run', 'SELECT max(run_id) AS id FROM run WHERE run_id < $run', { run: runId });
-  const previousRunId: number | undefined = prevRow?.id ?? undefined;
-  privateDir(out);
+  // 新增/持续/已消失 compare with the run's baseline, fixed when the run was made: the last
+  // delivered nightly run before it (match.ts lastDeliveredNightly).
+  const previousRunId: number | undefined = run.baseline_run_id ?? undefined;
+  if (previousRunId !== undefined) {
+    const [base] = await queryStep<{ n: string }>(conn, 'report: baseline present', 'SELECT count(*) AS n FROM run WHERE run_id = $id', { id: previousRunId });
+    if (Number(base?.n ?? 0) === 0) {
+      throw new UserError('E_BASELINE_GONE', `运行 ${runId} 的比较基准（运行 ${previousRunId}）已被 bidui gc 清理，无法重新生成它的报告（新增、持续、已消失无从比较）`, {
+        hint: '需要时从备份恢复工作区；以后用 bidui gc 时保留更长的天数。',
+      });
+    }
+  }
+  const staging = beginOutput(out);
+  try {
+    const result = await writeReport(store, run, previousRunId, staging, options);
+    const manifest = await writeManifest(store, run, result.rules, result.result, maskIds, path.join(staging, 'manifest.json'));
+    commitOutput(staging, out);
+    failpoint('report:after-swap');
+    if (options.recordManifest !== false) {
+      await inTransaction(conn, 'report: delivered', async () => {
+        await runStep(conn, 'report: keep manifest', 'DELETE FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked: maskIds });
+        await runStep(conn, 'report: keep manifest', 'INSERT INTO report_manifest VALUES ($run, $masked, $json)', { run: runId, masked: maskIds, json: manifest });
+        await runStep(conn, 'report: delivered', 'INSERT INTO report_delivery VALUES ($run, $masked, $out, now()::TIMESTAMP)', { run: runId, masked: maskIds, out: path.resolve(out) });
+      });
+    }
+    progress.done();
+    log().info({ runId, files: result.result.files.length + 1, townships: result.result.townships.length }, 'report written');
+    return { ...result.result, out: path.resolve(out), files: result.result.files.map((f) => path.join(path.resolve(out), path.relative(staging, f))) };
+  } catch (error) {
+    abandonOutput(staging);
+    throw error;
+  }
+}
+
+/** Every output file of a run into `out` (the staging folder), the manifest excepted. */
+async function writeReport(store: Store, run: RunRow, previousRunId: number | undefined, out: string, options: ReportOptions): Promise<{ result: ReportResult; rules: RunRuleRow[] }> {
+  const { conn } = store;
+  const { runId, maskIds, progress } = options;
   progress.step(`生成运行 ${runId} 的报告…`);
   await createSnapshotViews(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
   const tables = options.tables ?? STORE_TABLES;
@@ -198,8 +235,7 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   files.push(resolvedFile);
 
   progress.step('生成乡镇清单…');
-  // Lists of an earlier report in the same folder would be mistaken for this run's.
-  fs.rmSync(path.join(out, 'townships'), { recursive: true, force: true });
+  failpoint('report:townships');
   const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'));
   files.push(...townships.files);
 
@@ -224,12 +260,29 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
     resolved: Number(resolved),
     previousRunId,
   };
-  const manifest = await writeManifest(store, run, rules, result, maskIds, path.join(out, 'manifest.json'));
-  if (options.recordManifest !== false) {
-    await runStep(conn, 'report: keep manifest', 'DELETE FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked: maskIds });
-    await runStep(conn, 'report: keep manifest', 'INSERT INTO report_manifest VALUES ($run, $masked, $json)', { run: runId, masked: maskIds, json: manifest });
+  return { result, rules };
+}
+
+/**
+ * When a run stops at the quality gate: the rejected rows and warnings of the newest snapshots,
+ * written whole to `<out>/quality-gate/` (the previous report in `out` stays as it was). Returns
+ * the files written, at their final paths.
+ */
+export async function writeGateWorkbooks(store: Store, out: string, asOf: string, maskIds: boolean): Promise<{ dir: string; files: string[] }> {
+  checkOutputDir(out);
+  recoverOutputDir(out);
+  if (!fs.existsSync(out)) {
+    const staging = beginOutput(out);
+    commitOutput(staging, out);
   }
-  progress.done();
-  log().info({ runId, files: files.length + 1, townships: townships.names.length }, 'report written');
-  return result;
+  const dir = path.join(path.resolve(out), 'quality-gate');
+  const staging = beginOutput(dir);
+  try {
+    const files = await writeQualityWorkbooks(store, await datasetQuality(store, await newestSnapshots(store), asOf), maskIds, staging);
+    commitOutput(staging, dir);
+    return { dir, files: files.map((f) => path.join(dir, path.relative(staging, f))) };
+  } catch (error) {
+    abandonOutput(staging);
+    throw error;
+  }
 }

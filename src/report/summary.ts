@@ -114,7 +114,8 @@ figure { margin: 1em 0; } figcaption { color: #666; font-size: .9em; } svg text 
 <dt>线索总数</dt><dd>${fmt(totalLeads)}（${CATEGORIES.map((c) => `${c} ${fmt(townships.reduce((s, t) => s + cell(t, c), 0))}`).join('，')}）</dd>
 <dt>程序版本</dt><dd>bidui ${escapeHtml(run.bidui_version)}，DuckDB ${escapeHtml(run.duckdb_version)}</dd>
 <dt>配置摘要</dt><dd><code>${escapeHtml(run.config_hash.slice(0, 16))}</code></dd>
-<dt>上次运行</dt><dd>${previousRunId === undefined ? '无（这是本工作区的第一次运行）' : `运行 ${previousRunId}`}</dd>
+<dt>运行性质</dt><dd>${run.purpose === 'nightly' ? '每晚运行' : '分析运行（不作为以后运行的比较基准）'}</dd>
+<dt>比较基准</dt><dd>${previousRunId === undefined ? '无（此前没有交付过报告的每晚运行）' : `运行 ${previousRunId}（此前最近一次交付了报告的每晚运行）`}</dd>
 </dl>
 
 <h2>各乡镇线索</h2>
@@ -129,9 +130,9 @@ ${stackedBars('chart-rules', '各规则命中户数', rules.filter((r) => r.outc
 ${table(['规则', '类别', '名称', '执行结果', '户数', '证据条数', '未执行或出错的原因'], rules.map((r) => [r.rule_id, r.category, r.title, OUTCOME_ZH[r.outcome] ?? r.outcome, Number(r.leads), Number(r.evidence_rows), r.reason ?? '']), [false, false, false, false, true, true, false])}
 <p class="note">“未执行”表示缺少所需数据或配置，不代表没有线索。</p>
 
-<h2>与上次运行比较</h2>
+<h2>与比较基准相比</h2>
 ${table(['类别', '新增', '持续', '已消失'], statusRows, [false, true, true, true])}
-<p class="note">新增：上次运行没有的线索；持续：上次运行已有；已消失：上次运行有、本次没有（见 resolved.csv）。</p>
+<p class="note">比较基准是此前最近一次完整交付了报告的每晚运行。新增：基准中没有的线索；持续：基准中已有；已消失：基准中有、本次没有（见 resolved.csv）。分析运行和没有写完报告的运行不作为基准，所以它们发现的变化会在下一次交付的报告中出现。</p>
 
 <h2>核实进度</h2>
 ${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整改', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true])}

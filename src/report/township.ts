@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
-import { CATEGORIES } from '../rules/catalogue.js';
 import { privateDir } from '../core/files.js';
 import { LIST_COLUMNS } from './list-format.js';
 import { type WorkbookJob, WorkbookPool } from './workbook.js';

@@ -1,0 +1,252 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { runStep } from '../src/core/sql.js';
+import { openStore } from '../src/core/store.js';
+import { ensureWorkspace } from '../src/core/workspace.js';
+import { generateFixtures } from '../src/fixtures/generate.js';
+import { readCsvFile, runCli, testDir } from './helpers.js';
+
+/**
+ * Nightly operations an office can trust (issue 11): purposes and baselines, outputs written
+ * whole, kills at every step of the report, dates, workspace and output folder safety, gc.
+ */
+
+interface Manifest {
+  run_id: number;
+  outputs: { file: string; sha256: string }[];
+  counts: { previous_run_id: number | null; new: number; continuing: number; resolved: number };
+}
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const manifestOf = (out: string) => JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+const keys = (file: string) => new Set(readCsvFile(file).map((r) => r.lead_key));
+
+/** The files of an output folder, relative (the marker aside). */
+function filesOf(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, prefix: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const rel = prefix ? `${prefix}/${name}` : name;
+      if (fs.statSync(path.join(d, name)).isDirectory()) walk(path.join(d, name), rel);
+      else if (rel !== '.bidui-output') out.push(rel);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** The folder is one complete report: exactly the files its manifest lists, each with its hash. */
+function expectComplete(out: string): Manifest {
+  const manifest = manifestOf(out);
+  expect(filesOf(out)).toEqual([...manifest.outputs.map((o) => o.file), 'manifest.json'].sort());
+  for (const o of manifest.outputs) expect([o.file, sha(path.join(out, o.file))]).toEqual([o.file, o.sha256]);
+  return manifest;
+}
+
+/** Leftovers of a report beside its folder (staging or the previous outputs mid-swap). */
+const leftovers = (out: string) => fs.readdirSync(path.dirname(out)).filter((n) => n.startsWith(`.${path.basename(out)}.bidui-`));
+
+async function county(dir: string, seed: number): Promise<{ config: string; dibao: string; original: string }> {
+  await generateFixtures({ households: 400, seed, asOf: '2020-06-30', messy: 0, out: dir });
+  const dibao = path.join(dir, 'exports', '低保特困对象.csv');
+  return { config: path.join(dir, 'bidui.config.json'), dibao, original: fs.readFileSync(dibao, 'utf8') };
+}
+
+/** A third of the 低保 records gone: some leads resolve. */
+function dropDibao(c: { dibao: string; original: string }): void {
+  const lines = c.original.trimEnd().split('\n');
+  fs.writeFileSync(c.dibao, `${lines.filter((_, i) => i === 0 || i % 3 !== 0).join('\n')}\n`);
+}
+
+const run = (config: string, out: string, extra: string[] = [], env: Record<string, string> = {}) =>
+  runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', out, '--quiet', ...extra], { env });
+
+let t: { dir: string; cleanup: () => void };
+beforeAll(() => {
+  t = testDir('bidui-nightly-');
+});
+afterAll(() => t.cleanup());
+
+describe('purposes and baselines', () => {
+  it('a what-if run between two nightly runs leaves 新增/持续/已消失 unchanged', async () => {
+    const c = await county(path.join(t.dir, 'whatif'), 51);
+    const out = path.join(t.dir, 'whatif', 'out');
+    expect(run(c.config, out).code).toBe(0);
+    const first = keys(path.join(out, 'leads.csv'));
+    // What if: an earlier as-of date (match alone), reported elsewhere; and --data-as-of.
+    const whatIf = runCli(['match', '--config', c.config, '--as-of', '2016-01-01', '--quiet']);
+    expect(whatIf.code).toBe(0);
+    expect(whatIf.stdout).toMatch(/运行 2，比对日期 2016-01-01，分析运行/);
+    expect(runCli(['report', '--config', c.config, '--run', '2', '--out', path.join(t.dir, 'whatif', 'out-2016'), '--quiet']).code).toBe(0);
+    // bidui run with an as-of date before the last delivered nightly run is an analysis too.
+    const back = run(c.config, path.join(t.dir, 'whatif', 'out-back'), ['--as-of', '2019-01-01']);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/分析运行（比对日期早于上次交付的每晚运行的比对日期（2020-06-30））/);
+    // The next nightly run compares with run 1: the same data, so every lead continues.
+    const night = run(c.config, out);
+    expect(night.code).toBe(0);
+    expect(night.stdout).toMatch(/运行 4，比对日期 2020-06-30，每晚运行；比较基准：运行 1/);
+    const m = expectComplete(out);
+    expect(m.counts).toMatchObject({ previous_run_id: 1, new: 0, resolved: 0, continuing: first.size });
+    expect(readCsvFile(path.join(out, 'leads.csv')).every((l) => l.status === '持续')).toBe(true);
+    const runs = runCli(['runs', '--config', c.config]).stdout;
+    expect(runs).toMatch(/^\s*2\s+2016-01-01\s+分析\s+.*已交付/m);
+    expect(runs).toMatch(/^\s*4\s+2020-06-30\s+每晚\s+.*已交付 .*\(UTC\+8\)\s+运行 1\s/m);
+  });
+
+  it('a run killed while its lists are written is not delivered: the next delivered run reports what it found resolved', async () => {
+    const c = await county(path.join(t.dir, 'killed'), 52);
+    const out = path.join(t.dir, 'killed', 'out');
+    expect(run(c.config, out).code).toBe(0);
+    const first = expectComplete(out);
+    const firstLeads = keys(path.join(out, 'leads.csv'));
+    dropDibao(c);
+    const killed = run(c.config, out, [], { BIDUI_FAILPOINT: 'report:townships' });
+    expect(killed.code).toBe(-1);
+    // The previous complete outputs, untouched; the unfinished ones beside them.
+    expect(expectComplete(out)).toEqual(first);
+    expect(leftovers(out)).toHaveLength(1);
+    expect(runCli(['runs', '--config', c.config]).stdout).toMatch(/^\s*2\s+2020-06-30\s+每晚\s+\S+ \S+ \(UTC\+8\)\s+完整\s+未交付/m);
+    // The next night (the same data): compared with run 1, so what run 2 found resolved is reported.
+    expect(run(c.config, out).code).toBe(0);
+    const third = expectComplete(out);
+    const thirdLeads = keys(path.join(out, 'leads.csv'));
+    const gone = [...firstLeads].filter((k) => !thirdLeads.has(k)).sort();
+    expect(gone.length).toBeGreaterThan(0);
+    expect(third.counts.previous_run_id).toBe(1);
+    expect([...keys(path.join(out, 'resolved.csv'))].sort()).toEqual(gone);
+    expect(leftovers(out)).toEqual([]);
+  });
+
+  it('a kill in the middle of moving the new outputs into place: the previous ones are put back at the next start', async () => {
+    const c = await county(path.join(t.dir, 'swap'), 53);
+    const out = path.join(t.dir, 'swap', 'out');
+    const cfg = JSON.parse(fs.readFileSync(c.config, 'utf8'));
+    fs.writeFileSync(c.config, JSON.stringify({ ...cfg, output: { dir: './out' } }));
+    expect(runCli(['run', '--config', c.config, '--as-of', '2020-06-30', '--quiet']).code).toBe(0);
+    const first = expectComplete(out);
+    dropDibao(c);
+    expect(runCli(['run', '--config', c.config, '--as-of', '2020-06-30', '--quiet'], { env: { BIDUI_FAILPOINT: 'output:mid-swap' } }).code).toBe(-1);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(leftovers(out).map((n) => n.replace(/[0-9]+$/, ''))).toEqual(['.out.bidui-new-', '.out.bidui-old-']);
+    // Any command that takes the workspace lock puts the previous outputs back.
+    expect(runCli(['ingest', '--config', c.config, '--quiet']).code).toBe(0);
+    expect(expectComplete(out)).toEqual(first);
+    expect(leftovers(out)).toEqual([]);
+    // Killed after the swap, before the delivery was recorded: the new outputs are complete.
+    expect(runCli(['run', '--config', c.config, '--as-of', '2020-06-30', '--quiet'], { env: { BIDUI_FAILPOINT: 'report:after-swap' } }).code).toBe(-1);
+    expect(expectComplete(out).run_id).toBe(3);
+  });
+});
+
+describe('output and workspace folders', () => {
+  it('refuses an output path that is a file, a folder with other content, or the home folder; leaves them as they were', async () => {
+    const c = await county(path.join(t.dir, 'safety'), 54);
+    const file = path.join(t.dir, 'safety', 'notes.txt');
+    fs.writeFileSync(file, 'x');
+    const mine = path.join(t.dir, 'safety', 'mine');
+    fs.mkdirSync(mine);
+    fs.writeFileSync(path.join(mine, '工作计划.docx'), 'x');
+    for (const [target, message] of [[file, /输出目录指向的是一个文件/], [mine, /输出目录中已有其他文件（工作计划\.docx）/], [os.homedir(), /不能是根目录或用户主目录/]] as const) {
+      const r = run(c.config, target);
+      expect([target, r.code, r.stderr]).toEqual([target, 2, expect.stringMatching(message)]);
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('x');
+    expect(fs.readdirSync(mine)).toEqual(['工作计划.docx']);
+    // Nothing was ingested or matched either: the output folder is checked first.
+    expect(runCli(['runs', '--config', c.config]).stdout).toMatch(/还没有运行/);
+  });
+
+  it('refuses a workspace in a folder with other content, and makes an existing workspace owner-only', async () => {
+    const c = await county(path.join(t.dir, 'ws'), 55);
+    const cfg = JSON.parse(fs.readFileSync(c.config, 'utf8'));
+    fs.mkdirSync(path.join(t.dir, 'ws', 'docs'));
+    fs.writeFileSync(path.join(t.dir, 'ws', 'docs', 'a.txt'), 'x');
+    fs.writeFileSync(c.config, JSON.stringify({ ...cfg, workspace: './docs' }));
+    const r = runCli(['ingest', '--config', c.config, '--quiet']);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/E_WORKSPACE.*不是 bidui 的工作区/s)]);
+    fs.writeFileSync(c.config, JSON.stringify(cfg));
+    expect(runCli(['ingest', '--config', c.config, '--quiet']).code).toBe(0);
+    const ws = path.join(t.dir, 'ws', 'workspace');
+    fs.chmodSync(ws, 0o755);
+    fs.chmodSync(path.join(ws, 'bidui.duckdb'), 0o644);
+    expect(runCli(['snapshots', '--config', c.config]).code).toBe(0);
+    expect([fs.statSync(ws).mode & 0o777, fs.statSync(path.join(ws, 'bidui.duckdb')).mode & 0o777]).toEqual([0o700, 0o600]);
+  });
+
+  it('demo --out refuses a folder that holds anything but an earlier demo', () => {
+    const real = path.join(t.dir, 'county-office');
+    fs.mkdirSync(path.join(real, 'workspace'), { recursive: true });
+    fs.writeFileSync(path.join(real, 'bidui.config.json'), '{"workspace":"./workspace","datasets":[{"dataset":"roster","files":["名册.xlsx"]}]}');
+    fs.writeFileSync(path.join(real, 'workspace', 'bidui.duckdb'), 'the office store');
+    const r = runCli(['demo', '--out', real]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/E_DEMO_OUT/)]);
+    expect(fs.readFileSync(path.join(real, 'workspace', 'bidui.duckdb'), 'utf8')).toBe('the office store');
+    expect(fs.readFileSync(path.join(real, 'bidui.config.json'), 'utf8')).toMatch(/名册\.xlsx/);
+  });
+});
+
+describe('dates', () => {
+  it('refuses an as-of date in the future unless asked, and warns of one before the roster\'s first 识别时间', async () => {
+    const c = await county(path.join(t.dir, 'dates'), 56);
+    const future = runCli(['match', '--config', c.config, '--as-of', '2099-01-01', '--quiet']);
+    expect([future.code, future.stderr]).toEqual([2, expect.stringMatching(/E_FUTURE_DATE.*比对日期 2099-01-01 在今天（\d{4}-\d{2}-\d{2}，时区 Asia\/Shanghai）之后.*--allow-future/s)]);
+    expect(runCli(['ingest', '--config', c.config, '--quiet']).code).toBe(0);
+    const allowed = runCli(['match', '--config', c.config, '--as-of', '2099-01-01', '--allow-future', '--quiet']);
+    expect(allowed.code).toBe(0);
+    const early = runCli(['match', '--config', c.config, '--as-of', '2010-01-01', '--quiet']);
+    expect(early.code).toBe(0);
+    expect(early.stdout).toMatch(/注意：比对日期 2010-01-01 早于名册中最早的识别时间（2014-\d\d-\d\d）/);
+  });
+
+  it('--data-as-of YYYY-MM-DD is the end of that day in the office\'s time zone', async () => {
+    const c = await county(path.join(t.dir, 'zone'), 57);
+    expect(runCli(['ingest', '--config', c.config, '--quiet']).code).toBe(0);
+    // The load happened at 2020-07-01 20:00 UTC: 2020-07-02 04:00 in Beijing.
+    const cfg = loadConfig(c.config);
+    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
+    try {
+      await runStep(store.conn, 'move the load', "UPDATE snapshot SET created_at = TIMESTAMP '2020-07-01 20:00:00'");
+    } finally {
+      store.close();
+    }
+    const before = runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-01', '--quiet']);
+    expect([before.code, before.stderr]).toEqual([2, expect.stringMatching(/E_NO_DATA_THEN.*最早的一次导入在 2020-07-02 04:00 \(UTC\+8\)/s)]);
+    expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-02', '--quiet']).code).toBe(0);
+    expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-02T03:59', '--quiet']).code).toBe(2);
+    // In UTC the same load is on 2020-07-01.
+    fs.writeFileSync(c.config, JSON.stringify({ ...JSON.parse(fs.readFileSync(c.config, 'utf8')), timeZone: 'UTC' }));
+    expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-01', '--quiet']).code).toBe(0);
+    expect(runCli(['snapshots', '--config', c.config]).stdout).toMatch(/2020-07-01 20:00 \(UTC\+0\)/);
+  });
+});
+
+describe('small things', () => {
+  it('gc --dry-run lists what would go and why, and removes nothing; snapshots --dataset with an unknown name is an error', async () => {
+    const c = await county(path.join(t.dir, 'gc'), 58);
+    for (let night = 0; night < 3; night++) expect(run(c.config, path.join(t.dir, 'gc', 'out')).code).toBe(0);
+    const cfg = loadConfig(c.config);
+    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
+    try {
+      await runStep(store.conn, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
+    } finally {
+      store.close();
+    }
+    const dry = runCli(['gc', '--config', c.config, '--keep-days', '30', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^\s*1\s+2020-06-30\s+.*\s删除\s+超过保留天数/m);
+    expect(dry.stdout).toMatch(/^\s*2\s+2020-06-30\s+.*\s保留\s+运行 3 的比较基准/m);
+    expect(dry.stdout).toMatch(/^\s*3\s+2020-06-30\s+.*\s保留\s+最近 30 天内的运行/m);
+    expect(dry.stdout).toMatch(/将删除运行 1 次.*什么都没有删除/);
+    expect(runCli(['runs', '--config', c.config]).stdout.match(/^\s*\d+\s+2020-06-30/gm)).toHaveLength(3);
+    const done = runCli(['gc', '--config', c.config, '--keep-days', '30']);
+    expect([done.code, done.stdout]).toEqual([0, expect.stringMatching(/已清理：运行 1 次/)]);
+
+    const unknown = runCli(['snapshots', '--config', c.config, '--dataset', 'rosters']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/没有名为「rosters」的数据集/)]);
+  });
+});

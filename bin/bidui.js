@@ -7,5 +7,6 @@ process.umask(0o077);
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
   process.once(signal, () => process.exit(code));
 }
+
 const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv);

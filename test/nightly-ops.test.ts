@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ interface Manifest {
   counts: { previous_run_id: number | null; new: number; continuing: number; resolved: number };
 }
 
+const require = createRequire(import.meta.url);
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const manifestOf = (out: string) => JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
 const keys = (file: string) => new Set(readCsvFile(file).map((r) => r.lead_key));
@@ -248,5 +250,79 @@ describe('small things', () => {
 
     const unknown = runCli(['snapshots', '--config', c.config, '--dataset', 'rosters']);
     expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/没有名为「rosters」的数据集/)]);
+  });
+});
+
+describe('failures and exit codes', () => {
+  it('maps each documented failure to its exit code, in Chinese; nothing exits 1', async () => {
+    const c = await county(path.join(t.dir, 'codes'), 59);
+    const out = path.join(t.dir, 'codes', 'out');
+    const ws = path.join(t.dir, 'codes', 'workspace');
+    const cases: [string, () => ReturnType<typeof runCli>, number, RegExp][] = [
+      ['usage', () => runCli(['runs', '--config', c.config, '--nope']), 2, /E_USAGE.*未知的选项/s],
+      ['config missing', () => runCli(['runs', '--config', path.join(t.dir, 'codes', 'none.json')]), 2, /E_CONFIG_MISSING/],
+      // A full disk while the load commits: nothing of it is in the store.
+      ['disk full (ingest)', () => runCli(['ingest', '--config', c.config, '--quiet'], { env: { BIDUI_FAILPOINT: 'ingest:commit:enospc' } }), 2, /E_DISK_FULL.*磁盘空间不足.*工作区 .*codes\/workspace（剩余 .*B）.*至少约/s],
+      ['loads after room is made', () => runCli(['ingest', '--config', c.config, '--quiet']), 0, /^$/],
+      // A full disk while the lists are written: the run is recorded, not delivered; nothing in out.
+      ['disk full (report)', () => run(c.config, out, [], { BIDUI_FAILPOINT: 'report:townships:enospc' }), 2, /E_DISK_FULL.*输出目录 .*codes\/out/s],
+      ['a bug', () => run(c.config, out, [], { BIDUI_FAILPOINT: 'report:townships:throw' }), 70, /内部错误：这是 bidui 的缺陷/],
+      ['done', () => run(c.config, out), 0, /^$/],
+    ];
+    for (const [name, act, code, stderr] of cases) {
+      const r = act();
+      expect([name, r.code, r.stderr]).toEqual([name, code, expect.stringMatching(stderr)]);
+    }
+    expect(fs.existsSync(out) && expectComplete(out).counts.previous_run_id).toBe(null);
+    const runs = runCli(['runs', '--config', c.config]).stdout;
+    expect(runs).toMatch(/^\s*1\s+2020-06-30\s+每晚\s.*未交付/m);
+    expect(runs).toMatch(/^\s*3\s+2020-06-30\s+每晚\s.*已交付/m);
+    // Another bidui holds the workspace (this test's own process stands in for it).
+    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: '2026-11-29T13:56:00.000Z' }));
+    try {
+      const locked = runCli(['ingest', '--config', c.config, '--quiet']);
+      expect([locked.code, locked.stderr]).toEqual([3, expect.stringMatching(/E_LOCKED.*开始于 2026-11-29 21:56 \(UTC\+8\)/s)]);
+      const busy = runCli(['runs', '--config', c.config], { env: { BIDUI_BUSY_WAIT_MS: '300' } });
+      expect([busy.code, busy.stderr]).toEqual([3, expect.stringMatching(/E_BUSY.*暂时无法读取/s)]);
+    } finally {
+      fs.rmSync(path.join(ws, 'bidui.lock'));
+    }
+    // A read-only command waits for a short run to finish.
+    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: new Date().toISOString() }));
+    setTimeout(() => fs.rmSync(path.join(ws, 'bidui.lock'), { force: true }), 500);
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./helpers.js');
+    const waited = await new Promise<number | null>((resolve) => spawn(process.execPath, [BIN, 'runs', '--config', c.config], { stdio: 'ignore' }).on('exit', resolve));
+    expect(waited).toBe(0);
+  });
+
+  // A real full disk: a 256 KB tmpfs, where the machine lets the tests mount one (root on Linux).
+  const canMount = (() => {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bidui-mount-'));
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]).status === 0;
+    if (ok) spawnSync('umount', [dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return ok;
+  })();
+  it.skipIf(!canMount)('a workspace on a full disk: a clear message, exit 2, and the store loads once there is room', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const c = await county(path.join(t.dir, 'full'), 60);
+    const mnt = path.join(t.dir, 'full', 'mnt');
+    fs.mkdirSync(mnt);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]).status).toBe(0);
+    try {
+      const cfg = JSON.parse(fs.readFileSync(c.config, 'utf8'));
+      fs.writeFileSync(c.config, JSON.stringify({ ...cfg, workspace: path.join(mnt, 'ws') }));
+      const r = run(c.config, path.join(t.dir, 'full', 'out'));
+      expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/E_DISK_FULL.*磁盘空间不足.*full\/mnt\/ws（剩余/s)]);
+      expect(r.stderr).not.toMatch(/内部错误/);
+      expect(spawnSync('mount', ['-o', 'remount,size=64m', mnt]).status).toBe(0);
+      expect(run(c.config, path.join(t.dir, 'full', 'out')).code).toBe(0);
+      expect(runCli(['verify', '1', '--config', c.config, '--quiet']).code).toBe(0);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
   });
 });

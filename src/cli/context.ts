@@ -1,8 +1,12 @@
 import { type Config, loadConfig } from '../config/config.js';
 import { closeLog, log, openLog } from '../core/log.js';
 import { openStore, type Store } from '../core/store.js';
-import { acquireLock, cleanTemps, ensureWorkspace } from '../core/workspace.js';
+import { acquireLock, cleanTemps, ensureWorkspace, waitWhileLocked } from '../core/workspace.js';
+
+/** How long a read-only command waits for a running bidui to finish (ms; BIDUI_BUSY_WAIT_MS). */
+const BUSY_WAIT_MS = Number(process.env.BIDUI_BUSY_WAIT_MS ?? 10_000);
 import { recoverOutputDir } from '../report/output-dir.js';
+import { noteFolders } from '../core/disk.js';
 
 /**
  * Open config, workspace, log and store for one command, and close them whatever happens.
@@ -17,9 +21,11 @@ export async function withStore<T>(
 ): Promise<T> {
   const config = loadConfig(configFile);
   const ws = ensureWorkspace(config.workspace);
+  noteFolders({ workspace: ws.dir });
   process.env.TMPDIR = ws.tmpDir;
   openLog(ws.dir);
-  const release = options.lock ? acquireLock(ws, command) : () => {};
+  const release = options.lock ? acquireLock(ws, command, config.timeZone) : () => {};
+  if (!options.lock) await waitWhileLocked(ws, BUSY_WAIT_MS, config.timeZone);
   const started = performance.now();
   let store: Store | undefined;
   try {

@@ -18,6 +18,7 @@ import { CATEGORIES } from '../rules/catalogue.js';
 import type { Config } from '../config/config.js';
 import { BIDUI_VERSION } from '../version.js';
 import { formatLocal, localDate } from '../core/time.js';
+import { diskFullError, isDiskFull, noteFolders } from '../core/disk.js';
 import { checkOutputDir } from '../report/output-dir.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
@@ -77,6 +78,12 @@ function parseRunId(value: string): number {
   return Number(value);
 }
 
+/** The output folder, noted for a disk-full message. */
+function noteOut(dir: string): string {
+  noteFolders({ out: dir });
+  return dir;
+}
+
 function outDir(option: string | undefined, config: Config): string {
   const dir = option ? path.resolve(option) : config.output.dir;
   if (!dir) throw new UserError('E_USAGE', '没有指定输出目录', { hint: '用 --out 指定，或在配置文件中设置 output.dir。' });
@@ -118,6 +125,7 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
   const { progress } = opts;
   const { ingested, result, written } = await withStore(configFile, command, { lock: true }, async (store, config) => {
     const out = outDir(opts.out, config);
+    noteFolders({ out });
     checkOutputDir(out);
     const asOf = resolveAsOf(opts.asOf, config, opts.allowFuture);
     const ingested = await ingest(store, config, { progress, asOf });
@@ -231,7 +239,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (opts: { config: string; run: number; out?: string; maskIds?: boolean; quiet?: boolean }) => {
       const result = await withStore(opts.config, 'report', { lock: true }, (store, config) =>
-        report(store, { runId: opts.run, out: outDir(opts.out, config), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+        report(store, { runId: opts.run, out: noteOut(outDir(opts.out, config)), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
       );
       printReportResult(result);
     });
@@ -263,7 +271,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (runId: number, opts: { config: string; out: string; maskIds?: boolean; quiet?: boolean }) => {
       const result = await withStore(opts.config, 'rerun', { lock: true }, (store) =>
-        rerun(store, runId, path.resolve(opts.out), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
+        rerun(store, runId, noteOut(path.resolve(opts.out)), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
       );
       printReportResult(result);
     });
@@ -376,26 +384,43 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** The one place that turns failures into messages and exit codes. */
+/**
+ * The one place that turns failures into messages and exit codes (README "Exit codes"): 0 done;
+ * 2 bad input, configuration or usage, a full disk; 3 the workspace is in use; 4 verify found a
+ * difference; 70 a bug in bidui. Anything that escapes (an error in a callback or a stream) goes
+ * the same way, never Node's default exit 1; 'exit' handlers release the lock and temp files.
+ */
 export async function main(argv: string[]): Promise<number> {
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (error: unknown) => process.exit(reportFailure(error)));
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
-      const zh = COMMANDER_ZH[error.code];
-      process.stderr.write(`错误 [E_USAGE]：${zh ? zh(error) : error.message}\n运行 bidui --help 查看用法。\n`);
-      return EXIT.badInput;
-    }
-    if (error instanceof UserError) {
-      process.stderr.write(`${error.format()}\n`);
-      return error.exitCode;
-    }
-    const detail = error instanceof StepError ? `步骤「${error.step}」失败：${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
-    log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');
-    process.stderr.write(`内部错误：这是 bidui 的缺陷，不是您的数据或操作问题。请把以下信息和工作区 logs/bidui.log 发给维护者。\n${detail}\n`);
-    return EXIT.internal;
+    return reportFailure(error);
   }
+}
+
+function reportFailure(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+    const zh = COMMANDER_ZH[error.code];
+    process.stderr.write(`错误 [E_USAGE]：${zh ? zh(error) : error.message}\n运行 bidui --help 查看用法。\n`);
+    return EXIT.badInput;
+  }
+  if (error instanceof UserError) {
+    process.stderr.write(`${error.format()}\n`);
+    return error.exitCode;
+  }
+  if (isDiskFull(error)) {
+    log().error({ error: redact(error instanceof Error ? error.message : String(error)) }, 'disk full');
+    process.stderr.write(`${diskFullError().format()}\n`);
+    return EXIT.badInput;
+  }
+  const detail = error instanceof StepError ? `步骤「${error.step}」失败：${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');
+  process.stderr.write(`内部错误：这是 bidui 的缺陷，不是您的数据或操作问题。请把以下信息和工作区 logs/bidui.log 发给维护者。\n${detail}\n`);
+  return EXIT.internal;
 }

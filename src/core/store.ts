@@ -1,5 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { UserError } from './errors.js';
+import { EXIT, UserError, redact } from './errors.js';
+import { log } from './log.js';
+import { isDiskFull } from './disk.js';
 import { inTransaction, queryStep, runStep } from './sql.js';
 import type { Workspace } from './workspace.js';
 import { installMacros } from '../ingest/sql-macros.js';
@@ -51,9 +53,20 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
       ...(engine.threads ? { threads: String(engine.threads) } : {}),
     });
   } catch (error) {
-    throw new UserError('E_STORE_OPEN', `无法打开数据库文件：${(error as Error).message}`, {
+    if (/Could not set lock|Conflicting lock/i.test((error as Error).message)) {
+      throw new UserError('E_BUSY', '数据库文件正被另一个程序使用，暂时无法打开', {
+        file: ws.storeFile, hint: '等正在运行的 bidui 结束后再试；如果是其他程序（例如 DuckDB 命令行）打开了它，先关闭那个程序。', exitCode: EXIT.locked,
+      });
+    }
+    if (isDiskFull(error)) throw error;
+    const message = (error as Error).message;
+    log().error({ error: redact(message) }, 'store open failed');
+    const why = /permission denied|read-only file system/i.test(message) ? '没有读写权限或磁盘是只读的'
+      : /not a valid DuckDB database|database file .* is corrupt|invalid|checksum|serialization/i.test(message) ? '文件不是 bidui 的数据库，或已损坏'
+      : /version|storage/i.test(message) ? '文件由另一个版本的 DuckDB 写入' : '原因见工作区 logs/bidui.log';
+    throw new UserError('E_STORE_OPEN', `无法打开数据库文件（${why}）`, {
       file: ws.storeFile,
-      hint: '确认没有其他程序正在使用该文件，且工作区目录可写。',
+      hint: '确认工作区目录可写、没有其他程序在使用该文件；如果文件已损坏，从备份恢复工作区，或另建一个工作区重新导入。',
     });
   }
   const conn = await instance.connect();

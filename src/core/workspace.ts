@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
+import { formatLocal } from './time.js';
 
 /**
  * The workspace folder holds the DuckDB store, logs and temporary files. Everything in it may be
@@ -71,7 +72,7 @@ function pidAlive(pid: number): boolean {
  * An exclusive lock on the workspace, so two runs cannot write the store at once. A lock left by
  * a process that no longer exists is taken over.
  */
-export function acquireLock(ws: Workspace, command: string): () => void {
+export function acquireLock(ws: Workspace, command: string, timeZone: string): () => void {
   const lockFile = path.join(ws.dir, 'bidui.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -106,7 +107,7 @@ export function acquireLock(ws: Workspace, command: string): () => void {
       if (holder.pid && holder.pid !== process.pid && pidAlive(holder.pid)) {
         throw new UserError(
           'E_LOCKED',
-          `工作区正被另一个 bidui 进程使用（进程号 ${holder.pid}，命令 ${holder.command ?? '未知'}，开始于 ${holder.since ?? '未知'}）`,
+          `工作区正被另一个 bidui 进程使用（进程号 ${holder.pid}，命令 ${holder.command ?? '未知'}，开始于 ${holder.since ? formatLocal(holder.since, timeZone) : '未知'}）`,
           {
             file: ws.dir,
             hint: '等上一次运行结束后再试；如果确定没有 bidui 在运行，删除工作区中的 bidui.lock 文件。',
@@ -118,6 +119,33 @@ export function acquireLock(ws: Workspace, command: string): () => void {
     }
   }
   throw new UserError('E_LOCKED', '无法获得工作区锁', { file: ws.dir, exitCode: EXIT.locked });
+}
+
+/** The live process holding the workspace lock, if any. */
+function lockHolder(ws: Workspace): { pid: number; command?: string; since?: string } | undefined {
+  try {
+    const holder = JSON.parse(fs.readFileSync(path.join(ws.dir, 'bidui.lock'), 'utf8')) as { pid?: number; command?: string; since?: string };
+    return holder.pid && holder.pid !== process.pid && pidAlive(holder.pid) ? (holder as { pid: number }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For commands that only read (runs, snapshots): while another bidui holds the workspace (its
+ * store cannot be opened then), wait up to `waitMs`, then say the workspace is busy (E_BUSY,
+ * exit 3).
+ */
+export async function waitWhileLocked(ws: Workspace, waitMs: number, timeZone: string): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let holder = lockHolder(ws); holder; holder = lockHolder(ws)) {
+    if (Date.now() >= deadline) {
+      throw new UserError('E_BUSY', `工作区正在被另一个 bidui 进程使用（进程号 ${holder.pid}，命令 ${holder.command ?? '未知'}，开始于 ${holder.since ? formatLocal(holder.since, timeZone) : '未知'}），暂时无法读取`, {
+        file: ws.dir, hint: '等这次运行结束后再查看（bidui run 通常几分钟内结束）。', exitCode: EXIT.locked,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Temporary paths this process made (removed on exit, also after SIGINT/SIGTERM). */

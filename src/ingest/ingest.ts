@@ -18,6 +18,8 @@ import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prep
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
 import { dropStaged, type FileNotes, finishFile, type StagedFile, stageFile, storeStagedFile } from './stage.js';
 import { localDate } from '../core/time.js';
+import { noteFolders } from '../core/disk.js';
+import { failpoint } from '../core/failpoint.js';
 
 export type FileStatus = 'loaded' | 'reused' | 'duplicate';
 
@@ -216,6 +218,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   // Pre-flight, before the transaction: decode, convert, find the layout, then read and type every
   // part of every file to load into a private staging table; report all problems at once.
   const preps = new Map<PlannedFile, FilePrep>();
+  noteFolders({ inputBytes: work.flatMap((w) => w.files).filter((f) => !f.duplicateOf && !work.some((w) => w.previous.has(loadKey(f.scan.sha256, f.readOptionsHash)))).reduce((s, f) => s + f.scan.size, 0) });
   /** Where each reported file's rows are in the store. */
   const rowsOf = new Map<FileReport, RowsRef>();
   let tables = 0;
@@ -348,6 +351,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       await runStep(conn, 'record ingest', 'INSERT INTO ingest VALUES ($id, $started, now()::TIMESTAMP, $version, $hash)', {
         id, started: sqlTimestamp(started), version: BIDUI_VERSION, hash: config.hash,
       });
+      failpoint('ingest:commit');
       return id;
     });
     // Reasons by file, from what was stored (reused files included).

@@ -540,7 +540,7 @@ describe('variants found by trying to break it', () => {
     const mixed = Buffer.concat([Buffer.from(`${ROSTER_HEADER.join(',')}\n${filler}\n`, 'utf8'), iconv.encode(csv([ROSTER[0]!]), 'gbk')]);
     expect(mixed.length).toBeGreaterThan(1 << 20);
     const e = await loadError('roster', [put(dir, 'big.csv', mixed)]);
-    expect([e.code, e.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/从第 15002 行起变成了 GBK/)]);
+    expect([e.code, e.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 15002 行是 GBK 编码，文件其余部分是 UTF-8 编码/)]);
     const q = await loadError('roster', [put(dir, 'quote.csv', `${ROSTER_HEADER.join(',')}\n${ROSTER[0]!.join(',').replace('张三', '"张三')}\n${ROSTER[1]!.join(',')}\n`)]);
     expect([q.code, q.message]).toEqual(['E_RAGGED_ROWS', expect.stringMatching(/引号不配对/)]);
   });
@@ -584,5 +584,128 @@ describe('variants found by trying to break it', () => {
     const spill = put(dir, 'ws/tmp/duckdb_temp_storage-0.tmp', 'DuckDB spill');
     expect(runCli(['ingest', '--config', config, '--quiet']).code).toBe(0);
     expect([fs.existsSync(left), fs.existsSync(spill)]).toEqual([false, true]);
+  });
+});
+
+describe('variants found by a second attack', () => {
+  const header = ROSTER_HEADER.join(',');
+  const line = (r: string[]) => r.join(',');
+
+  it('number cells that hold all the digits (a program wrote them) keep every digit: .xlsx and XML Spreadsheet 2003', async () => {
+    const numeric = (r: number, cells: string[]) => `<row r="${r}">${cells.map((c, i) => {
+      const ref = `${String.fromCharCode(65 + i)}${r}`;
+      return i <= 1 && /^[0-9]+$/.test(c) ? `<c r="${ref}"><v>${c}</v></c>` : cell(ref, c);
+    }).join('')}</row>`;
+    const hh17 = '52262500000000001';
+    const rows = ROSTER.map((r, i) => (i === 0 ? [hh17, ...r.slice(1)] : r));
+    const xlsx = put(dir, 'pandas.xlsx', await buildXlsx({ sheets: [{ name: 'Sheet1', rows: row(1, ROSTER_HEADER) + rows.map((r, i) => numeric(i + 2, r)).join('') }] }));
+    const a = await loadFiles('roster', [xlsx]);
+    expect([a.rows.map((x) => [x.household_id, x.id_number, x.id_number_problem]), a.rejects]).toEqual([rows.map((r) => [r[0], r[1], null]), []]);
+    // XML Spreadsheet 2003 as old systems write it, an ID ending in X in a Number cell too.
+    let x = newId('1980-02-02');
+    while (!x.endsWith('X')) x = newId('1980-02-02');
+    const data = (v: string, type = /^[0-9X]+$/.test(v) && v.length > 6 ? 'Number' : 'String') => `<Cell><Data ss:Type="${type}">${v}</Data></Cell>`;
+    const xmlRows = [ROSTER_HEADER, ...ROSTER.map((r, i) => (i === 3 ? [r[0]!, x, ...r.slice(2)] : r))]
+      .map((r) => `<Row>${r.map((v, j) => (j >= 7 ? data(v, 'String') : data(v))).join('')}</Row>`).join('');
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<?mso-application progid="Excel.Sheet"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="名册"><Table>${xmlRows}</Table></Worksheet></Workbook>`;
+    const b = await loadFiles('roster', [put(dir, 'system.xls', xml)]);
+    expect(b.rows.map((r) => [r.id_number, r.id_number_problem])).toEqual([[A, null], [B, null], [C, null], [x, null]]);
+    expect([b.files[0]!.encoding, b.rejects]).toEqual(['xml', []]);
+  });
+
+  it('footers are skipped however their name cell is filled (3人, a signer); a note line too', async () => {
+    const text = [header, line(ROSTER[0]!), line(ROSTER[2]!), line(ROSTER[3]!),
+      '合计,,3人,,,,,,,', '合计,,共3户3人,,,,,,,7800', '制表人：,,李明,,审核人：,王强,,,,', ',,,,,,,填表日期：2020年6月30日,,', '注：1.本表由村委会填写,,,,,,,,,'].join('\n') + '\n';
+    const r = await loadFiles('roster', [put(dir, 'foot.csv', text)]);
+    expect([picked(r.rows), r.rejects, r.files[0]!.layout.skipped]).toEqual([[EXPECTED[0], EXPECTED[2], EXPECTED[3]], [], { footer: 5 }]);
+  });
+
+  it('a 备注 of several lines, holding an ID or a list with commas, is a cell, not swallowed records', async () => {
+    const rows = ROSTER.map((r) => [...r, '']);
+    rows[1]![10] = `"户主身份证号已更正，原号码\n${C}"`;
+    rows[2]![10] = '"家庭成员：\n张三,李四,王五,赵六"';
+    const r = await loadFiles('roster', [put(dir, 'memo.csv', csv([[...ROSTER_HEADER, '备注'], ...rows]))]);
+    expect([picked(r.rows), r.rejects]).toEqual([EXPECTED, []]);
+  });
+
+  it('a header merged across two columns names the first; two columns of one name are chosen by letter', async () => {
+    const ws = XLSX.utils.aoa_to_sheet([[ROSTER_HEADER[0], ROSTER_HEADER[1], '', ...ROSTER_HEADER.slice(2)], ...ROSTER.map((r) => [r[0], r[1], r[1], ...r.slice(2)])]);
+    ws['!merges'] = [{ s: { r: 0, c: 1 }, e: { r: 0, c: 2 } }];
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, ws, '名册');
+    expect(picked((await loadFiles('roster', [put(dir, 'merged.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)])).rows)).toEqual(EXPECTED);
+    const twice = csv([[...ROSTER_HEADER, '姓名'], ...ROSTER.map((r) => [...r, '别名'])]);
+    const e = await loadError('roster', [put(dir, 'twice.csv', twice)]);
+    expect([e.code, e.message]).toEqual(['E_AMBIGUOUS_COLUMN', expect.stringMatching(/第 C 列「姓名」和第 K 列「姓名」.*"@C": "name"/)]);
+    expect(picked((await loadFiles('roster', [put(dir, 'twice.csv', twice)], { columns: { '@C': 'name' } })).rows)).toEqual(EXPECTED);
+  });
+
+  it('rows that end early (Excel drops trailing empty cells in CSV) are read; a row short of a value is refused', async () => {
+    const trimmed = [header, line(ROSTER[0]!), ROSTER[2]!.slice(0, 8).join(','), line(ROSTER[3]!)].join('\n') + '\n';
+    const r = await loadFiles('roster', [put(dir, 'trimmed.csv', trimmed)]);
+    expect([picked(r.rows), r.files[0]!.layout.paddedRows]).toEqual([[EXPECTED[0], EXPECTED[2], EXPECTED[3]], 1]);
+    const short = [header, line(ROSTER[0]!), `${ROSTER[2]!.slice(0, 9).join(',')}`, line(ROSTER[3]!)].join('\n') + '\n';
+    const e = await loadError('roster', [put(dir, 'short.csv', short)]);
+    expect([e.code, e.message]).toEqual(['E_RAGGED_ROWS', expect.stringMatching(/第 3 行（列数少于表头，且最后一个单元格为空）/)]);
+  });
+
+  it('encodings: a damaged UTF-8 character and a bad GBK byte are named by line; UTF-16 without BOM, Ctrl-Z and NUL padding are read', async () => {
+    const good = Buffer.from([header, line(ROSTER[0]!), line(ROSTER[1]!)].join('\n') + '\n');
+    const cut = Buffer.from(line(ROSTER[2]!).replace('王五', '王'), 'utf8');
+    const damaged = Buffer.concat([good, cut, Buffer.from([0xe4, 0xba]), Buffer.from(`\n${line(ROSTER[3]!)}\n`)]);
+    const e1 = await loadError('roster', [put(dir, 'damaged.csv', damaged)]);
+    expect([e1.code, e1.message]).toEqual(['E_ENCODING', expect.stringMatching(/^第 4 行有无法解码的字节（可能是复制或截断时损坏的字符），文件其余部分是 UTF-8 编码/)]);
+    const gbk = Buffer.concat([iconv.encode([header, line(ROSTER[0]!), line(ROSTER[1]!)].join('\n') + '\n', 'gbk'), iconv.encode(line(ROSTER[2]!).replace('王五,', '王'), 'gbk'), Buffer.from([0xca, 0x2c]), iconv.encode(`户主\n${line(ROSTER[3]!)}\n`, 'gbk')]);
+    const e2 = await loadError('roster', [put(dir, 'gbk.csv', gbk)]);
+    expect([e2.code, e2.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/)]);
+    const text = csv([ROSTER_HEADER, ...ROSTER], '\t');
+    const u16 = await loadFiles('roster', [put(dir, 'nobom.txt', Buffer.from(text, 'utf16le'))]);
+    expect([picked(u16.rows), u16.files[0]!.encoding]).toEqual([EXPECTED, 'utf-16le']);
+    const z = await loadFiles('roster', [put(dir, 'ctrlz.csv', Buffer.concat([Buffer.from(csv([ROSTER_HEADER, ...ROSTER])), Buffer.from([0x1a])]))]);
+    expect([picked(z.rows), z.files[0]!.layout.skipped]).toEqual([EXPECTED, { empty: 1 }]);
+    const padded = csv([ROSTER_HEADER, ...ROSTER.map((r) => r.map((v, j) => (j === 2 ? `${v}\0\0\0\0` : v)))]);
+    expect(picked((await loadFiles('roster', [put(dir, 'nul.csv', padded)])).rows)).toEqual(EXPECTED);
+  });
+
+  it('template headers (*姓名, 姓名（必填）, 人均纯收入（元）) are read; a column that looks like an unfound field is suggested', async () => {
+    const h = ROSTER_HEADER.map((x) => (x === '姓名' ? '*姓名' : x === '证件号码' ? '证件号码（必填）' : x === '人均纯收入' ? '人均纯收入（元）' : x === '脱贫时间' ? '脱贫年份' : x));
+    const r = await loadFiles('roster', [put(dir, 'template.csv', csv([h, ...ROSTER]))]);
+    expect(r.rows.map((x) => [x.name, x.income_per_capita, x.exited_on])).toEqual(ROSTER.map((x) => [x[2], `${x[9]}.00`, null]));
+    expect(r.files[0]!.layout.suggestions).toEqual([{ column: 'I', header: '脱贫年份', field: 'exited_on' }]);
+  });
+
+  it('names lose the space that aligns them (李　四, 王 五); dates with spaces and a number\'s .0 are read', async () => {
+    const rows = ROSTER.map((r) => [...r]);
+    rows[1]![2] = '李　四';
+    rows[2]![2] = '王\u00a0五';
+    rows[0]![7] = '2014 年 7 月 18 日';
+    rows[1]![7] = '2014. 7. 18';
+    rows[3]![7] = '20160105.0';
+    const r = await loadFiles('roster', [put(dir, 'spaced.csv', csv([ROSTER_HEADER, ...rows]))]);
+    expect([picked(r.rows), r.rejects]).toEqual([EXPECTED, []]);
+  });
+
+  it('names the sheet read and the others when a 说明 sheet comes first', async () => {
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([['填表说明'], ['1. 身份证号码填 18 位']]), '说明');
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...ROSTER]), '名册');
+    const e = await loadError('roster', [put(dir, 'notes-first.xlsx', XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer)]);
+    expect([e.code, e.message, e.hint]).toEqual(['E_MISSING_COLUMN', expect.stringMatching(/^（读取的是第一个可见工作表「说明」）/), expect.stringMatching(/"sheet": "名册"/)]);
+  });
+
+  it('paths that are no files or folders for bidui: a directory as a file, a workspace under /proc, --out a file', () => {
+    fs.mkdirSync(path.join(dir, 'exports'));
+    const config = path.join(dir, 'bidui.config.json');
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['exports'] }] });
+    const a = runCli(['ingest', '--config', config, '--quiet']);
+    expect([a.code, a.stderr]).toEqual([2, expect.stringMatching(/文件路径是一个目录，不是文件/)]);
+    writeJson(config, { workspace: '/proc/bidui-ws', datasets: [{ dataset: 'roster', files: ['exports'] }] });
+    const b = runCli(['ingest', '--config', config, '--quiet']);
+    expect([b.code, b.stderr]).toEqual([2, expect.stringMatching(/E_WORKSPACE.*这是系统目录/s)]);
+    put(dir, 'roster.csv', csv([ROSTER_HEADER, ...ROSTER]));
+    writeJson(config, { workspace: './ws', datasets: [{ dataset: 'roster', files: ['roster.csv'] }] });
+    put(dir, 'afile', 'x');
+    const c = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'afile')]);
+    expect([c.code, c.stderr]).toEqual([2, expect.stringMatching(/E_OUT_DIR.*输出目录指向的是一个文件/s)]);
   });
 });

@@ -14,7 +14,7 @@ import { table } from './format.js';
  * unknown coded values. Never a name or an ID.
  */
 const STATUS_ZH: Record<FileReport['status'], string> = { loaded: '已导入', reused: '已导入过，复用', duplicate: '重复文件，跳过' };
-const ENCODING_ZH: Record<string, string> = { 'utf-8': 'UTF-8', gb18030: 'GBK', 'utf-16le': 'UTF-16', 'utf-16be': 'UTF-16', workbook: '工作簿', html: 'HTML 表格' };
+const ENCODING_ZH: Record<string, string> = { 'utf-8': 'UTF-8', gb18030: 'GBK', 'utf-16le': 'UTF-16', 'utf-16be': 'UTF-16', workbook: '工作簿', html: 'HTML 表格', xml: 'XML 表格' };
 const SHEET_SKIP_ZH = { hidden: '隐藏', empty: '空白', no_header: '没有表头' } as const;
 
 function fileLines(dataset: string, f: FileReport): string[] {
@@ -30,6 +30,7 @@ function fileLines(dataset: string, f: FileReport): string[] {
   for (const s of l.sheetsSkipped ?? []) how.push(`未读取${SHEET_SKIP_ZH[s.why]}工作表「${s.sheet}」`);
   if (l.date1904) how.push('工作簿使用 1904 日期系统');
   if (l.normalisedBecause) how.push(`由 bidui 逐行解析（${l.normalisedBecause}）`);
+  if (l.paddedRows) how.push(`${l.paddedRows} 行比表头少了末尾的单元格（Excel 另存 CSV 时会去掉行末的空单元格），按空值读取`);
   if (how.length) out.push(`  读取方式：${how.join('；')}`);
   if (f.rowsRejected > 0 && f.issues) {
     out.push(`  拒收 ${f.rowsRejected} 行：${f.issues.rejects.map((r) => `${r.reason} ${r.count} 行（${rowList(r.rows, r.count)}）`).join('；')}`);
@@ -47,6 +48,9 @@ function fileLines(dataset: string, f: FileReport): string[] {
     out.push(`  ${label(e.field)}：${e.damaged} 个（共 ${e.of} 个 18 位号码）以 000 结尾，判定为经过 Excel 数字格式、后 3 位已丢失，按无效号码处理（保留前 15 位）`);
   }
   if (l.filled) out.push(`  按本户户主行（或同户其他行）补全的空值：${Object.entries(l.filled).map(([k, n]) => `${label(k)} ${n} 行`).join('，')}`);
+  for (const s of l.suggestions ?? []) {
+    out.push(`  未使用的第 ${s.column} 列「${s.header}」可能是「${label(s.field)}」（${s.field}）：如果是，在配置该数据集下加 "columns": { "${s.header}": "${s.field}" }`);
+  }
   const problems = Object.entries(f.idProblems);
   if (problems.length) out.push(`  无效证件号码 ${f.invalidIds} 个：${problems.map(([k, n]) => `${ID_PROBLEM_ZH[k as IdProblem] ?? k} ${n}`).join('；')}`);
   return out;

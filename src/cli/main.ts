@@ -403,6 +403,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Errors of the machine, not of bidui: a path that cannot be read or written. */
+const ACCESS_ZH: Record<string, string> = {
+  EACCES: '没有权限', EPERM: '操作不被允许', EROFS: '磁盘是只读的', ENOTDIR: '路径中有一段不是目录', EISDIR: '这是一个目录，不是文件',
+  ELOOP: '符号链接循环', ENAMETOOLONG: '路径太长', EMFILE: '打开的文件过多', ENFILE: '打开的文件过多', EBUSY: '文件正被占用',
+};
+
+function accessError(error: unknown): UserError | undefined {
+  const e = error as NodeJS.ErrnoException | undefined;
+  const why = e && typeof e.code === 'string' ? ACCESS_ZH[e.code] : undefined;
+  if (!why) return undefined;
+  return new UserError('E_ACCESS', `无法访问${e!.path ? ` ${e!.path}` : '文件或目录'}（${why}）`, {
+    hint: '检查该文件或目录的权限、是否存在、磁盘是否可写；bidui 以运行它的用户身份读写文件。',
+  });
+}
+
 function reportFailure(error: unknown): number {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
@@ -418,6 +433,11 @@ function reportFailure(error: unknown): number {
     log().error({ error: redact(error instanceof Error ? error.message : String(error)) }, 'disk full');
     process.stderr.write(`${diskFullError().format()}\n`);
     return EXIT.badInput;
+  }
+  const access = accessError(error);
+  if (access) {
+    process.stderr.write(`${access.format()}\n`);
+    return access.exitCode;
   }
   const detail = error instanceof StepError ? `步骤「${error.step}」失败：${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
   log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');

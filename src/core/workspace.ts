@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
 import { formatLocal } from './time.js';
+import { unwritableDir } from './files.js';
 
 /**
  * The workspace folder holds the DuckDB store, logs and temporary files. Everything in it may be
@@ -38,6 +39,8 @@ export function ensureWorkspace(dir: string): Workspace {
   if (ws.dir === path.parse(ws.dir).root || ws.dir === path.resolve(os.homedir())) {
     throw new UserError('E_WORKSPACE', `工作区不能是根目录或用户主目录：${ws.dir}`, { hint });
   }
+  const unwritable = unwritableDir(ws.dir);
+  if (unwritable) throw new UserError('E_WORKSPACE', `无法使用工作区目录 ${ws.dir}：${unwritable}`, { hint: '在配置中把 workspace 设为一个可写的目录，例如 "./workspace"；检查目录的权限。' });
   if (fs.existsSync(ws.dir)) {
     if (!fs.statSync(ws.dir).isDirectory()) throw new UserError('E_WORKSPACE', `工作区指向的是一个文件，不是目录：${ws.dir}`, { hint });
     const names = fs.readdirSync(ws.dir);

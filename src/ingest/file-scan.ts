@@ -13,8 +13,16 @@ export interface FileScan {
   firstBadUtf8Line: number | undefined;
   /** A byte-order mark at the start. */
   bom: 'utf-8' | 'utf-16le' | 'utf-16be' | undefined;
-  /** A NUL byte in the first 64 KiB (not counting UTF-16 text): not a text table. */
+  /**
+   * Not a text table: NUL bytes in the first 64 KiB that are not UTF-16 text, with a binary
+   * format's signature or other control bytes (text padded with NULs, as old systems pad
+   * fixed-width fields, is text).
+   */
   binary: boolean;
+  /** UTF-16 without a byte-order mark, told by where the zero bytes of ASCII characters fall. */
+  utf16Guess: 'utf-16le' | 'utf-16be' | undefined;
+  /** The file has NUL bytes (removed when it is decoded; see readers/decode.ts). */
+  nul: boolean;
   /** The first bytes (for the format signature and the header rows). */
   head: Buffer;
   /** Line structure of the bytes (meaningful for ASCII-compatible encodings: UTF-8, GB18030). */
@@ -188,6 +196,7 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
   let utf8 = true;
   let newlinesBefore = 0;
   let firstBadUtf8Line: number | undefined;
+  let nulSeen = false;
   const headChunks: Buffer[] = [];
   let headLen = 0;
   // Bytes of a character split across chunks, carried to the next chunk.
@@ -202,6 +211,7 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
         headLen += Math.min(chunk.length, HEAD_BYTES - headLen);
       }
       lines.add(chunk);
+      if (!nulSeen && chunk.includes(0)) nulSeen = true;
       if (!utf8) continue;
       const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const cut = completeUtf8Prefix(buf);
@@ -224,8 +234,39 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
     : head[0] === 0xff && head[1] === 0xfe ? 'utf-16le'
     : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be'
     : undefined;
-  const binary = bom !== 'utf-16le' && bom !== 'utf-16be' && head.subarray(0, 64 * 1024).includes(0);
-  return { path: file, size, sha256: hash.digest('hex'), utf8: utf8 && !bom?.startsWith('utf-16'), firstBadUtf8Line, bom, binary, head, lines };
+  const sniff = head.subarray(0, 64 * 1024);
+  const utf16Guess = bom ? undefined : guessUtf16(sniff);
+  const binary = bom !== 'utf-16le' && bom !== 'utf-16be' && utf16Guess === undefined && sniff.includes(0) && looksBinary(sniff);
+  return { path: file, size, sha256: hash.digest('hex'), utf8: utf8 && !bom?.startsWith('utf-16'), firstBadUtf8Line, bom, binary, utf16Guess, nul: nulSeen, head, lines };
+}
+
+const BINARY_SIGNATURES = ['%PDF', '\x89PNG', 'GIF8', '\xFF\xD8\xFF', 'Rar!', '7z\xBC\xAF', '\x1F\x8B'].map((s) => Buffer.from(s, 'latin1'));
+
+/** A binary format's signature, or control bytes other than tab, line breaks, NUL and SUB (more than 1 in 200). */
+function looksBinary(buf: Buffer): boolean {
+  if (BINARY_SIGNATURES.some((s) => buf.subarray(0, s.length).equals(s))) return true;
+  let control = 0;
+  for (const b of buf) if (b < 0x20 && b !== 0x00 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x1a && b !== 0x0c) control++;
+  return control > buf.length / 200;
+}
+
+/**
+ * UTF-16 without a byte-order mark: tables hold digits, delimiters and line breaks, ASCII
+ * characters whose high byte is zero, so at least one pair in ten has a zero byte and nearly all
+ * of those zeros fall on the same side of the pair (odd offsets: little-endian).
+ */
+export function guessUtf16(buf: Buffer): 'utf-16le' | 'utf-16be' | undefined {
+  const pairs = Math.floor(buf.length / 2);
+  if (pairs < 8) return undefined;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i + 1 < buf.length; i += 2) {
+    if (buf[i] === 0) even++;
+    if (buf[i + 1] === 0) odd++;
+  }
+  if (odd >= pairs / 10 && even <= odd / 8) return 'utf-16le';
+  if (even >= pairs / 10 && odd <= even / 8) return 'utf-16be';
+  return undefined;
 }
 
 /** Length of the prefix of buf that ends on a character boundary (at most 3 bytes are held back). */

@@ -79,7 +79,7 @@ interface PlannedFile {
 }
 
 /** Bumped whenever reading, normalisation or typing changes, so that old loads are not reused. */
-const NORMALISATION_VERSION = '2.0';
+const NORMALISATION_VERSION = '2.1';
 
 function readOptionsHash(source: DatasetSource): string {
   return crypto
@@ -98,7 +98,9 @@ function expandSource(source: DatasetSource, problems: UserError[]): string[] {
   for (const pattern of source.files) {
     if (!GLOB_CHARS.test(pattern)) {
       if (fs.existsSync(pattern) && fs.statSync(pattern).isFile()) out.push(pattern);
-      else problems.push(new UserError('E_NO_FILES', `${source.dataset} 的文件不存在`, { file: pattern, hint: '检查配置中 files 的路径（相对于配置文件所在目录）。' }));
+      else if (fs.existsSync(pattern) && fs.statSync(pattern).isDirectory()) {
+        problems.push(new UserError('E_NO_FILES', `${source.dataset} 的文件路径是一个目录，不是文件`, { file: pattern, hint: '在 files 中写出目录中的文件，或用通配符，例如 "目录/*.xlsx"。' }));
+      } else problems.push(new UserError('E_NO_FILES', `${source.dataset} 的文件不存在`, { file: pattern, hint: '检查配置中 files 的路径（相对于配置文件所在目录）。' }));
       continue;
     }
     const matches = fg.sync(fg.convertPathToPattern(path.dirname(pattern)) + '/' + path.basename(pattern), { absolute: true, onlyFiles: true }).sort();
@@ -130,7 +132,15 @@ async function plan(config: Config, only: IngestOptions['only'], problems: UserE
     for (const file of expandSource(source, problems)) {
       const scanStarted = performance.now();
       progress.step(`检查 ${source.dataset}：${path.basename(file)}`);
-      const scan = await scanFile(file, (done, total) => progress.tick(done, total));
+      let scan: FileScan;
+      try {
+        scan = await scanFile(file, (done, total) => progress.tick(done, total));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EIO') throw error;
+        problems.push(new UserError('E_READ', `无法读取文件（${code === 'EIO' ? '磁盘读取出错' : '没有读取权限'}）`, { file, hint: '检查文件的权限（bidui 以运行它的用户身份读取），或把文件复制到可读的位置。' }));
+        continue;
+      }
       if (!fileKind(file, scan.head)) {
         problems.push(new UserError('E_FORMAT', '不支持的文件类型（接受 .csv、.txt、.tsv 文本表格和 .xlsx、.xls、.et、.ods 工作簿）', {
           file, hint: '用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.js';
 import { type DatasetDef, normaliseHeader } from './datasets.js';
 import { type HeaderMapping, mapHeaders, matchHeaders } from './headers.js';
-import { FOOTER_WORDS } from './sql-macros.js';
+import { FOOTER_START_RE2, FOOTER_WORDS, NOT_A_NAME_RE2 } from './sql-macros.js';
 import { EXCEL_ERRORS, preClean, trimSpace } from './values.js';
 
 /**
@@ -126,13 +126,25 @@ export function hasIdValue(cell: string | null | undefined): boolean {
 
 const hasFooterWord = (c: string | null | undefined) => c != null && FOOTER_WORDS.some((w) => c.includes(w));
 
+// The RE2 patterns of sql-macros.ts, as JS patterns (the \x{…} escapes of RE2 are \u{…} here).
+const re2ToJs = (re2: string) => new RegExp(re2.replace(/\\x\{([0-9A-Fa-f]+)\}/g, '\\u{$1}'), 'u');
+const FOOTER_START = re2ToJs(`^${FOOTER_START_RE2}`);
+const NOT_A_NAME = re2ToJs(NOT_A_NAME_RE2);
+
 /**
- * A footer row (the JS twin of the SQL test): no ID value, no name (or the footer's own text
- * merged into the name column), and a cell with 合计, 制表 …
+ * A footer row (the JS twin of the SQL test; DOMAIN.md "Layout"): no ID value, and either its
+ * first non-empty cell starts with a footer word or a note label (合计, 制表人：, 注：…), or a cell
+ * holds a footer word and the name cell holds no person's name (empty, 3人, 制表人：). A member
+ * without an ID whose 备注 says 待审核 is a record: the roster loses no one.
  */
 export function isFooterRow(cells: readonly (string | null | undefined)[], idIndex: number | undefined, nameIndex?: number): boolean {
   if (idIndex !== undefined && hasIdValue(cells[idIndex])) return false;
-  if (nameIndex !== undefined && trimSpace(cells[nameIndex] ?? '') !== '' && !hasFooterWord(cells[nameIndex])) return false;
+  const first = cells.map((c) => trimSpace(preClean(c ?? ''))).find((c) => c !== '');
+  if (first !== undefined && FOOTER_START.test(first)) return true;
+  if (nameIndex !== undefined) {
+    const name = trimSpace(preClean(cells[nameIndex] ?? ''));
+    if (name !== '' && !NOT_A_NAME.test(name)) return false;
+  }
   return cells.some(hasFooterWord);
 }
 

@@ -5,7 +5,8 @@ import { SPREADSHEET_EXTENSIONS, type DatasetSource } from '../config/config.js'
 import { UserError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { tempFile, type Workspace } from '../core/workspace.js';
-import { type DatasetName, datasetDef } from './datasets.js';
+import { type DatasetDef, type DatasetName, datasetDef } from './datasets.js';
+import { type ColumnSuggestion, suggestColumns } from './headers.js';
 import type { FileScan } from './file-scan.js';
 import { chooseEncoding, transcodeToUtf8 } from './readers/decode.js';
 import { detectTextLayout, normaliseTextFile, rawInput, type NormalisedInput, type StageInput } from './readers/csv.js';
@@ -38,6 +39,10 @@ export interface PartNotes {
   headerRow: number;
   twoLevel: boolean;
   headerConfigured: boolean;
+  /** Rows of a text file shorter than the header, read with empty cells at their end. */
+  paddedRows?: number;
+  /** Columns not used that look like a field no column was found for. */
+  suggestions?: ColumnSuggestion[];
   /** Sheets of the workbook not read, and why. */
   sheetsSkipped?: { sheet: string; why: 'hidden' | 'empty' | 'no_header' }[];
   date1904?: boolean;
@@ -60,10 +65,15 @@ export interface PreparedFile {
   temps: string[];
 }
 
-const notesOf = (input: StageInput): PartNotes => ({
+const notesOf = (input: StageInput, def: DatasetDef): PartNotes => ({
+  ...(() => {
+    const suggestions = suggestColumns(input.headerCells, input.mapping, def);
+    return suggestions.length ? { suggestions } : {};
+  })(),
   headerRow: input.headerRow,
   twoLevel: input.header.twoLevel,
   headerConfigured: input.header.configured,
+  ...(input.kind === 'normalised' && input.padded ? { paddedRows: input.padded } : {}),
 });
 
 /**
@@ -112,15 +122,17 @@ export async function prepareFile(
           kind: 'normalised', csvPath: p.csvPath, displayPath: file.path, headerCells: p.headerCells, columnCount: p.columnCount,
           mapping: p.header.mapping, header: p.header, headerRow: p.header.index + 1, rows: p.rows,
         };
-        return { input, sheet: p.sheet, notes: { ...notesOf(input), sheetsSkipped: result.skipped, date1904: result.date1904, hidden: p.hidden } };
+        return { input, sheet: p.sheet, notes: { ...notesOf(input, def), sheetsSkipped: result.skipped, date1904: result.date1904, hidden: p.hidden } };
       });
       const ext = path.extname(file.path).toLowerCase().slice(1);
-      return { format: kind === 'html' ? 'html' : ext || 'workbook', encoding: kind === 'html' ? 'html' : 'workbook', parts, temps };
+      // An HTML table or an XML Spreadsheet 2003 saved as .xls: named as such in the report.
+      const markup = text === undefined ? undefined : /urn:schemas-microsoft-com:office:spreadsheet/.test(text.slice(0, 4096)) && /<\?xml/.test(text.slice(0, 200)) ? 'xml' : 'html';
+      return { format: markup ?? (ext || 'workbook'), encoding: markup ?? 'workbook', parts, temps };
     }
     // UTF-16 without a byte-order mark has NUL bytes; a configured UTF-16 says so.
     if (scan.binary && source.encoding !== 'utf-16le' && source.encoding !== 'utf-16be') {
       throw new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
-        file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV。',
+        file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV；如果它是没有字节顺序标记（BOM）的 UTF-16 文本，在配置中加上 "encoding": "utf-16le"。',
       });
     }
     const encoding = chooseEncoding(scan, source.encoding);
@@ -128,10 +140,12 @@ export async function prepareFile(
     let lines = scan.lines;
     let headText: string;
     let cut: boolean;
-    if (encoding === 'utf-8') {
+    if (encoding === 'utf-8' && !scan.nul) {
       headText = scan.head.toString('utf8');
       cut = scan.size > scan.head.length;
     } else {
+      // Other encodings, and NUL bytes (the padding of fixed-width fields of old systems): a
+      // private UTF-8 copy without them.
       textPath = tempFile(ws, '.csv');
       temps.push(textPath);
       lines = await transcodeToUtf8(file.path, encoding, textPath, (done, total) => progress.tick(done, total));
@@ -169,7 +183,7 @@ export async function prepareFile(
     };
     const fits = Object.values(header.mapping.fields).every((i) => i < headerCells.length);
     const input = (fits ? rawInput({ csvPath: textPath, displayPath: file.path, delimiter, records, header, lines, normalise }) : undefined) ?? (await normalise());
-    return { format: 'csv', encoding, parts: [{ input, sheet: undefined, notes: notesOf(input) }], temps };
+    return { format: 'csv', encoding, parts: [{ input, sheet: undefined, notes: notesOf(input, def) }], temps };
   } catch (error) {
     for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
     throw error;

@@ -26,6 +26,12 @@ const ASCII = (chars: string) => [...chars].filter((c) => c.charCodeAt(0) < 0x80
 const EXCEL_ERROR_RE2 = EXCEL_ERRORS.map((e) => e.replace(/[.*+?^${}()|[\]\\/!#]/g, (c) => (c === '/' || c === '!' || c === '#' ? c : `\\${c}`))).join('|');
 
 export const FOOTER_WORDS = ['合计', '小计', '总计', '制表', '填表', '审核', '负责人'] as const;
+/** Labels that start a note below a table (注：…, 说明：…), footers when they start a row. */
+export const NOTE_LABELS = ['注', '说明', '备注', '填报说明', '填表说明'] as const;
+/** A row's first cell that starts a footer: a footer word, or a note label with its colon. */
+export const FOOTER_START_RE2 = `(?:${FOOTER_WORDS.join('|')}|(?:${NOTE_LABELS.join('|')})[${TRIM_CLASS_RE2}]*[：:])`;
+/** A name that is no person's: digits (3人), a colon (制表人：), or a footer word. */
+export const NOT_A_NAME_RE2 = `[0-9０-９：:]|${FOOTER_WORDS.join('|')}`;
 
 export const MACROS_SQL = `
 -- Format characters (Cf, soft hyphen) removed; space trimmed; the ="…" wrapper unwrapped. Each
@@ -43,7 +49,10 @@ CREATE OR REPLACE TEMP MACRO bidui_fold(s) AS
 CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS nullif(bidui_trim_space(s), '');
 -- The pre-cleaned value is bound once (bidui_fold refers to its argument three times).
 CREATE OR REPLACE TEMP MACRO bidui_text(s) AS list_transform([bidui_pre(s)], p -> bidui_trim(bidui_fold(p)))[1];
-CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_pre(s));
+-- A name of Chinese characters loses the space inside it (values.ts cleanName).
+CREATE OR REPLACE TEMP MACRO bidui_squeeze_name(t) AS
+  CASE WHEN regexp_full_match(t, '[\\p{Han}·•${TRIM_CLASS_RE2}]+') THEN regexp_replace(t, '[${TRIM_CLASS_RE2}]+', '', 'g') ELSE t END;
+CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_squeeze_name(bidui_pre(s)));
 -- Why a non-empty cell has no usable value, from its pre-cleaned text p: an Excel error value,
 -- or a formula without its result (values.ts cellIssue).
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
@@ -55,13 +64,13 @@ CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)
 -- the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
 -- longer than one cell may be (in bytes) is looked at too: a cell may be too long.
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  strlen(joined) > ${MAX_CELL_CHARS} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)');
+  strlen(joined) > ${MAX_CELL_CHARS} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|\\p{Han}[${TRIM_CLASS_RE2}]+\\p{Han}');
 -- A cell's value for typing: its cleaned text, or NULL when empty or when it is an Excel error
 -- value or a formula without result (whose issue typing works out only for such rare cells).
 CREATE OR REPLACE TEMP MACRO bidui_text_ok(s) AS
   list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(bidui_fold(p)) END)[1];
 CREATE OR REPLACE TEMP MACRO bidui_name_ok(s) AS
-  list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(p) END)[1];
+  list_transform([bidui_pre(s)], p -> CASE WHEN bidui_cell_issue_pre(p) IS NULL THEN bidui_trim(bidui_squeeze_name(p)) END)[1];
 CREATE OR REPLACE TEMP MACRO bidui_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_text_ok(s) ELSE nullif(s, '') END;
 CREATE OR REPLACE TEMP MACRO bidui_name_value_in(s, dirty) AS CASE WHEN dirty THEN bidui_name_ok(s) ELSE nullif(s, '') END;
 -- A code (户编号, 户号) that went through a number keeps a trailing .0: removed. One that Excel
@@ -145,11 +154,12 @@ CREATE OR REPLACE TEMP MACRO bidui_age_on(b, d) AS
 CREATE OR REPLACE TEMP MACRO bidui_age(t, d) AS bidui_age_on(bidui_id_birth(t), d);
 -- Dates (DOMAIN.md): the parts of cleaned text t, then a date from them. Forms: YYYY, YYYY年,
 -- YYYY年度 (1 January); YYYY-M-D, YYYY/M/D, YYYY.M.D, YYYY年M月D日; year-month YYYY-M, YYYY/M,
--- YYYY.M, YYYY年M月 (the 1st); YYYYMMDD and YYYYMM; optionally followed by a time of day.
+-- YYYY.M, YYYY年M月 (the 1st); YYYYMMDD and YYYYMM (also with the .0 of a number); spaces around
+-- the separators (2014 年 7 月 18 日, 2014. 7. 18); optionally followed by a time of day.
 -- Ingest computes the parts as a column and the date from that column (macros are textual).
 CREATE OR REPLACE TEMP MACRO bidui_date_parts_text(t) AS regexp_extract(
   t,
-  '^([0-9]{4})(?:[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?|年(?:([0-9]{1,2})月(?:([0-9]{1,2})日?)?)?度?|([0-9]{2})([0-9]{2})?)?(?:(?:[ T]+|[ ]*(?:上午|下午)[ ]*)+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
+  '^([0-9]{4})(?:[ ]*[-/.][ ]*([0-9]{1,2})(?:[ ]*[-/.][ ]*([0-9]{1,2}))?|[ ]*年[ ]*(?:([0-9]{1,2})[ ]*月(?:[ ]*([0-9]{1,2})[ ]*日?)?)?度?|([0-9]{2})([0-9]{2})?(?:\\.0+)?)?(?:(?:[ T]+|[ ]*(?:上午|下午)[ ]*)+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]+)?)?)?$',
   ['y', 'm1', 'd1', 'm2', 'd2', 'm3', 'd3']);
 CREATE OR REPLACE TEMP MACRO bidui_date_ymd(y, m, d) AS
   CASE
@@ -176,6 +186,10 @@ CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS
 CREATE OR REPLACE TEMP MACRO bidui_row_blank(joined) AS
   regexp_full_match(joined, '(?:[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\\x01]|${EXCEL_ERROR_RE2}|=[^"\\x01][^\\x01]*)*');
 CREATE OR REPLACE TEMP MACRO bidui_row_footer(joined) AS regexp_matches(joined, '${FOOTER_WORDS.join('|')}');
+-- The row's first non-empty cell starts a footer (合计, 制表人：…, 注：…).
+CREATE OR REPLACE TEMP MACRO bidui_row_footer_start(joined) AS regexp_matches(joined, '^[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\x01]*${FOOTER_START_RE2}');
+-- A name cell's cleaned text that is no person's name (NULL: no name).
+CREATE OR REPLACE TEMP MACRO bidui_not_a_name(t) AS t IS NULL OR regexp_matches(t, '${NOT_A_NAME_RE2}');
 -- Does an ID cell hold an ID at all (6 digits or more)? A footer's 合计：4户12人 does not.
 CREATE OR REPLACE TEMP MACRO bidui_has_id(t) AS length(regexp_replace(coalesce(t, ''), '[^0-9]', '', 'g')) >= 6;
 `;

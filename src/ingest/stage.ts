@@ -39,6 +39,8 @@ export interface FileNotes {
   filled?: Record<string, number>;
   /** The file was parsed by bidui because DuckDB could not read it as it is (why). */
   normalisedBecause?: string;
+  /** Rows shorter than the header, read with empty cells at their end. */
+  paddedRows?: number;
 }
 
 export interface StagedFile {
@@ -126,8 +128,10 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
       if (input.kind !== 'raw') throw new Error(`normalised input of ${def.name} refused by DuckDB`);
       log().info({ dataset: def.name, file: input.displayPath, because: fallback }, 'file read in normalised form');
       await dropStaged(conn, table);
-      const staged = await stageFile(conn, def, await input.normalise(), table, options);
+      const normalised = await input.normalise();
+      const staged = await stageFile(conn, def, normalised, table, options);
       staged.notes.normalisedBecause = fallback;
+      if (normalised.padded) staged.notes.paddedRows = normalised.padded;
       return staged;
     }
     // The header is row `skip + 1`, so the first record is row `skip + 2`; the staging table keeps

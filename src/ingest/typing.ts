@@ -228,14 +228,14 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const all = Array.from({ length: input.columnCount }, (_, i) => quoteIdent(`c${i}`));
   const joined = `concat_ws(chr(1), ${all.join(', ')})`;
   const personProblem = quoteIdent(idColumns(person)[2]);
-  // A footer has no name either (or the footer's own text, when it is merged across the row):
-  // a member written without an ID but with a name is a record (the roster loses no one).
+  // A footer starts its row (合计, 制表人：, 注：), or has a footer word and no person's name
+  // (3人, 制表人：): a member written without an ID but with a name is a record (the roster loses no one).
   const nameField = def.fields.find((fd) => fd.type === 'name' && input.mapping.fields[fd.name] !== undefined);
-  const noName = nameField ? `(${col('t', nameField)} IS NULL OR bidui_row_footer(${col('t', nameField)}))` : 'true';
+  const noName = nameField ? `bidui_not_a_name(${col('t', nameField)})` : 'true';
   const pageRepeat = normalised ? `WHEN "__issues" = ${quoteLiteral(REPEATED_TITLE)} THEN 'header' ` : '';
   const skip = `CASE WHEN ${personProblem} IN ('missing', 'length', 'chars', 'excel') AND NOT bidui_has_id(${col('n', person)}) THEN
       CASE ${pageRepeat}WHEN bidui_row_blank(${joined}) THEN 'empty'
-           WHEN ${noName} AND bidui_row_footer(${joined}) THEN 'footer'
+           WHEN bidui_row_footer_start(${joined}) OR (${noName} AND bidui_row_footer(${joined})) THEN 'footer'
            WHEN concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')}) = $header THEN 'header' END END`;
 
   const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${keyOf(c)}`).join(' ')} END` : 'NULL::VARCHAR';
@@ -253,13 +253,15 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const sourceRow = normalised ? 'CAST("__row" AS BIGINT)' : 'NULL::BIGINT';
   // Rows stage.ts may still reject (a household value missing) keep their values as written too.
   const mayReject = householdFields.filter((fd) => fd.required).map((fd) => `${quoteIdent(fd.name)} IS NULL`);
-  // A file with quotes read directly: a cell holding a line break followed by an ID or a line of
-  // several cells is a stray quote swallowing records (stage.ts reads the file again, normalised,
-  // which names the rows).
+  // A file with quotes read directly: a cell holding a line break followed by a line with an ID
+  // and delimiters may be a stray quote swallowing records (stage.ts reads the file again,
+  // normalised, where swallowsRecords decides and names the rows).
   const quoted = input.kind === 'raw' && input.expectedRows === undefined;
   if (quoted) {
     const d = input.delimiter.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
-    keep.push(`contains(${joined}, chr(10)) AND regexp_matches(${joined}, '[\\n\\r][^\\x01]*(?:[0-9]{17}[0-9Xx]|${d}[^\\x01]*${d})') AS _swallow`);
+    const any = '[^\\x01\\n\\r]*';
+    const id = '[0-9]{17}[0-9Xx]';
+    keep.push(`contains(${joined}, chr(10)) AND regexp_matches(${joined}, '[\\n\\r]${any}(?:${id}${any}${d}${any}${d}|${d}${any}${id}${any}${d}|${d}${any}${d}${any}${id})') AS _swallow`);
   }
   const select = `SELECT ${sourceRow} AS source_row, ${storeColumns(def).map(quoteIdent).join(', ')}, ${SKIP}, reject_key,
     CASE WHEN reject_key IS NOT NULL${mayReject.map((m) => ` OR (${SKIP} IS NULL AND ${m})`).join('')} THEN json_object(${raw.join(', ')})::VARCHAR END AS row_json,

@@ -16,7 +16,7 @@
  * ones seen in exports.
  */
 export const FORMAT_CHAR_RANGES: readonly (readonly [number, number])[] = [
-  [0x00ad, 0x00ad], [0x0600, 0x0605], [0x061c, 0x061c], [0x06dd, 0x06dd], [0x070f, 0x070f],
+  [0x001a, 0x001a], [0x00ad, 0x00ad], [0x0600, 0x0605], [0x061c, 0x061c], [0x06dd, 0x06dd], [0x070f, 0x070f],
   [0x0890, 0x0891], [0x08e2, 0x08e2], [0x180e, 0x180e], [0x200b, 0x200f], [0x202a, 0x202e],
   [0x2060, 0x2064], [0x2066, 0x206f], [0xfeff, 0xfeff], [0xfff9, 0xfffb], [0x110bd, 0x110bd],
   [0x110cd, 0x110cd], [0x13430, 0x1343f], [0x1bca0, 0x1bca3], [0x1d173, 0x1d17a],
@@ -77,10 +77,18 @@ export function cleanText(value: string | null | undefined): string | null {
   return out === '' ? null : out;
 }
 
-/** A name: pre-cleaned and trimmed, not folded (a name's characters are kept as written). */
+const HAN_NAME_RE = new RegExp(`^[\\p{Script=Han}·•${TRIM_CLASS}]+$`, 'u');
+const SPACE_RE = new RegExp(`[${TRIM_CLASS}]+`, 'g');
+
+/**
+ * A name: pre-cleaned and trimmed, not folded (a name's characters are kept as written). A name
+ * of Chinese characters loses the space inside it: documents align two-character names with
+ * three-character ones (李　四, 王 五), and an HTML line break splits one (张<br>小).
+ */
 export function cleanName(value: string | null | undefined): string | null {
   if (value == null) return null;
-  const out = trimSpace(preClean(value));
+  let out = trimSpace(preClean(value));
+  if (HAN_NAME_RE.test(out)) out = out.replace(SPACE_RE, '');
   return out === '' ? null : out;
 }
 

@@ -126,20 +126,24 @@ export function newestSnapshots(store: Store): Promise<Partial<Record<DatasetNam
   return pinSnapshots(store, null);
 }
 
-/** Canonical fields present in every file of each pinned snapshot (a rule may need one). */
-async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetName, number>>): Promise<Map<DatasetName, Set<string>>> {
+/** Per dataset of the pinned snapshots: the files (names, with their sheet) and the fields each has. */
+type SnapshotFields = Map<DatasetName, { file: string; fields: Set<string> }[]>;
+
+/** Canonical fields of every file of each pinned snapshot (a rule needs a field in all of them). */
+async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetName, number>>): Promise<SnapshotFields> {
   const ids = Object.values(snapshots);
-  const rows = ids.length === 0 ? [] : await queryStep<{ dataset: DatasetName; header_maps: string[] }>(
+  const rows = ids.length === 0 ? [] : await queryStep<{ dataset: DatasetName; path: string; sheet: string | null; header_map: string }>(
     store.conn,
     'snapshot fields',
-    `SELECT s.dataset, list(f.header_map ORDER BY f.file_no) AS header_maps FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
-     WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY s.dataset`,
+    `SELECT s.dataset, f.path, f.sheet, f.header_map FROM snapshot s JOIN snapshot_file f USING (snapshot_id)
+     WHERE s.snapshot_id IN (SELECT unnest($ids::INTEGER[])) ORDER BY s.dataset, f.file_no`,
     { ids: `[${ids.join(',')}]` },
   );
-  const out = new Map<DatasetName, Set<string>>();
+  const out: SnapshotFields = new Map();
   for (const r of rows) {
-    const maps = r.header_maps.map((m) => new Set(Object.keys(JSON.parse(m) as Record<string, string>)));
-    out.set(r.dataset, new Set([...maps[0]!].filter((f) => maps.every((m) => m.has(f)))));
+    const list = out.get(r.dataset) ?? [];
+    list.push({ file: `${path.basename(r.path)}${r.sheet ? `「${r.sheet}」` : ''}`, fields: new Set(Object.keys(JSON.parse(r.header_map) as Record<string, string>)) });
+    out.set(r.dataset, list);
   }
   return out;
 }
@@ -164,17 +168,22 @@ export async function createSnapshotViews(store: Store, snapshots: Partial<Recor
 const DATASET_ZH = Object.fromEntries(DATASETS.map((d) => [d.name, d.zh])) as Record<DatasetName, string>;
 
 /** Why a rule cannot be evaluated on this data and these parameters, or undefined when it can. */
-function notExecutedReason(rule: PlannedRule, fields: Map<DatasetName, Set<string>>, params: ParameterValues): string | undefined {
+function notExecutedReason(rule: PlannedRule, fields: SnapshotFields, params: ParameterValues): string | undefined {
   const missing: string[] = [];
   for (const [dataset, columns] of Object.entries(rule.needs) as [DatasetName, string[]][]) {
-    const present = fields.get(dataset);
-    if (!present) {
+    const files = fields.get(dataset);
+    if (!files || files.length === 0) {
       missing.push(`未导入数据集 ${dataset}（${DATASET_ZH[dataset]}）`);
       continue;
     }
     const def = datasetDef(dataset);
-    const absent = columns.filter((c) => def.fields.some((f) => f.name === c) && !present.has(c));
-    if (absent.length) missing.push(`${DATASET_ZH[dataset]}文件中没有 ${absent.map((c) => `「${def.fields.find((f) => f.name === c)!.zh}」`).join('、')} 列`);
+    for (const c of columns) {
+      const fd = def.fields.find((f) => f.name === c);
+      if (!fd) continue;
+      const lacking = files.filter((f) => !f.fields.has(c)).map((f) => f.file);
+      if (lacking.length === 0) continue;
+      missing.push(`${DATASET_ZH[dataset]}文件 ${lacking.slice(0, 3).join('、')}${lacking.length > 3 ? ` 等 ${lacking.length} 个` : ''} 中没有「${fd.zh}」列`);
+    }
   }
   for (const name of rule.requiresNonEmpty) {
     const v = params[name] as unknown;

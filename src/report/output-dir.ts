@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { privateDir } from '../core/files.js';
+import { privateDir, unwritableDir } from '../core/files.js';
 import { failpoint } from '../core/failpoint.js';
 import { log } from '../core/log.js';
 
@@ -45,14 +45,16 @@ export function checkOutputDir(out: string): void {
   if (dir === path.parse(dir).root || dir === path.resolve(os.homedir())) {
     throw new UserError('E_OUT_DIR', `输出目录不能是根目录或用户主目录：${dir}`, { hint });
   }
-  let stat: fs.Stats;
+  let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  if (!stat.isDirectory()) throw new UserError('E_OUT_DIR', `输出目录指向的是一个文件，不是目录：${dir}`, { hint });
+  if (stat && !stat.isDirectory()) throw new UserError('E_OUT_DIR', `输出目录指向的是一个文件，不是目录：${dir}`, { hint });
+  const unwritable = unwritableDir(dir);
+  if (unwritable) throw new UserError('E_OUT_DIR', `无法使用输出目录 ${dir}：${unwritable}`, { hint: '用 --out 或配置中的 output.dir 指定一个可写的目录；检查目录的权限。' });
+  if (!stat) return;
   const names = fs.readdirSync(dir);
   if (names.length > 0 && !isOutputFolder(dir, names)) {
     throw new UserError('E_OUT_DIR', `输出目录中已有其他文件（${names.slice(0, 3).join('、')}${names.length > 3 ? ' 等' : ''}），它不是 bidui 创建的输出目录`, { hint });

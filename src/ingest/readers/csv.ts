@@ -61,6 +61,8 @@ export interface NormalisedInput extends InputBase {
   csvPath: string;
   /** Rows written (every row below the header, blank and footer rows included). */
   rows: number;
+  /** Rows shorter than the header (their missing cells at the end are empty). */
+  padded?: number;
 }
 
 export type StageInput = RawCsvInput | NormalisedInput;
@@ -174,10 +176,13 @@ function rowKey(cells: readonly string[]): string {
   return trimmed.join('\u0001');
 }
 
-/** Does a cell hold a line break followed by another record (an ID, or a line of many cells)? */
+/**
+ * Does a cell hold a line break followed by another record: a line with an ID and at least half
+ * the header's cells? A 备注 of several lines, one of them an ID or a list 张三,李四,王五, is not.
+ */
 export function swallowsRecords(cell: string, delimiter: string, width: number): boolean {
   if (!cell.includes('\n') && !cell.includes('\r')) return false;
-  return cell.split(/\r\n|\n|\r/).slice(1).some((line) => /[0-9]{17}[0-9Xx]/.test(line) || line.split(delimiter).length >= Math.max(3, width - 1));
+  return cell.split(/\r\n|\n|\r/).slice(1).some((line) => /[0-9]{17}[0-9Xx]/.test(line) && line.split(delimiter).length >= Math.max(3, Math.ceil(width / 2)));
 }
 
 interface Ragged {
@@ -216,6 +221,7 @@ export async function normaliseTextFile(args: {
   csv.pipe(out);
   const ragged: Ragged = { count: 0, rows: [] };
   let rows = 0;
+  let padded = 0;
   const parser = fs.createReadStream(args.textPath).pipe(
     parseStream({ delimiter: args.delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: false, bom: true, record_delimiter: RECORD_DELIMITERS, info: true }),
   );
@@ -227,12 +233,20 @@ export async function normaliseTextFile(args: {
       let cells = record;
       // A title row again below the header (a printed export's page break): skipped.
       const repeatedTitle = titleKeys.size > 0 && titleKeys.has(rowKey(cells));
-      if (cells.length !== width && !repeatedTitle) {
-        const extra = cells.slice(width);
-        const fits = cells.length < width ? isBlankRow(cells) || isFooterRow(cells, idIndex, nameIndex) : isBlankRow(extra) || isFooterRow(cells, idIndex, nameIndex);
-        if (!fits) {
+      if (cells.length > width && !repeatedTitle && !isBlankRow(cells.slice(width)) && !isFooterRow(cells, idIndex, nameIndex)) {
+        ragged.count++;
+        if (ragged.rows.length < 5) ragged.rows.push(`第 ${n} 行（列数多于表头）`);
+      }
+      // A row shorter than the header: Excel drops the empty cells at the end of rows when it
+      // saves CSV (and some exporters trim them), so the row then ends with a value, and the
+      // missing cells are empty. A short row that ends with an empty cell was not trimmed: a
+      // value is missing somewhere, and the row is refused.
+      if (cells.length < width && !repeatedTitle && !isBlankRow(cells) && !isFooterRow(cells, idIndex, nameIndex)) {
+        if (trimSpace(cells[cells.length - 1] ?? '') !== '') {
+          padded++;
+        } else {
           ragged.count++;
-          if (ragged.rows.length < 5) ragged.rows.push(`第 ${n} 行（${cells.length > width ? '列数多于表头' : '列数少于表头'}）`);
+          if (ragged.rows.length < 5) ragged.rows.push(`第 ${n} 行（列数少于表头，且最后一个单元格为空）`);
         }
       }
       // A stray quote makes one cell swallow the lines (records) after it: a cell holding a line
@@ -272,14 +286,14 @@ export async function normaliseTextFile(args: {
     fs.rmSync(target, { force: true });
     throw new UserError('E_RAGGED_ROWS', `${swallowed.join('、')}有一个单元格跨越多行，其中包含看起来像其他记录的内容（身份证号码或整行数据）：多半是少了一个配对的英文双引号，后面的行被并进了这个单元格`, {
       file: args.displayPath,
-      hint: '在 Excel/WPS 或文本编辑器中找到这一行的双引号并修正（删去多余的引号），或重新导出为 .xlsx，然后重新导入。',
+      hint: '在 Excel/WPS 或文本编辑器中找到这一行的双引号并修正（删去多余的引号），或重新导出为 .xlsx，然后重新导入；如果这个单元格本来就包含整行记录（例如从别处粘贴进来的），删去其中的换行后重新导入。',
     });
   }
   if (ragged.count > 0) {
     fs.rmSync(target, { force: true });
     throw new UserError('E_RAGGED_ROWS', `有 ${ragged.count} 行的列数与表头不一致，例如：${ragged.rows.join('、')}`, {
       file: args.displayPath,
-      hint: '这些行通常含有未加引号的逗号或换行：在 Excel/WPS 中检查并修正这些行，或重新导出为 .xlsx，然后重新导入。',
+      hint: '列数多的行通常含有未加引号的逗号（多出的内容不属于任何一列）；列数少的行缺了某一列的值，后面的值错了位：在 Excel/WPS 中检查并修正这些行，或重新导出为 .xlsx，然后重新导入。',
     });
   }
   return {
@@ -292,5 +306,6 @@ export async function normaliseTextFile(args: {
     header,
     headerRow: header.index + 1,
     rows,
+    padded,
   };
 }

@@ -8,6 +8,7 @@ import { type DatasetName, datasetDef } from '../datasets.js';
 import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
 import { matchHeaders } from '../headers.js';
 import { limitCell, MAX_CELL_CHARS, type CellIssue } from '../values.js';
+import { type CellKey, cellKey, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
 
 /**
  * Spreadsheets (.xlsx, .xls, WPS .et, .ods, and the HTML or XML tables that old systems save
@@ -106,14 +107,14 @@ export interface CellOut {
  * has lost its last digits (excel_number); an error cell or a formula without a saved result is
  * an issue, its text kept only so that the rejected row shows what was written.
  */
-export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean): CellOut {
-  const out = cellValueText(cell, kind, date1904);
+export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean, exact?: string): CellOut {
+  const out = cellValueText(cell, kind, date1904, exact);
   if (out.text.length <= MAX_CELL_CHARS) return out;
   const limited = limitCell(out.text);
   return limited.issue ? limited : out;
 }
 
-function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean): CellOut {
+function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean, exact: string | undefined): CellOut {
   if (!cell) return { text: '' };
   switch (cell.t) {
     case 'z':
@@ -143,6 +144,14 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
         }
         return { text: String(v), issue: 'ambiguous_date' };
       }
+      if (kind === 'id' || kind === 'code') {
+        // The digits as the file writes them: a program's number cell keeps all of them (more
+        // than Excel's 15 significant digits; a value with 15 and zeros after them is what
+        // Excel kept), and an ID ending in X is no number at all.
+        if (exact !== undefined && /^[0-9]+(?:\.0*)?$/.test(exact) && exact.replace(/\.0*$/, '').replace(/0+$/, '').length > 15) return { text: exact.replace(/\.0*$/, '') };
+        if (exact !== undefined && kind === 'id' && /^[0-9]{17}[Xx]$/.test(exact)) return { text: exact };
+        if (!Number.isFinite(v)) return { text: exact ?? '', issue: 'error' };
+      }
       if ((kind === 'id' || kind === 'code') && whole) {
         if (Math.abs(v) >= 1e15) return { text: fifteenDigits(v), issue: 'excel_number' };
         return { text: v.toFixed(0) };
@@ -170,8 +179,14 @@ function holdsIds(data: (XLSXTypes.CellObject | undefined)[][], last: number): b
 const hasContent = (c: XLSXTypes.CellObject | undefined) => c !== undefined && c !== null && (c.t !== 'z' || c.f !== undefined) && !(c.t === 's' && c.v === '');
 
 /** Copy each merged range's top-left cell into every cell of the range (within the used rows). */
-function fillMerges(data: (XLSXTypes.CellObject | undefined)[][], merges: XLSXTypes.Range[] | undefined): void {
-  if (!merges) return;
+/**
+ * Fill every cell of a merged range with its top-left cell. Returns the cells of the first rows
+ * (where the header is looked for) filled across from the left, `row:column`: a header cell
+ * merged across two columns (证件号码 over B:C) names the first column only.
+ */
+function fillMerges(data: (XLSXTypes.CellObject | undefined)[][], merges: XLSXTypes.Range[] | undefined): Set<string> {
+  const across = new Set<string>();
+  if (!merges) return across;
   const lastRow = data.length - 1;
   for (const m of merges) {
     const source = data[m.s.r]?.[m.s.c];
@@ -179,9 +194,14 @@ function fillMerges(data: (XLSXTypes.CellObject | undefined)[][], merges: XLSXTy
     for (let r = m.s.r; r <= Math.min(m.e.r, lastRow); r++) {
       const row = (data[r] ??= []);
       const lastCol = Math.min(m.e.c, m.s.c + 16_384);
-      for (let c = m.s.c; c <= lastCol; c++) if (r !== m.s.r || c !== m.s.c) row[c] = source;
+      for (let c = m.s.c; c <= lastCol; c++) {
+        if (r === m.s.r && c === m.s.c) continue;
+        row[c] = source;
+        if (c !== m.s.c && r < HEADER_SEARCH_ROWS) across.add(`${r}:${c}`);
+      }
     }
   }
+  return across;
 }
 
 function kindsOf(header: HeaderChoice, dataset: DatasetName, width: number): Kind[] {
@@ -196,10 +216,67 @@ function kindsOf(header: HeaderChoice, dataset: DatasetName, width: number): Kin
   });
 }
 
+/**
+ * The digits as written of number cells in ID and code columns that a JS number cannot hold
+ * (16 or more digits, or no number: an ID ending in X in a Number cell), for .xlsx and XML
+ * Spreadsheet 2003 files (exact-numbers.ts). Keyed by the cell object (a merge copies it).
+ */
+function exactNumbers(a: {
+  wb: XLSXTypes.WorkBook;
+  bytes: Buffer | undefined;
+  text: string | undefined;
+  sheet: string;
+  data: (XLSXTypes.CellObject | undefined)[][];
+  from: number;
+  last: number;
+  own: boolean[];
+  kinds: Kind[];
+}): Map<XLSXTypes.CellObject, string> {
+  const wanted = new Map<CellKey, XLSXTypes.CellObject>();
+  const seen = new Set<XLSXTypes.CellObject>();
+  for (let r = a.from; r <= a.last; r++) {
+    if (!a.own[r]) continue;
+    const row = a.data[r] ?? [];
+    a.kinds.forEach((kind, j) => {
+      const c = row[j];
+      if ((kind !== 'id' && kind !== 'code') || !c || c.t !== 'n' || seen.has(c)) return;
+      const v = c.v as number;
+      if (Number.isFinite(v) && Math.abs(v) < 1e15) return;
+      seen.add(c);
+      wanted.set(cellKey(r, j), c);
+    });
+  }
+  const out = new Map<XLSXTypes.CellObject, string>();
+  if (wanted.size === 0) return out;
+  const keys = new Set(wanted.keys());
+  let texts = new Map<CellKey, string>();
+  try {
+    if (a.wb.bookType === 'xlsx' && a.bytes) {
+      const zip = XLSX.CFB.read(a.bytes, { type: 'buffer' });
+      const rels = XLSX.CFB.find(zip, '/xl/_rels/workbook.xml.rels');
+      const parts = rels ? xlsxSheetParts(rels.content as Uint8Array, a.wb.Workbook?.Sheets?.map((s) => ({ name: s.name ?? '', id: (s as { id?: string }).id })) ?? []) : new Map<string, string>();
+      const part = parts.get(a.sheet);
+      const entry = part ? XLSX.CFB.find(zip, `/${part}`) : undefined;
+      if (entry) texts = xlsxCellTexts(entry.content as Uint8Array, keys);
+    } else if (a.wb.bookType === 'xlml' && a.text !== undefined) {
+      texts = xml2003CellTexts(a.text, a.sheet, keys);
+    }
+  } catch {
+    // The file parsed for the workbook reader: if its XML cannot be walked again, the cells
+    // keep what the reader made of them (an ID then counts as Excel-damaged).
+  }
+  for (const [key, cell] of wanted) {
+    const t = texts.get(key);
+    if (t !== undefined) out.set(cell, t);
+  }
+  return out;
+}
+
 /** Read one workbook and write the sheets chosen as normalised CSVs. Throws UserError. */
 export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   const def = datasetDef(job.dataset);
   let wb: XLSXTypes.WorkBook;
+  let fileBytes: Buffer | undefined;
   const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false };
   // SheetJS writes remarks about a file's number formats to the console: not for the office.
   const { warn, error: consoleError } = console;
@@ -208,9 +285,14 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   try {
     // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
     // number and loses its last digits here, as it would in Excel).
-    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fs.readFileSync(job.file), { ...options, type: 'buffer' });
+    if (job.text === undefined) fileBytes = fs.readFileSync(job.file);
+    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fileBytes!, { ...options, type: 'buffer' });
   } catch (error) {
-    throw new UserError('E_XLSX', `无法读取工作簿：${(error as Error).message}`, {
+    const message = (error as Error).message;
+    const why = /password|encrypt/i.test(message) ? '工作簿加了密码'
+      : /zip|compressed|central directory|corrupt|bad|invalid|unexpected|CFB|header signature/i.test(message) ? '文件已损坏或不完整'
+      : '格式无法识别';
+    throw new UserError('E_XLSX', `无法读取工作簿（${why}）`, {
       file: job.file,
       hint: '文件可能损坏、加了密码或没有传完整：重新导出或重新复制该文件；仍不行时用 Excel/WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
     });
@@ -261,7 +343,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       while (last >= 0 && !(data[last] ?? []).some(hasContent)) last--;
       const own = Array.from({ length: last + 1 }, (_, r) => (data[r] ?? []).some(hasContent));
       data.length = Math.max(0, last + 1);
-      fillMerges(data, ws['!merges']);
+      const across = fillMerges(data, ws['!merges']);
       const label = chosen.length > 1 || job.sheet !== undefined ? `（工作表「${name}」）` : '';
       if (last < 0) {
         if (job.sheet === '*') {
@@ -270,7 +352,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
         }
         throw new UserError('E_EMPTY_FILE', `工作表「${name}」是空的`, { file: job.file, hint: '确认导出的是正确的文件和工作表；如果数据在别的工作表，用配置中的 "sheet" 写明。' });
       }
-      const top = Array.from({ length: Math.min(HEADER_SEARCH_ROWS, last + 1) }, (_, r) => Array.from(data[r] ?? [], (c) => cellText(c, 'other', date1904).text));
+      const top = Array.from({ length: Math.min(HEADER_SEARCH_ROWS, last + 1) }, (_, r) => Array.from(data[r] ?? [], (c, j) => (across.has(`${r}:${j}`) ? '' : cellText(c, 'other', date1904).text)));
       if (job.sheet === '*' && top.every((row) => Object.keys(matchHeaders(row, def, job.overrides).fields).length === 0)) {
         // A notes or lookup sheet beside the township sheets: nothing of this dataset's header.
         // But a sheet holding ID numbers holds records: it is not skipped without a header.
@@ -287,7 +369,17 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       try {
         header = findHeader(top, def, job.overrides, job.file, job.headerRow);
       } catch (error) {
-        if (error instanceof UserError && label) throw new UserError(error.code, `${label}${error.message}`, { file: job.file, ...(error.hint ? { hint: error.hint } : {}) });
+        if (!(error instanceof UserError)) throw error;
+        // The first visible sheet was read by default: when others exist (a 说明 sheet first),
+        // say which sheet was read and how to choose another.
+        const others = job.sheet === undefined ? wb.SheetNames.filter((s) => s !== name && !hiddenOf(s)) : [];
+        if (others.length > 0) {
+          throw new UserError(error.code, `（读取的是第一个可见工作表「${name}」）${error.message}`, {
+            file: job.file,
+            hint: `工作簿中还有工作表 ${others.slice(0, 5).map((s) => `「${s}」`).join('、')}：在配置中用 "sheet" 写明要读取的工作表（例如 "sheet": "${others[0]}"），或写 "*" 读取所有可见工作表。`,
+          });
+        }
+        if (label) throw new UserError(error.code, `${label}${error.message}`, { file: job.file, ...(error.hint ? { hint: error.hint } : {}) });
         throw error;
       }
       // The header's width: up to its last named cell (a stray cell far to the right of an
@@ -297,6 +389,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       const width = Math.max(named, ...Object.values(header.mapping.fields).map((i) => i + 1));
       const headerCells = Array.from({ length: width }, (_, j) => top[header.index]![j] ?? '');
       const kinds = kindsOf(header, job.dataset, width);
+      const exact = exactNumbers({ wb, bytes: fileBytes, text: job.text, sheet: name, data, from: header.index + 1, last, own, kinds });
       const csvPath = path.join(job.tmpDir, `${job.prefix}-${n}.csv`);
       const fd = fs.openSync(csvPath, 'w', 0o600);
       let rows = 0;
@@ -307,7 +400,8 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
           const cells: string[] = [];
           const issues: string[] = [];
           for (let j = 0; j < width; j++) {
-            const out = cellText(row[j], kinds[j]!, date1904);
+            const cell = row[j];
+            const out = cellText(cell, kinds[j]!, date1904, cell ? exact.get(cell) : undefined);
             cells.push(out.text);
             if (out.issue) issues.push(`${j}:${out.issue}`);
           }

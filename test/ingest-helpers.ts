@@ -24,7 +24,7 @@ export interface Loaded {
  * a fresh workspace and return what the store holds: the loaded rows ordered by file and row,
  * the rejects and the warnings. Throws the UserError ingest throws.
  */
-export async function loadFiles(dataset: string, files: string[], entry: Record<string, unknown> = {}, asOf = '2020-06-30'): Promise<Loaded> {
+export async function loadFiles(dataset: string, files: string[], entry: Record<string, unknown> = {}, asOf = '2020-06-30', top: Record<string, unknown> = {}): Promise<Loaded> {
   const t = testDir('bidui-load-');
   try {
     const copied = files.map((f) => {
@@ -32,7 +32,7 @@ export async function loadFiles(dataset: string, files: string[], entry: Record<
       fs.copyFileSync(f, target);
       return path.basename(f);
     });
-    const config = parseConfig({ workspace: 'ws', datasets: [{ dataset, files: copied, ...entry }] }, path.join(t.dir, 'bidui.config.json'));
+    const config = parseConfig({ workspace: 'ws', datasets: [{ dataset, files: copied, ...entry }], ...top }, path.join(t.dir, 'bidui.config.json'));
     const store = await openStore(ensureWorkspace(config.workspace), { memoryLimit: '1GB', threads: 2 });
     try {
       const report = await ingest(store, config, { progress: QUIET, asOf });
@@ -52,9 +52,9 @@ export async function loadFiles(dataset: string, files: string[], entry: Record<
   }
 }
 
-export async function loadError(dataset: string, files: string[], entry: Record<string, unknown> = {}): Promise<UserError> {
+export async function loadError(dataset: string, files: string[], entry: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<UserError> {
   try {
-    await loadFiles(dataset, files, entry);
+    await loadFiles(dataset, files, entry, '2020-06-30', top);
   } catch (error) {
     if (error instanceof UserError) return error;
     throw error;

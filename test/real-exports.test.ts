@@ -565,7 +565,7 @@ describe('variants found by trying to break it', () => {
       rows[2]![2] = `"${long}"`;
       const r = await loadFiles('roster', [put(dir, `long-${n}.csv`, csv([[...ROSTER_HEADER, '说明'], ...rows]))]);
       expect(picked(r.rows)).toEqual([EXPECTED[0], EXPECTED[1], EXPECTED[3]]);
-      expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])).toEqual([['4', 'too_long', expect.stringMatching(/「姓名」.*超过 32767 个字符/)]]);
+      expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])).toEqual([['4', 'too_long', expect.stringMatching(/「姓名」.*超过单元格长度的上限（limits.maxCellChars，默认 32767 个字符/)]]);
       expect(JSON.parse(r.rejects[0]!.row_json!).name).toHaveLength(32767);
     }
     const rows = ROSTER.map((r) => [...r]);
@@ -707,5 +707,56 @@ describe('variants found by a second attack', () => {
     put(dir, 'afile', 'x');
     const c = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'afile')]);
     expect([c.code, c.stderr]).toEqual([2, expect.stringMatching(/E_OUT_DIR.*输出目录指向的是一个文件/s)]);
+  });
+});
+
+describe('input limits (limits in the config)', () => {
+  /** Set the unpacked size a zip declares for one part (central directory and local header). */
+  function declareSize(zip: Buffer, part: string, size: number): Buffer {
+    const out = Buffer.from(zip);
+    for (let i = 0; i + 46 < out.length; i++) {
+      const sig = out.readUInt32LE(i);
+      if (sig === 0x02014b50 && out.toString('utf8', i + 46, i + 46 + out.readUInt16LE(i + 28)) === part) out.writeUInt32LE(size, i + 24);
+      if (sig === 0x04034b50 && out.toString('utf8', i + 30, i + 30 + out.readUInt16LE(i + 26)) === part) out.writeUInt32LE(size, i + 22);
+    }
+    return out;
+  }
+  const book = (rows: string[][]) => {
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...rows]), '名册');
+    return XLSX.write(wb, { bookType: 'xlsx', type: 'buffer', compression: true }) as Buffer;
+  };
+
+  it('a workbook that unpacks beyond the limit is refused before it is read; so is one that lies about its sizes', async () => {
+    // A small workbook that declares a 3 GB sheet (as a zip bomb does): refused from the directory.
+    const bomb = declareSize(book(ROSTER), 'xl/worksheets/sheet1.xml', 3_000_000_000);
+    const a = await loadError('roster', [put(dir, 'bomb.xlsx', bomb)]);
+    expect([a.code, a.message]).toEqual(['E_TOO_LARGE', expect.stringMatching(/解压后有 2861 MB，超过能读取的上限（512 MB）/)]);
+    // 6,000 rows unpack to more than 1 MB.
+    const many = Array.from({ length: 6000 }, (_, i) => ROSTER[i % 4]!);
+    const b = await loadError('roster', [put(dir, 'big.xlsx', book(many))], {}, { limits: { maxUnpackedMB: 1 } });
+    expect([b.code, b.message]).toEqual(['E_TOO_LARGE', expect.stringMatching(/工作簿解压后有 \d+ MB，超过上限（limits.maxUnpackedMB = 1 MB）/)]);
+    // A part that declares 100 bytes and inflates to more.
+    const liar = declareSize(book(ROSTER), 'xl/worksheets/sheet1.xml', 100);
+    const c = await loadError('roster', [put(dir, 'liar.xlsx', liar)]);
+    expect([c.code, c.message]).toEqual(['E_TOO_LARGE', expect.stringMatching(/比文件声明的大小更大/)]);
+  });
+
+  it('rows per file: a text file, a quoted text file and a sheet over the limit are refused, naming the limit', async () => {
+    const limits = { limits: { maxRowsPerFile: 3 } };
+    const plain = await loadError('roster', [put(dir, 'plain.csv', csv([ROSTER_HEADER, ...ROSTER]))], {}, limits);
+    expect([plain.code, plain.message]).toEqual(['E_TOO_MANY_ROWS', '文件有 4 行，超过上限 3 行（limits.maxRowsPerFile），没有导入']);
+    const quoted = await loadError('roster', [put(dir, 'quoted.csv', csv([ROSTER_HEADER, ...ROSTER.map((r) => r.map((c) => `"${c}"`))]))], {}, limits);
+    expect([quoted.code, quoted.message]).toEqual(['E_TOO_MANY_ROWS', '文件有 4 行，超过上限 3 行（limits.maxRowsPerFile），没有导入']);
+    const sheet = await loadError('roster', [put(dir, 'rows.xlsx', book(Array.from({ length: 30 }, (_, i) => ROSTER[i % 4]!)))], {}, limits);
+    expect([sheet.code, sheet.message]).toEqual(['E_TOO_MANY_ROWS', expect.stringMatching(/工作表「名册」超过 3 行/)]);
+    expect(picked((await loadFiles('roster', [put(dir, 'ok.csv', csv([ROSTER_HEADER, ...ROSTER]))], {}, '2020-06-30', { limits: { maxRowsPerFile: 4 } })).rows)).toEqual(EXPECTED);
+  });
+
+  it('characters per cell: a longer cell in a used column rejects its row with the reason', async () => {
+    const rows = ROSTER.map((r) => [...r]);
+    rows[2]![2] = '王'.repeat(150);
+    const r = await loadFiles('roster', [put(dir, 'cells.csv', csv([ROSTER_HEADER, ...rows]))], {}, '2020-06-30', { limits: { maxCellChars: 100 } });
+    expect([picked(r.rows), r.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([[EXPECTED[0], EXPECTED[1], EXPECTED[3]], [['4', 'too_long']]]);
   });
 });

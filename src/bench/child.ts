@@ -23,6 +23,7 @@ import { packageRoot } from '../core/paths.js';
 import { loadCatalogue } from '../rules/catalogue.js';
 import ExcelJS from '../core/exceljs.js';
 import { readWorkbookNow } from '../ingest/readers/spreadsheet.js';
+import { DEFAULT_LIMITS } from '../ingest/limits.js';
 
 interface Part {
   name: string;
@@ -117,7 +118,7 @@ function runReadSheetjs(file: string, sheet: string | undefined): Part[] {
   const tmp = fs.mkdtempSync(fsPath.join(fsPath.dirname(file), 'tmp-'));
   try {
     const started = performance.now();
-    const r = readWorkbookNow({ file, dataset: 'roster', overrides: {}, sheet, headerRow: undefined, text: undefined, tmpDir: tmp, prefix: 'bench' });
+    const r = readWorkbookNow({ file, dataset: 'roster', overrides: {}, sheet, headerRow: undefined, text: undefined, tmpDir: tmp, prefix: 'bench', maxRows: DEFAULT_LIMITS.maxRowsPerFile, maxCellChars: DEFAULT_LIMITS.maxCellChars });
     return [{ name: 'sheetjs', rows: r.parts.reduce((s, p) => s + p.rows, 0), ms: performance.now() - started }];
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -69,7 +69,7 @@ export const configSchema = z
         /** Rows read from one file or sheet (default above Excel's 1,048,576). */
         maxRowsPerFile: z.number().int().min(1).max(100_000_000).default(DEFAULT_LIMITS.maxRowsPerFile),
         /** Characters in one cell (default Excel's 32,767). */
-        maxCellChars: z.number().int().min(100).max(1_000_000).default(DEFAULT_LIMITS.maxCellChars),
+        maxCellChars: z.number().int().min(100).max(100_000).default(DEFAULT_LIMITS.maxCellChars),
         /** Unpacked size of a workbook's parts, in MB, checked before reading them. */
         maxUnpackedMB: z.number().int().min(1).max(4096).default(DEFAULT_LIMITS.maxUnpackedMB),
       })

@@ -18,6 +18,8 @@ import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prep
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
 import { dropStaged, type FileNotes, finishFile, type StagedFile, stageFile, storeStagedFile } from './stage.js';
 import { localDate } from '../core/time.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { setCellLimit } from './sql-macros.js';
 import { noteFolders } from '../core/disk.js';
 import { failpoint } from '../core/failpoint.js';
 
@@ -81,10 +83,14 @@ interface PlannedFile {
 /** Bumped whenever reading, normalisation or typing changes, so that old loads are not reused. */
 const NORMALISATION_VERSION = '2.1';
 
-function readOptionsHash(source: DatasetSource): string {
+function readOptionsHash(source: DatasetSource, maxCellChars: number): string {
   return crypto
     .createHash('sha256')
-    .update(canonicalJson({ v: NORMALISATION_VERSION, encoding: source.encoding, sheet: source.sheet ?? null, headerRow: source.headerRow ?? null, columns: source.columns, values: source.values }))
+    .update(canonicalJson({
+      v: NORMALISATION_VERSION, encoding: source.encoding, sheet: source.sheet ?? null, headerRow: source.headerRow ?? null, columns: source.columns, values: source.values,
+      // The default limit is left out, so that loads made before limits existed are reused.
+      ...(maxCellChars !== DEFAULT_LIMITS.maxCellChars ? { maxCellChars } : {}),
+    }))
     .digest('hex');
 }
 
@@ -149,7 +155,7 @@ async function plan(config: Config, only: IngestOptions['only'], problems: UserE
       }
       const list = byDataset.get(source.dataset) ?? [];
       const dup = list.find((p) => p.scan.sha256 === scan.sha256);
-      list.push({ path: file, source, scan, readOptionsHash: readOptionsHash(source), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
+      list.push({ path: file, source, scan, readOptionsHash: readOptionsHash(source, config.limits.maxCellChars), duplicateOf: dup?.path, scanMs: performance.now() - scanStarted });
       byDataset.set(source.dataset, list);
     }
   }
@@ -185,6 +191,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   const { conn } = store;
   const { progress } = options;
   const asOf = options.asOf ?? localDate(config.timeZone);
+  await setCellLimit(conn, config.limits.maxCellChars);
   progress.step('检查导入文件…');
   // Problems are collected through planning and pre-flight, and reported together.
   const problems: UserError[] = [];
@@ -241,7 +248,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
         let prep: FilePrep | undefined;
         try {
           progress.step(`准备 ${w.dataset}：${path.basename(file.path)}`);
-          const prepared = await prepareFile(store.ws, w.dataset, file, progress);
+          const prepared = await prepareFile(store.ws, w.dataset, file, progress, config.limits);
           prep = { prepared, staged: [], ms: 0 };
           preps.set(file, prep);
           for (const part of prepared.parts) {
@@ -251,6 +258,12 @@ export async function ingest(store: Store, config: Config, options: IngestOption
           // Staged: the private copies are no longer needed; the file's rule and counts.
           for (const t of prepared.temps) fs.rmSync(t, { recursive: true, force: true });
           await finishFile(conn, prep.staged, asOf);
+          const longest = Math.max(...prep.staged.map((s) => s.counts.rowsRead));
+          if (longest > config.limits.maxRowsPerFile) {
+            throw new UserError('E_TOO_MANY_ROWS', `文件有 ${longest} 行，超过上限 ${config.limits.maxRowsPerFile} 行（limits.maxRowsPerFile），没有导入`, {
+              file: file.path, hint: '如果这确实是正常的大文件，在配置中调大 "limits": { "maxRowsPerFile": … }；否则确认选对了文件。',
+            });
+          }
           if (prep.staged.every((s) => s.counts.rowsLoaded + s.counts.rowsRejected === 0)) {
             throw new UserError('E_HEADER_ONLY', '文件只有表头，没有数据行', { file: file.path, hint: '重新导出该文件；如果该部门本期没有数据，从配置中去掉这个文件。' });
           }

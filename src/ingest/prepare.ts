@@ -7,6 +7,8 @@ import type { Progress } from '../core/progress.js';
 import { tempFile, type Workspace } from '../core/workspace.js';
 import { type DatasetDef, type DatasetName, datasetDef } from './datasets.js';
 import { type ColumnSuggestion, suggestColumns } from './headers.js';
+import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
+import { checkZipSize } from './readers/zip-limits.js';
 import type { FileScan } from './file-scan.js';
 import { chooseEncoding, transcodeToUtf8 } from './readers/decode.js';
 import { detectTextLayout, normaliseTextFile, rawInput, type NormalisedInput, type StageInput } from './readers/csv.js';
@@ -98,6 +100,7 @@ export async function prepareFile(
   dataset: DatasetName,
   file: { path: string; scan: FileScan; source: DatasetSource },
   progress: Progress,
+  limits: InputLimits = DEFAULT_LIMITS,
 ): Promise<PreparedFile> {
   const def = datasetDef(dataset);
   const { scan, source } = file;
@@ -108,6 +111,8 @@ export async function prepareFile(
   const temps: string[] = [];
   try {
     if (kind === 'workbook' || kind === 'html') {
+      // A zipped workbook's unpacked size, before anything inflates it (a zip bomb).
+      if (kind === 'workbook' && scan.head.subarray(0, 2).toString('latin1') === 'PK') await checkZipSize(file.path, limits.maxUnpackedMB);
       const text = kind === 'html' ? decodeText(fs.readFileSync(file.path)) : undefined;
       // The sheets' normalised CSVs go into a private folder of this process (removed with it).
       const sheetsDir = tempFile(ws, '-sheets');
@@ -115,7 +120,7 @@ export async function prepareFile(
       temps.push(sheetsDir);
       const result = await readWorkbook({
         file: file.path, dataset, overrides: source.columns, sheet: source.sheet, headerRow: source.headerRow, text,
-        tmpDir: sheetsDir, prefix: 'sheet',
+        tmpDir: sheetsDir, prefix: 'sheet', maxRows: limits.maxRowsPerFile, maxCellChars: limits.maxCellChars,
       });
       const parts = result.parts.map((p): PreparedPart => {
         const input: NormalisedInput = {
@@ -175,11 +180,19 @@ export async function prepareFile(
       throw error;
     }
     const { delimiter, records, header } = layout;
+    // Without quotes, lines are records: a file over the row limit is refused before it is read
+    // (with quotes the count after reading decides; see ingest.ts).
+    const below = lines.contentLines() - header.index - 1;
+    if (!lines.quotes && below > limits.maxRowsPerFile) {
+      throw new UserError('E_TOO_MANY_ROWS', `文件有 ${below} 行，超过上限 ${limits.maxRowsPerFile} 行（limits.maxRowsPerFile），没有导入`, {
+        file: file.path, hint: '如果这确实是正常的大文件，在配置中调大 "limits": { "maxRowsPerFile": … }；否则确认选对了文件。',
+      });
+    }
     const headerCells = records[header.index]!;
     const normalise = async () => {
       const target = tempFile(ws, '.csv');
       temps.push(target);
-      return normaliseTextFile({ textPath, displayPath: file.path, delimiter, header, headerCells, titles: records.slice(0, header.index), target });
+      return normaliseTextFile({ textPath, displayPath: file.path, delimiter, header, headerCells, titles: records.slice(0, header.index), target, maxCellChars: limits.maxCellChars });
     };
     const fits = Object.values(header.mapping.fields).every((i) => i < headerCells.length);
     const input = (fits ? rawInput({ csvPath: textPath, displayPath: file.path, delimiter, records, header, lines, normalise }) : undefined) ?? (await normalise());

@@ -33,6 +33,24 @@ export const FOOTER_START_RE2 = `(?:${FOOTER_WORDS.join('|')}|(?:${NOTE_LABELS.j
 /** A name that is no person's: digits (3人), a colon (制表人：), or a footer word. */
 export const NOT_A_NAME_RE2 = `[0-9０-９：:]|${FOOTER_WORDS.join('|')}`;
 
+/**
+ * The macros that depend on limits.maxCellChars (re-created by setCellLimit): a cell's issue
+ * (too long, an Excel error value, a formula without result) from its pre-cleaned text p, and
+ * the whole-row test of bidui_row_dirty (a row longer than one cell may be is looked at).
+ */
+function cellLimitMacros(max: number): string {
+  const n = Math.trunc(max);
+  return `CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
+  CASE WHEN length(p) > ${n} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
+CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
+  strlen(joined) > ${n} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|\\p{Han}[${TRIM_CLASS_RE2}]+\\p{Han}');`;
+}
+
+/** Use another cell limit (config limits.maxCellChars) on this connection. */
+export async function setCellLimit(conn: DuckDBConnection, max: number): Promise<void> {
+  await runStep(conn, 'cell limit', cellLimitMacros(max));
+}
+
 export const MACROS_SQL = `
 -- Format characters (Cf, soft hyphen) removed; space trimmed; the ="…" wrapper unwrapped. Each
 -- references its argument once, so they nest without repeating work (macros are textual).
@@ -55,16 +73,13 @@ CREATE OR REPLACE TEMP MACRO bidui_squeeze_name(t) AS
 CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_squeeze_name(bidui_pre(s)));
 -- Why a non-empty cell has no usable value, from its pre-cleaned text p: an Excel error value,
 -- or a formula without its result (values.ts cellIssue).
-CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
-  CASE WHEN length(p) > ${MAX_CELL_CHARS} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
+${cellLimitMacros(MAX_CELL_CHARS)}
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)], p -> bidui_cell_issue_pre(p))[1];
 -- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
 -- value has anything to fold or remove, none starts or ends with space, and none starts with =
 -- or # (a wrapper, a formula, an error value), every value is itself (or NULL when empty), and
 -- the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
 -- longer than one cell may be (in bytes) is looked at too: a cell may be too long.
-CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  strlen(joined) > ${MAX_CELL_CHARS} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|\\p{Han}[${TRIM_CLASS_RE2}]+\\p{Han}');
 -- A cell's value for typing: its cleaned text, or NULL when empty or when it is an Excel error
 -- value or a formula without result (whose issue typing works out only for such rare cells).
 CREATE OR REPLACE TEMP MACRO bidui_text_ok(s) AS

@@ -46,7 +46,7 @@ export const VALUE_REASONS: Record<string, (label: string) => string> = {
   ambiguous_date: (l) => `${l}是带小数的数字（如 2014.07），无法确定是哪一天`,
   excel_number: (l) => `${l}被 Excel 当作数字保存过，后几位已丢失`,
   number_date: (l) => `${l}是数字，但不是可识别的日期（按 Excel 日期序号换算不在 1900–2100 年之间）`,
-  too_long: (l) => `${l}超过 ${MAX_CELL_CHARS} 个字符（Excel 单元格的上限），多半是文件损坏或引号不配对`,
+  too_long: (l) => `${l}超过单元格长度的上限（limits.maxCellChars，默认 ${MAX_CELL_CHARS} 个字符，即 Excel 单元格的上限），多半是文件损坏或引号不配对`,
   bad_date: (l) => `${l}不是可识别的日期`,
   bad_number: (l) => `${l}不是数字`,
   bad_value: (l) => `${l}的值无法识别`,
@@ -310,5 +310,5 @@ export function readCsvSql(input: StageInput, rejectsTable: string | undefined, 
     header = ${header}, auto_detect = false, all_varchar = true, ${layout},
     quote = '"', escape = '"', columns = {${columns}}, null_padding = false,
     ${rejectsTable ? `store_rejects = true, rejects_table = ${quoteLiteral(rejectsTable)}, rejects_scan = ${quoteLiteral(`${rejectsTable}_scans`)},` : ''}
-    max_line_size = 10000000)`;
+    max_line_size = ${input.kind === 'normalised' ? Math.max(10_000_000, input.columnCount * (input.maxCellChars ?? MAX_CELL_CHARS) * 4 + 65_536) : 10_000_000})`;
 }

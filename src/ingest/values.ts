@@ -99,11 +99,11 @@ export function cleanName(value: string | null | undefined): string | null {
  */
 export const MAX_CELL_CHARS = 32767;
 
-/** A cell cut to MAX_CELL_CHARS, with the issue when it was longer. */
-export function limitCell(text: string): { text: string; issue?: 'too_long' } {
-  if (text.length <= MAX_CELL_CHARS) return { text };
+/** A cell cut to `max` characters (limits.maxCellChars), with the issue when it was longer. */
+export function limitCell(text: string, max: number = MAX_CELL_CHARS): { text: string; issue?: 'too_long' } {
+  if (text.length <= max) return { text };
   const chars = Array.from(text);
-  return chars.length > MAX_CELL_CHARS ? { text: chars.slice(0, MAX_CELL_CHARS).join(''), issue: 'too_long' } : { text };
+  return chars.length > max ? { text: chars.slice(0, max).join(''), issue: 'too_long' } : { text };
 }
 
 /** Excel's error values, as a cell shows them (and as Excel writes them into a CSV). */

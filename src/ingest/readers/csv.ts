@@ -63,6 +63,8 @@ export interface NormalisedInput extends InputBase {
   rows: number;
   /** Rows shorter than the header (their missing cells at the end are empty). */
   padded?: number;
+  /** The longest a cell of this file may be (characters; limits.maxCellChars). */
+  maxCellChars?: number;
 }
 
 export type StageInput = RawCsvInput | NormalisedInput;
@@ -204,6 +206,8 @@ export async function normaliseTextFile(args: {
   /** The records above the header (title rows): repeated below it at a page break, they are skipped. */
   titles: string[][];
   target: string;
+  /** limits.maxCellChars: longer cells are cut, with the issue too_long. */
+  maxCellChars: number;
 }): Promise<NormalisedInput> {
   const { header, target } = args;
   // The header's width: up to its last named cell (a trailing delimiter on the header line only
@@ -258,7 +262,7 @@ export async function normaliseTextFile(args: {
       if (!repeatedTitle) {
         const long: string[] = [];
         cells = cells.map((c, j) => {
-          const out = limitCell(c);
+          const out = limitCell(c, args.maxCellChars);
           if (out.issue) long.push(`${j}:${out.issue}`);
           return out.text;
         });
@@ -307,5 +311,6 @@ export async function normaliseTextFile(args: {
     headerRow: header.index + 1,
     rows,
     padded,
+    maxCellChars: args.maxCellChars,
   };
 }

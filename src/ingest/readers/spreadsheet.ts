@@ -41,6 +41,10 @@ export interface WorkbookJob {
   tmpDir: string;
   /** Prefix of their names (unique per file). */
   prefix: string;
+  /** limits.maxRowsPerFile: rows below the header of one sheet. */
+  maxRows: number;
+  /** limits.maxCellChars. */
+  maxCellChars: number;
 }
 
 export interface SheetPart {
@@ -107,10 +111,10 @@ export interface CellOut {
  * has lost its last digits (excel_number); an error cell or a formula without a saved result is
  * an issue, its text kept only so that the rejected row shows what was written.
  */
-export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean, exact?: string): CellOut {
+export function cellText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1904: boolean, exact?: string, maxCellChars = MAX_CELL_CHARS): CellOut {
   const out = cellValueText(cell, kind, date1904, exact);
-  if (out.text.length <= MAX_CELL_CHARS) return out;
-  const limited = limitCell(out.text);
+  if (out.text.length <= maxCellChars) return out;
+  const limited = limitCell(out.text, maxCellChars);
   return limited.issue ? limited : out;
 }
 
@@ -277,7 +281,9 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   const def = datasetDef(job.dataset);
   let wb: XLSXTypes.WorkBook;
   let fileBytes: Buffer | undefined;
-  const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false };
+  // sheetRows: a sheet longer than the row limit is not held in memory beyond it.
+  const sheetRows = job.maxRows + HEADER_SEARCH_ROWS + 2;
+  const options: XLSXTypes.ParsingOptions = { dense: true, cellFormula: true, sheetStubs: true, cellNF: true, cellText: false, cellHTML: false, cellDates: false, sheetRows };
   // SheetJS writes remarks about a file's number formats to the console: not for the office.
   const { warn, error: consoleError } = console;
   console.warn = () => {};
@@ -341,6 +347,14 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       // merge is an empty row.
       let last = data.length - 1;
       while (last >= 0 && !(data[last] ?? []).some(hasContent)) last--;
+      // Only the first sheetRows rows were read (limits.maxRowsPerFile, with room for the title
+      // rows and the header): content in the last of them means the sheet has more.
+      if (last >= sheetRows - 1) {
+        throw new UserError('E_TOO_MANY_ROWS', `工作表「${name}」超过 ${job.maxRows} 行（limits.maxRowsPerFile），没有读取`, {
+          file: job.file,
+          hint: '如果这确实是正常的大表，在配置中调大 "limits": { "maxRowsPerFile": … }，或把数据分到几个文件中；大表另存为 CSV（UTF-8）读取更快、占用内存更少。',
+        });
+      }
       const own = Array.from({ length: last + 1 }, (_, r) => (data[r] ?? []).some(hasContent));
       data.length = Math.max(0, last + 1);
       const across = fillMerges(data, ws['!merges']);
@@ -401,7 +415,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
           const issues: string[] = [];
           for (let j = 0; j < width; j++) {
             const cell = row[j];
-            const out = cellText(cell, kinds[j]!, date1904, cell ? exact.get(cell) : undefined);
+            const out = cellText(cell, kinds[j]!, date1904, cell ? exact.get(cell) : undefined, job.maxCellChars);
             cells.push(out.text);
             if (out.issue) issues.push(`${j}:${out.issue}`);
           }

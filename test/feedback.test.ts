@@ -73,7 +73,9 @@ describe('township feedback', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/已导入\s+3/);
     // The same file again is recognised and skipped.
-    expect(runCli(['feedback', 'import', '--config', config, filled]).stdout).toMatch(/已导入过/);
+    const again = runCli(['feedback', 'import', '--config', config, filled]).stdout;
+    expect(again).toMatch(/以前已导入过（内容相同），这次没有再导入/);
+    expect(again).not.toMatch(/\s0\s/);
     // The next nightly run on the same data.
     expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out2'), '--quiet']).code).toBe(0);
     const leads = Object.fromEntries(csv(path.join(t.dir, 'out2', 'leads.csv')).map((l) => [l.lead_key, l]));

@@ -9,7 +9,7 @@ import { runStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { readCsvFile, runCli, testDir } from './helpers.js';
+import { readCsvFile, ROOT, runCli, testDir } from './helpers.js';
 
 /**
  * Nightly operations an office can trust (issue 11): purposes and baselines, outputs written
@@ -324,5 +324,29 @@ describe('failures and exit codes', () => {
     } finally {
       spawnSync('umount', [mnt]);
     }
+  });
+});
+
+describe('a workspace of an earlier version', () => {
+  it('is migrated: its runs keep the baselines their reports used, and the next nightly run compares with the last delivered one', () => {
+    const dir = path.join(t.dir, 'v1');
+    fs.mkdirSync(dir);
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    expect(spawnSync('tar', ['xzf', path.join(ROOT, 'test', 'cases', 'store-v1', 'county.tgz'), '-C', dir]).status).toBe(0);
+    const config = path.join(dir, 'county', 'bidui.config.json');
+    const runs = runCli(['runs', '--config', config]);
+    expect(runs.code).toBe(0);
+    // Run 2 pinned its data (--data-as-of): an analysis. Runs 1 and 3 were reported (delivered).
+    expect(runs.stdout).toMatch(/^\s*1\s+2020-06-30\s+每晚\s+.*已交付/m);
+    expect(runs.stdout).toMatch(/^\s*2\s+2019-06-30\s+分析\s+.*未交付\s+运行 1\s/m);
+    expect(runs.stdout).toMatch(/^\s*3\s+2020-06-30\s+每晚\s+.*已交付 .*\s+运行 2\s/m);
+    // The leads and evidence of an old run are reproduced; its files were written by 0.1.0.
+    const v = runCli(['verify', '1', '--config', config, '--quiet']);
+    expect(v.stdout).toMatch(/线索（lead）\s+一致/);
+    expect(v.stdout).toMatch(/证据（evidence）\s+一致/);
+    expect(v.stdout).toMatch(/该运行由 bidui 0\.1\.0/);
+    // A new nightly run: its baseline is run 3, the last delivered nightly run.
+    const night = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out4'), '--quiet']);
+    expect([night.code, night.stdout]).toEqual([0, expect.stringMatching(/运行 4，比对日期 2020-06-30，每晚运行；比较基准：运行 3/)]);
   });
 });

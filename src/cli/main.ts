@@ -338,7 +338,9 @@ export function buildProgram(): Command {
     .argument('<files...>', '乡镇清单文件')
     .action(async (files: string[], opts: { config: string }) => {
       const result = await withStore(opts.config, 'feedback import', { lock: true }, (store) => importFeedback(store, files));
-      process.stdout.write(`${table(['文件', '结果', '已答复', '未答复'], result.files.map((f) => [path.basename(f.file), f.status === 'imported' ? '已导入' : '已导入过（SHA-256 相同），跳过', f.answered, f.unanswered]))}\n`);
+      process.stdout.write(`${table(['文件', '结果', '已答复', '未答复'], result.files.map((f) => (f.status === 'imported'
+        ? [path.basename(f.file), '已导入', f.answered, f.unanswered]
+        : [path.basename(f.file), '以前已导入过（内容相同），这次没有再导入', '', ''])))}\n`);
     });
 
   program

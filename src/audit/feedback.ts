@@ -8,7 +8,7 @@ import { log } from '../core/log.js';
 import { inTransaction, queryStep, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { EVIDENCE_SIGNATURE, LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/list-format.js';
+import { csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -88,7 +88,8 @@ async function readRows(file: string, problems: string[]): Promise<{ rows: { she
       problems.push(`${name}：不是有效的 CSV（${(error as Error).message}）`);
       return { rows, runId: null };
     }
-    records.forEach((r, i) => rows.push({ sheet: r['类别'] ?? '', row: i + 2, cells: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, (v ?? '').trim()])) }));
+    // The apostrophe report put before values a spreadsheet would run as formulas comes off.
+    records.forEach((r, i) => rows.push({ sheet: r['类别'] ?? '', row: i + 2, cells: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, csvUnsafe((v ?? '').trim())])) }));
     return { rows, runId: null };
   }
   problems.push(`${name}：只接受 bidui 生成的乡镇清单（.xlsx 或 .csv）`);

@@ -35,3 +35,20 @@ export const LIST_COLUMNS: Column[] = [
  * new export of the same record). An SQL expression over an evidence row.
  */
 export const EVIDENCE_SIGNATURE = "rule || '|' || dataset || '|' || coalesce(id_number, '') || '|' || coalesce(detail, '')";
+
+/**
+ * CSV cells that a spreadsheet would run as a formula (OWASP "CSV injection"): a value starting
+ * with =, +, -, @, tab or carriage return gets a leading apostrophe, which Excel and WPS show as
+ * text. Every CSV bidui writes goes through it (csvSafeSql is the SQL twin); feedback import
+ * takes the apostrophe off again (csvUnsafe). A value that already starts with apostrophes
+ * before such a character gets one more, so that the two undo each other on every value.
+ */
+export const CSV_FORMULA_START = /^'*[=+\-@\t\r]/;
+export function csvSafe(value: string): string {
+  return CSV_FORMULA_START.test(value) ? `'${value}` : value;
+}
+export function csvUnsafe(value: string): string {
+  return value.startsWith("'") && CSV_FORMULA_START.test(value.slice(1)) ? value.slice(1) : value;
+}
+/** The SQL twin of csvSafe, for a text expression x. */
+export const csvSafeSql = (x: string) => `CASE WHEN regexp_matches(${x}, '^''*[=+\\-@\\t\\r]') THEN '''' || ${x} ELSE ${x} END`;

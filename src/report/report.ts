@@ -4,12 +4,12 @@ import { UserError } from '../core/errors.js';
 import { failpoint } from '../core/failpoint.js';
 import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
-import { inTransaction, queryStep, quoteLiteral, runStep } from '../core/sql.js';
+import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews, newestSnapshots } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
-import { EVIDENCE_SIGNATURE } from './list-format.js';
+import { csvSafeSql, EVIDENCE_SIGNATURE } from './list-format.js';
 import { abandonOutput, beginOutput, checkOutputDir, commitOutput, recoverOutputDir } from './output-dir.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
@@ -159,8 +159,12 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     WHERE p.run_id = $prev AND p.lead_key NOT IN (SELECT lead_key FROM ${tables.lead} WHERE run_id = $run)`, { run: runId, prev });
 }
 
+/** A CSV of a query; every text cell safe to open in a spreadsheet (list-format.ts csvSafe). */
 async function copyCsv(store: Store, step: string, select: string, file: string): Promise<void> {
-  await runStep(store.conn, step, `COPY (${select}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
+  const [{ names }] = (await queryStep<{ names: string }>(store.conn, `${step}: columns`, `SELECT string_agg(column_name || chr(1) || column_type, chr(2)) AS names FROM (DESCRIBE ${select})`)) as [{ names: string }];
+  const columns = names.split('\u0002').map((c) => c.split('\u0001') as [string, string]);
+  const safe = columns.map(([name, type]) => (type === 'VARCHAR' ? `${csvSafeSql(quoteIdent(name))} AS ${quoteIdent(name)}` : quoteIdent(name))).join(', ');
+  await runStep(store.conn, step, `COPY (SELECT ${safe} FROM (${select})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
   fs.chmodSync(file, 0o600);
 }
 

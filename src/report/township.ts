@@ -13,15 +13,52 @@ import type { RunRow, RunRuleRow } from './report.js';
  */
 export type ListRow = Record<string, string | number | null>;
 
-/** A township name made safe as a file name (it is also the sheet's title). */
-export function townshipFileName(name: string): string {
-  return name.replace(/[\\/:*?"<>|\x00-\x1f]/g, '_').trim() || '_';
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
+const MAX_NAME_BYTES = 150;
+
+/**
+ * A name from the data made safe as a file name on Windows, macOS and Linux: path separators,
+ * the characters Windows forbids and control characters become _, a leading dot too (no hidden
+ * files, no `..`), trailing dots and spaces go (Windows drops them), a reserved device name
+ * (CON, NUL, COM1 …) gets a _ after it, and it is cut to 150 bytes of UTF-8. Never empty.
+ */
+export function safeFileName(name: string): string {
+  let out = name.normalize('NFC').replace(/[\\/:*?"<>|\x00-\x1f\x7f]/g, '_').trim().replace(/^\./, '_').replace(/[. ]+$/, '');
+  if (out === '') out = '_';
+  if (WINDOWS_RESERVED.test(out.split('.')[0]!)) out = `${out}_`;
+  while (Buffer.byteLength(out, 'utf8') > MAX_NAME_BYTES) out = Array.from(out).slice(0, -1).join('');
+  return out;
+}
+
+/**
+ * File names for a set of names from the data, one each and distinct even where file systems
+ * ignore case: names that clean to the same file name are told apart by a number (报京乡_2, in
+ * the order of the names as written, so the same names always get the same files).
+ */
+export function uniqueFileNames(names: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const name of [...new Set(names)].sort()) {
+    const base = safeFileName(name);
+    let candidate = base;
+    for (let n = 2; taken.has(candidate.toLowerCase()); n++) candidate = `${base}_${n}`;
+    taken.add(candidate.toLowerCase());
+    out.set(name, candidate);
+  }
+  return out;
 }
 
 /** `rules` in catalogue order (report.ts loads them once). */
 export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string): Promise<{ files: string[]; names: string[] }> {
   privateDir(dir);
-  const basePath = (township: string) => path.join(dir, townshipFileName(township));
+  const all = (await queryStep<{ township: string }>(store.conn, 'township: all names', 'SELECT DISTINCT township FROM r_evidence')).map((r) => r.township);
+  const fileNames = uniqueFileNames(all);
+  const basePath = (township: string) => {
+    const file = path.join(dir, fileNames.get(township) ?? safeFileName(township));
+    // Nothing is ever written outside the lists' folder.
+    if (path.dirname(file) !== path.resolve(dir)) throw new Error(`township file name escapes its folder: ${JSON.stringify(fileNames.get(township))}`);
+    return file;
+  };
   const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
   const title = new Map(rules.map((r) => [r.rule_id, r.title]));
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),

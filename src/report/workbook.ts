@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { stringify } from 'csv-stringify/sync';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import type { Column } from './list-format.js';
+import { type Column, csvSafe } from './list-format.js';
 import type { ListRow } from './township.js';
 
 /**
@@ -79,7 +79,7 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
 
 function writeCsvTwin(file: string, rows: ListRow[], columns: Column[]): void {
   const header = ['类别', ...columns.map((c) => c.header)];
-  const body = rows.map((r) => [String(r.category), ...columns.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : String(r[c.key])))]);
+  const body = rows.map((r) => [String(r.category), ...columns.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : csvSafe(String(r[c.key]))))]);
   fs.writeFileSync(file, `\uFEFF${stringify([header, ...body])}`, { mode: 0o600 });
 }
 

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
+import JSZip from 'jszip';
+import { csvSafe, csvUnsafe } from '../src/report/list-format.js';
+import { safeFileName, uniqueFileNames } from '../src/report/township.js';
+import { testDir } from './helpers.js';
+import { newId, runRules } from './rule-harness.js';
+
+/** What leaves the office is safe (issue 12): formulas never run, file names never escape. */
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = testDir('bidui-safe-')));
+afterEach(() => cleanup());
+
+/** Every CSV below dir, as rows of cells (BOM removed). */
+function csvCells(root: string): { file: string; cell: string }[] {
+  const out: { file: string; cell: string }[] = [];
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d)) {
+      const p = path.join(d, name);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.csv')) {
+        for (const row of parse(fs.readFileSync(p), { bom: true, relax_column_count: true }) as string[][]) for (const cell of row) out.push({ file: path.relative(root, p), cell });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** A roster household whose head's ID is invalid (a Q1 lead), in a township and with a name. */
+const household = (i: number, township: string, name: string, village = '顺城社区') => ({
+  household_id: `R${i}`, id_number: `${newId('1980-01-01').slice(0, 17)}Z`, name, relation: '户主', township, village, status: '未脱贫', identified_on: '2015-01-01',
+});
+
+describe('outputs that leave the office', () => {
+  it('no CSV cell starts a formula in a spreadsheet; workbook cells stay strings', async () => {
+    const hostile = ['=HYPERLINK("http://x","点")', '+SUM(1,2)', '-2+3', '@SUM(A1)', '\t=1', '\r=1'];
+    const tables = { roster: hostile.map((name, i) => household(i, i % 2 ? '舞阳镇' : '=cmd|" /C calc"!A0', name, i % 3 ? '+村' : '顺城社区')), hukou: [] };
+    const out = path.join(dir, 'out');
+    await runRules(tables, '2020-06-30', {}, out);
+    const cells = csvCells(out);
+    expect(cells.length).toBeGreaterThan(50);
+    expect(cells.filter((c) => /^[=+\-@\t\r]/.test(c.cell))).toEqual([]);
+    // The names and villages are all there, each behind an apostrophe.
+    const all = cells.map((c) => c.cell).join('\n');
+    for (const name of hostile) expect(all).toContain(`'${name}`);
+    // In the workbooks every such value is a shared or inline string, never a formula.
+    for (const name of fs.readdirSync(path.join(out, 'townships')).filter((n) => n.endsWith('.xlsx'))) {
+      const zip = await JSZip.loadAsync(fs.readFileSync(path.join(out, 'townships', name)));
+      for (const part of Object.keys(zip.files).filter((p) => p.startsWith('xl/worksheets/'))) expect([name, part, /<f>/.test(await zip.file(part)!.async('string'))]).toEqual([name, part, false]);
+    }
+  });
+
+  it('csvSafe and csvUnsafe undo each other on every value', () => {
+    for (const v of ['=1', '+1', '-1', '@a', '\t1', '\r1', "'=1", "'a", 'a', '', "''=1"]) expect([v, csvUnsafe(csvSafe(v))]).toEqual([v, v]);
+  });
+
+  it('file names from the data stay inside the output folder and never collide', async () => {
+    expect(['..', '.', 'a/b', 'a\\b', '报京乡*', '报京乡?', 'CON', 'con.txt', 'NUL', 'x. ', ' .hidden', 'a:b', '<>|"'].map(safeFileName))
+      .toEqual(['_', '_', 'a_b', 'a_b', '报京乡_', '报京乡_', 'CON_', 'con.txt_', 'NUL_', 'x', '_hidden', 'a_b', '____']);
+    expect(Buffer.byteLength(safeFileName('乡'.repeat(200)))).toBeLessThanOrEqual(150);
+    const names = uniqueFileNames(['报京乡*', '报京乡?', '报京乡_', 'Abc', 'abc']);
+    expect([...names.entries()]).toEqual([['Abc', 'Abc'], ['abc', 'abc_2'], ['报京乡*', '报京乡_'], ['报京乡?', '报京乡__2'], ['报京乡_', '报京乡__3']]);
+    // A run whose townships are named so: every lead in a file of its own, nothing outside out/.
+    const towns = ['..', 'a/b', '报京乡*', '报京乡?', 'CON'];
+    const out = path.join(dir, 'deep', 'out');
+    const run = await runRules({ roster: towns.map((t, i) => household(i, t, `户${i}`)), hukou: [] }, '2020-06-30', {}, out);
+    expect(fs.readdirSync(path.join(dir, 'deep')).sort()).toEqual(['out']);
+    const files = fs.readdirSync(path.join(out, 'townships')).sort();
+    expect(files).toHaveLength(2 * towns.length);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { outputs: { file: string }[] };
+    const listed = manifest.outputs.map((o) => o.file).filter((f) => f.startsWith('townships/'));
+    expect([listed.length, new Set(listed).size]).toEqual([2 * towns.length, 2 * towns.length]);
+    // Each lead is in exactly one township CSV.
+    const leadKeys = run.leads.map((l) => String(l.lead_key)).sort();
+    const inLists = files.filter((f) => f.endsWith('.csv')).flatMap((f) => (parse(fs.readFileSync(path.join(out, 'townships', f)), { bom: true, columns: true }) as Record<string, string>[]).map((r) => r['线索编号']!)).sort();
+    expect(inLists).toEqual(leadKeys);
+  });
+});

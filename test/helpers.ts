@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -80,4 +80,13 @@ export function hashTree(dir: string): Record<string, string> {
 /** A CSV file (BOM or not) as header-keyed records. */
 export function readCsvFile(file: string): Record<string, string>[] {
   return parse(fs.readFileSync(file), { columns: true, bom: true }) as Record<string, string>[];
+}
+
+/**
+ * A live process that looks like a running bidui (its command line says so), to hold a test's
+ * workspace lock; stop() ends it.
+ */
+export function fakeBidui(): { pid: number; stop: () => void } {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', 'bidui-lock-holder'], { stdio: 'ignore' });
+  return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
 }

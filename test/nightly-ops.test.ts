@@ -9,7 +9,7 @@ import { runStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { readCsvFile, ROOT, runCli, testDir } from './helpers.js';
+import { fakeBidui, readCsvFile, ROOT, runCli, testDir } from './helpers.js';
 
 /**
  * Nightly operations an office can trust (issue 11): purposes and baselines, outputs written
@@ -95,6 +95,8 @@ describe('purposes and baselines', () => {
     const m = expectComplete(out);
     expect(m.counts).toMatchObject({ previous_run_id: 1, new: 0, resolved: 0, continuing: first.size });
     expect(readCsvFile(path.join(out, 'leads.csv')).every((l) => l.status === '持续')).toBe(true);
+    // Lead keys are stable within the workspace: the townships see the same 线索编号 every night.
+    expect(keys(path.join(out, 'leads.csv'))).toEqual(first);
     const runs = runCli(['runs', '--config', c.config]).stdout;
     expect(runs).toMatch(/^\s*2\s+2016-01-01\s+分析\s+.*已交付/m);
     expect(runs).toMatch(/^\s*4\s+2020-06-30\s+每晚\s+.*已交付 .*\(UTC\+8\)\s+运行 1\s/m);
@@ -217,7 +219,7 @@ describe('dates', () => {
       store.close();
     }
     const before = runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-01', '--quiet']);
-    expect([before.code, before.stderr]).toEqual([2, expect.stringMatching(/E_NO_DATA_THEN.*最早的一次导入在 2020-07-02 04:00 \(UTC\+8\)/s)]);
+    expect([before.code, before.stderr]).toEqual([2, expect.stringMatching(/E_NO_DATA_THEN.*最早的一次导入在 2020-07-02 04:00:00 \(UTC\+8\)/s)]);
     expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-02', '--quiet']).code).toBe(0);
     expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-02T03:59', '--quiet']).code).toBe(2);
     // In UTC the same load is on 2020-07-01.
@@ -278,7 +280,8 @@ describe('failures and exit codes', () => {
     expect(runs).toMatch(/^\s*1\s+2020-06-30\s+每晚\s.*未交付/m);
     expect(runs).toMatch(/^\s*3\s+2020-06-30\s+每晚\s.*已交付/m);
     // Another bidui holds the workspace (this test's own process stands in for it).
-    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: '2026-11-29T13:56:00.000Z' }));
+    const holder = fakeBidui();
+    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: holder.pid, command: 'run', since: '2026-11-29T13:56:00.000Z' }));
     try {
       const locked = runCli(['ingest', '--config', c.config, '--quiet']);
       expect([locked.code, locked.stderr]).toEqual([3, expect.stringMatching(/E_LOCKED.*开始于 2026-11-29 21:56 \(UTC\+8\)/s)]);
@@ -288,8 +291,11 @@ describe('failures and exit codes', () => {
       fs.rmSync(path.join(ws, 'bidui.lock'));
     }
     // A read-only command waits for a short run to finish.
-    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: new Date().toISOString() }));
-    setTimeout(() => fs.rmSync(path.join(ws, 'bidui.lock'), { force: true }), 500);
+    fs.writeFileSync(path.join(ws, 'bidui.lock'), JSON.stringify({ pid: holder.pid, command: 'run', since: new Date().toISOString() }));
+    setTimeout(() => {
+      fs.rmSync(path.join(ws, 'bidui.lock'), { force: true });
+      holder.stop();
+    }, 500);
     const { spawn } = await import('node:child_process');
     const { BIN } = await import('./helpers.js');
     const waited = await new Promise<number | null>((resolve) => spawn(process.execPath, [BIN, 'runs', '--config', c.config], { stdio: 'ignore' }).on('exit', resolve));
@@ -348,5 +354,120 @@ describe('a workspace of an earlier version', () => {
     // A new nightly run: its baseline is run 3, the last delivered nightly run.
     const night = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out4'), '--quiet']);
     expect([night.code, night.stdout]).toEqual([0, expect.stringMatching(/运行 4，比对日期 2020-06-30，每晚运行；比较基准：运行 3/)]);
+  });
+});
+
+describe('what a month of nights turned up', () => {
+  it('fixtures --out refuses a folder holding a real county', async () => {
+    const c = await county(path.join(t.dir, 'real'), 61);
+    expect(run(c.config, path.join(t.dir, 'real', 'out')).code).toBe(0);
+    fs.rmSync(path.join(t.dir, 'real', 'fixture.json'));
+    const before = fs.readFileSync(c.config, 'utf8');
+    const r = runCli(['fixtures', '--households', '100', '--out', path.join(t.dir, 'real')]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/E_FIXTURES_OUT.*不是以前生成的合成县/s)]);
+    expect(fs.readFileSync(c.config, 'utf8')).toBe(before);
+  });
+
+  it('gc keeps the snapshot whose rows a kept snapshot reuses: kept runs still verify', async () => {
+    const c = await county(path.join(t.dir, 'reuse'), 62);
+    const out = path.join(t.dir, 'reuse', 'out');
+    expect(run(c.config, out).code).toBe(0); // run 1: the original 低保 file
+    dropDibao(c);
+    expect(run(c.config, out).code).toBe(0); // run 2: rows gone
+    fs.writeFileSync(c.dibao, c.original);
+    expect(run(c.config, out).code).toBe(0); // run 3: the original again, its rows reused from run 1's load
+    const cfg = loadConfig(c.config);
+    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
+    try {
+      await runStep(store.conn, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
+    } finally {
+      store.close();
+    }
+    const gc = runCli(['gc', '--config', c.config, '--keep-days', '30']);
+    expect([gc.code, gc.stdout]).toEqual([0, expect.stringMatching(/保留\s+保留的快照 \d+ 复用它导入的行/)]);
+    const v = runCli(['verify', '3', '--config', c.config, '--quiet']);
+    expect([v.code, v.stdout]).toEqual([0, expect.stringMatching(/evidence\.csv\s+一致/)]);
+  });
+
+  it('a run dated after today is an analysis: the next nights stay nightly', async () => {
+    const c = await county(path.join(t.dir, 'future'), 63);
+    const out = path.join(t.dir, 'future', 'out');
+    expect(run(c.config, out).code).toBe(0);
+    const ahead = runCli(['run', '--config', c.config, '--as-of', '2099-06-30', '--allow-future', '--out', path.join(t.dir, 'future', 'out-2099'), '--quiet']);
+    expect([ahead.code, ahead.stdout]).toEqual([0, expect.stringMatching(/运行 2，比对日期 2099-06-30，分析运行（比对日期在今天（\d{4}-\d\d-\d\d）之后）/)]);
+    const next = runCli(['run', '--config', c.config, '--out', out, '--quiet']);
+    expect([next.code, next.stdout]).toEqual([0, expect.stringMatching(/运行 3，比对日期 \d{4}-\d\d-\d\d，每晚运行；比较基准：运行 1/)]);
+  });
+
+  it('Ctrl-C or kill while the lists are written leaves no copy of them; a killed night\'s copy is removed by the next night', async () => {
+    const c = await county(path.join(t.dir, 'term'), 64);
+    const base = path.join(t.dir, 'term', 'nights');
+    fs.mkdirSync(base);
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./helpers.js');
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const night = path.join(base, `night-${signal}`);
+      const child = spawn(process.execPath, [BIN, 'run', '--config', c.config, '--as-of', '2020-06-30', '--out', night], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('生成乡镇清单')) child.kill(signal);
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect([signal, code]).toEqual([signal, signal === 'SIGTERM' ? 143 : 130]);
+      expect(fs.readdirSync(base).filter((n) => n.includes('.bidui-'))).toEqual([]);
+    }
+    // A SIGKILL leaves the copy; the next night, into another folder, removes it.
+    expect(run(c.config, path.join(base, 'night-a'), [], { BIDUI_FAILPOINT: 'report:townships' }).code).toBe(-1);
+    expect(fs.readdirSync(base).filter((n) => n.includes('.bidui-'))).toHaveLength(1);
+    expect(run(c.config, path.join(base, 'night-b')).code).toBe(0);
+    expect(fs.readdirSync(base).filter((n) => n.includes('.bidui-'))).toEqual([]);
+  });
+
+  it('a report in place whose delivery was not recorded (killed between) counts as delivered at the next night', async () => {
+    const c = await county(path.join(t.dir, 'after'), 65);
+    const out = path.join(t.dir, 'after', 'out');
+    expect(run(c.config, out).code).toBe(0);
+    dropDibao(c);
+    expect(run(c.config, out, [], { BIDUI_FAILPOINT: 'report:after-swap' }).code).toBe(-1);
+    expect(expectComplete(out).run_id).toBe(2);
+    const next = run(c.config, out);
+    expect([next.code, next.stdout]).toEqual([0, expect.stringMatching(/运行 3，比对日期 2020-06-30，每晚运行；比较基准：运行 2/)]);
+    expect(runCli(['runs', '--config', c.config]).stdout).toMatch(/^\s*2\s+2020-06-30\s+每晚\s+.*已交付/m);
+  });
+
+  it('paths and words an office gets wrong: a system folder, --out inside the workspace or empty, a mistyped workspace, bad JSON, a bad choice, no command', async () => {
+    const c = await county(path.join(t.dir, 'words'), 66);
+    for (const [out, message] of [['/etc/bidui-out', /这是系统目录/], [path.join(t.dir, 'words', 'workspace', 'tmp'), /不能在工作区里面/], ['', /--out 的取值是空的/]] as const) {
+      const r = run(c.config, out);
+      expect([out, r.code, r.stderr]).toEqual([out, 2, expect.stringMatching(message)]);
+    }
+    const typo = path.join(t.dir, 'words', 'typo.json');
+    fs.writeFileSync(typo, JSON.stringify({ ...JSON.parse(fs.readFileSync(c.config, 'utf8')), workspace: './wrokspace' }));
+    const r = runCli(['runs', '--config', typo]);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/E_NO_WORKSPACE.*工作区中还没有数据库/s)]);
+    expect(fs.existsSync(path.join(t.dir, 'words', 'wrokspace'))).toBe(false);
+    const broken = path.join(t.dir, 'words', 'broken.json');
+    fs.writeFileSync(broken, '{\n  "workspace": "./ws",\n  datasets: []\n}');
+    const j = runCli(['runs', '--config', broken]);
+    expect([j.code, j.stderr]).toEqual([2, expect.stringMatching(/配置文件不是合法的 JSON（第 3 行第 3 列附近）/)]);
+    expect(j.stderr).not.toMatch(/Expected|position/);
+    const choice = runCli(['ingest', '--config', c.config, '--dataset', 'foo', 'x.csv']);
+    expect([choice.code, choice.stderr]).toEqual([2, expect.stringMatching(/选项 --dataset 的取值「foo」无效，可用的值：roster、hukou/)]);
+    const bare = runCli([]);
+    expect([bare.code, bare.stdout]).toEqual([0, expect.stringMatching(/Usage: bidui/)]);
+  });
+
+  it('output cut off by the reader (| head) ends quietly, exit 0', async () => {
+    const c = await county(path.join(t.dir, 'pipe'), 67);
+    expect(run(c.config, path.join(t.dir, 'pipe', 'out')).code).toBe(0);
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./helpers.js');
+    const child = spawn(process.execPath, [BIN, 'runs', '--config', c.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.once('data', () => child.stdout.destroy());
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect([code, err]).toEqual([0, '']);
   });
 });

@@ -565,7 +565,7 @@ describe('variants found by trying to break it', () => {
       rows[2]![2] = `"${long}"`;
       const r = await loadFiles('roster', [put(dir, `long-${n}.csv`, csv([[...ROSTER_HEADER, '说明'], ...rows]))]);
       expect(picked(r.rows)).toEqual([EXPECTED[0], EXPECTED[1], EXPECTED[3]]);
-      expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])).toEqual([['4', 'too_long', expect.stringMatching(/「姓名」.*超过单元格长度的上限（limits.maxCellChars，默认 32767 个字符/)]]);
+      expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])).toEqual([['4', 'too_long', expect.stringMatching(/「姓名」.*超过 32767 个字符（单元格长度的上限 limits.maxCellChars，即 Excel 的上限）/)]]);
       expect(JSON.parse(r.rejects[0]!.row_json!).name).toHaveLength(32767);
     }
     const rows = ROSTER.map((r) => [...r]);
@@ -757,6 +757,6 @@ describe('input limits (limits in the config)', () => {
     const rows = ROSTER.map((r) => [...r]);
     rows[2]![2] = '王'.repeat(150);
     const r = await loadFiles('roster', [put(dir, 'cells.csv', csv([ROSTER_HEADER, ...rows]))], {}, '2020-06-30', { limits: { maxCellChars: 100 } });
-    expect([picked(r.rows), r.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([[EXPECTED[0], EXPECTED[1], EXPECTED[3]], [['4', 'too_long']]]);
+    expect([picked(r.rows), r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])]).toEqual([[EXPECTED[0], EXPECTED[1], EXPECTED[3]], [['4', 'too_long', expect.stringMatching(/「姓名」.*超过 100 个字符（单元格长度的上限 limits.maxCellChars）/)]]]);
   });
 });

@@ -5,7 +5,7 @@ import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { buildWorld } from '../src/fixtures/world.js';
 import { checkPage, chromiumPath } from '../src/report/check-page.js';
-import { hashTree, readCsvFile as csv, runCli, testDir } from './helpers.js';
+import { hashTree, readCsvFile as csv, runCli, testDir, fakeBidui } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
 const EVIDENCE_HEADER = 'lead_key,category,rule,township,village,household_key,id_number,name,dataset,record_ref,detail';
@@ -140,13 +140,15 @@ describe('bidui run and report on a generated county', () => {
   });
 
   it('refuses a second run on a locked workspace with exit 3, and bad input with exit 2', () => {
-    fs.writeFileSync(path.join(county, 'workspace', 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: 'x' }));
+    const holder = fakeBidui();
+    fs.writeFileSync(path.join(county, 'workspace', 'bidui.lock'), JSON.stringify({ pid: holder.pid, command: 'run', since: 'x' }));
     try {
       const r = runCli(['run', '--config', config, '--out', path.join(t.dir, 'x'), '--quiet']);
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/正被另一个 bidui 进程使用/);
     } finally {
       fs.rmSync(path.join(county, 'workspace', 'bidui.lock'));
+      holder.stop();
     }
     const bad = runCli(['run', '--config', path.join(t.dir, 'missing.json'), '--out', path.join(t.dir, 'x')]);
     expect(bad.code).toBe(2);

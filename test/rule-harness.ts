@@ -34,7 +34,7 @@ export interface RuleRun {
  * Load literal rows as one snapshot per dataset (IDs normalised and validated by the same
  * macros ingest uses), run match as of `asOf`, and return what it found.
  */
-export async function runRules(tables: Tables, asOf: string, rules: Record<string, unknown> = {}, reportDir?: string): Promise<RuleRun> {
+export async function runRules(tables: Tables, asOf: string, rules: Record<string, unknown> = {}, reportDir?: string, maskIds = false): Promise<RuleRun> {
   const t = testDir('bidui-rules-');
   const config = parseConfig({ workspace: 'ws', datasets: [{ dataset: 'roster', files: ['unused.csv'] }], rules }, path.join(t.dir, 'bidui.config.json'));
   const store = await openStore(ensureWorkspace(config.workspace), { memoryLimit: '1GB', threads: 1 });
@@ -65,7 +65,7 @@ export async function runRules(tables: Tables, asOf: string, rules: Record<strin
         { s: snapshot, p: `${dataset}.csv`, m: headerMap, n: rows.length });
     }
     const result = await match(store, config, { intent: 'nightly', asOf, progress: createProgress(process.stderr, true) });
-    if (reportDir) await report(store, { runId: result.runId, out: reportDir, maskIds: false, progress: createProgress(process.stderr, true) });
+    if (reportDir) await report(store, { runId: result.runId, out: reportDir, maskIds, progress: createProgress(process.stderr, true) });
     const evidence = await queryStep<Record<string, string | null>>(store.conn, 'harness evidence', 'SELECT * FROM evidence WHERE run_id = $r ORDER BY rule, household_key, source_row', { r: result.runId });
     const leads = await queryStep<Record<string, string | number | null>>(store.conn, 'harness leads', 'SELECT * FROM lead WHERE run_id = $r ORDER BY lead_key', { r: result.runId });
     return { result, evidence, leads, hits: new Set(evidence.map((e) => `${e.rule}|${e.household_key}`)) };

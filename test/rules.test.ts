@@ -353,7 +353,7 @@ describe('信息核对 rules', () => {
 });
 
 describe('leads', () => {
-  it('one lead per household and category, keyed by nothing but those two, with 四有 flags on 漏评', async () => {
+  it('one lead per household and category, keyed by those two and the workspace\'s secret, with 四有 flags on 漏评', async () => {
     const [a, b] = Array.from({ length: 2 }, adult) as string[];
     const tables: Tables = {
       roster: [rr('R1', adult())],
@@ -365,9 +365,11 @@ describe('leads', () => {
     const first = await runRules(tables, D);
     const l = first.leads.filter((x) => x.category === '漏评');
     expect(l.map((x) => [x.household_key, x.rules, x.rule_count, x.members, x.flags])).toEqual([['H1', 'L1,L4', 2, 2, '有小汽车']]);
-    // Same household and category, other rows and order: same key.
+    // The same household and category in another workspace (another secret): another key, so
+    // keys cannot be linked across workspaces or recomputed from a household key. Within one
+    // workspace the key is stable (test/nightly-ops.test.ts).
     const again = await runRules({ ...tables, hukou: [...tables.hukou!].reverse(), dibao: [dibao(b!, '特困供养', '2018-01-01', null)] }, D);
-    expect(again.leads.find((x) => x.category === '漏评')!.lead_key).toBe(l[0]!.lead_key);
+    expect(again.leads.find((x) => x.category === '漏评')!.lead_key).not.toBe(l[0]!.lead_key);
     expect(String(l[0]!.lead_key)).toMatch(/^L-[0-9a-f]{16}$/);
   });
 

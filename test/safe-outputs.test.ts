@@ -1,8 +1,10 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import JSZip from 'jszip';
+import { checkChar } from '../src/ingest/id-number.js';
 import { csvSafe, csvUnsafe } from '../src/report/list-format.js';
 import { safeFileName, uniqueFileNames } from '../src/report/township.js';
 import { testDir } from './helpers.js';
@@ -79,5 +81,59 @@ describe('outputs that leave the office', () => {
     const leadKeys = run.leads.map((l) => String(l.lead_key)).sort();
     const inLists = files.filter((f) => f.endsWith('.csv')).flatMap((f) => (parse(fs.readFileSync(path.join(out, 'townships', f)), { bom: true, columns: true }) as Record<string, string>[]).map((r) => r['线索编号']!)).sort();
     expect(inLists).toEqual(leadKeys);
+  });
+});
+
+describe('masked IDs stay masked', () => {
+  /** Every file's text below dir (workbooks unzipped). */
+  async function allText(root: string): Promise<string> {
+    const parts: string[] = [];
+    const walk = async (d: string) => {
+      for (const name of fs.readdirSync(d)) {
+        const p = path.join(d, name);
+        if (fs.statSync(p).isDirectory()) await walk(p);
+        else if (name.endsWith('.xlsx')) {
+          const zip = await JSZip.loadAsync(fs.readFileSync(p));
+          for (const f of Object.values(zip.files)) if (!f.dir) parts.push(await f.async('string'));
+        } else parts.push(fs.readFileSync(p, 'utf8'));
+      }
+    };
+    await walk(root);
+    return parts.join('\n');
+  }
+
+  /** Every ID a masked one (6 digits, 8 stars, 4 characters) can be: each birth date with a valid check digit. */
+  function candidates(masked: string): string[] {
+    const out: string[] = [];
+    for (let t = Date.UTC(1900, 0, 1); t <= Date.UTC(2020, 11, 31); t += 86_400_000) {
+      const body = `${masked.slice(0, 6)}${new Date(t).toISOString().slice(0, 10).replace(/-/g, '')}${masked.slice(14, 17)}`;
+      const id = body + checkChar(body);
+      if (id.endsWith(masked.slice(17))) out.push(id);
+    }
+    return out;
+  }
+
+  /** What an attacker tries: the unkeyed lead key of each candidate, and the candidate itself. */
+  const found = (text: string, masked: string, categories: string[]) => candidates(masked).filter((id) =>
+    text.includes(id) || categories.some((c) => text.includes(crypto.createHash('sha256').update(`${c}|${id}`).digest('hex').slice(0, 16))));
+
+  it('no masked output holds anything from which a masked ID is recomputed by trying every birth date', async () => {
+    // People without 户籍: their household key is their ID (L1: 低保 but not on the roster).
+    const people = [newId('1958-03-14'), newId('1990-11-02')];
+    const tables = { roster: [household(1, '舞阳镇', '甲')], hukou: [], dibao: people.map((id, i) => ({ id_number: id, name: `低保${i}`, assistance_type: '农村低保', township: '舞阳镇', village: '顺城社区', started_on: '2019-01-01', ended_on: null })) };
+    const out = path.join(dir, 'masked');
+    const run = await runRules(tables, '2020-06-30', {}, out, true);
+    expect(run.leads.filter((l) => people.includes(String(l.household_key)))).toHaveLength(2);
+    const text = await allText(out);
+    const masked = people.map((id) => `${id.slice(0, 6)}********${id.slice(-4)}`);
+    for (const [i, m] of masked.entries()) {
+      expect(text).toContain(m);
+      expect(text).not.toContain(people[i]!);
+      // The attack finds nothing in the outputs...
+      expect(found(text, m, ['漏评', '错评', '错退', '信息核对'])).toEqual([]);
+      // ...and would have found the ID from an unkeyed lead key (the test can fail).
+      const unkeyed = `L-${crypto.createHash('sha256').update(`漏评|${people[i]}`).digest('hex').slice(0, 16)}`;
+      expect(found(`${text}\n${unkeyed}`, m, ['漏评'])).toEqual([people[i]]);
+    }
   });
 });

@@ -60,7 +60,7 @@ async function readRows(file: string, problems: string[]): Promise<{ rows: { she
     try {
       await wb.xlsx.readFile(file);
     } catch (error) {
-      problems.push(`${name}：无法读取（${(error as Error).message}）`);
+      problems.push(`${name}：无法读取（不是有效的 .xlsx 工作簿，可能已损坏或不是 bidui 生成的清单）`);
       return { rows, runId: null };
     }
     const about = wb.getWorksheet('说明');
@@ -85,7 +85,7 @@ async function readRows(file: string, problems: string[]): Promise<{ rows: { she
     try {
       records = parse(fs.readFileSync(file), { columns: true, bom: true, relax_column_count: true }) as Record<string, string>[];
     } catch (error) {
-      problems.push(`${name}：不是有效的 CSV（${(error as Error).message}）`);
+      problems.push(`${name}：不是有效的 CSV（${/Quote|quote/.test((error as Error).message) ? '引号不配对' : '格式无法识别'}）`);
       return { rows, runId: null };
     }
     // The apostrophe report put before values a spreadsheet would run as formulas comes off.
@@ -185,7 +185,8 @@ export async function importFeedback(store: Store, files: string[]): Promise<Fee
           INSERT INTO feedback
           SELECT $id, $key, $result, $note, $sheet, $row, $run,
                  coalesce((SELECT list(DISTINCT ${EVIDENCE_SIGNATURE} ORDER BY ${EVIDENCE_SIGNATURE}) FROM evidence
-                           WHERE lead_key = $key AND run_id = coalesce($run, (SELECT max(run_id) FROM lead WHERE lead_key = $key))), [])`,
+                           WHERE lead_key = $key AND run_id = coalesce($run, (SELECT max(run_id) FROM lead WHERE lead_key = $key))), []),
+                 (SELECT any_value(category) FROM lead WHERE lead_key = $key), (SELECT any_value(household_key) FROM lead WHERE lead_key = $key)`,
           { id, key: a.leadKey, result: a.result, note: a.note || null, sheet: a.sheet || null, row: a.row, run: f.runId });
       }
       result.files.push({ file: f.file, status: 'imported', answered: f.answers.length, unanswered: f.unanswered });

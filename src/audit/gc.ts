@@ -10,8 +10,9 @@ import { DATASETS, dataTable } from '../ingest/datasets.js';
  *   reports can be reproduced); a kept baseline whose own baseline goes loses its report
  *   manifests (verify then checks its leads and evidence only);
  * - the last delivered nightly run (the baseline of the next run) and the newest run;
- * - every snapshot one of those runs uses, the newest snapshot of each dataset, and anything
- *   loaded within `keepDays`.
+ * - every snapshot one of those runs uses, the newest snapshot of each dataset, anything
+ *   loaded within `keepDays`, and every snapshot whose rows a kept snapshot reuses (its file
+ *   names and rows appear in the kept runs' reports).
  * Removed: the other runs (their leads, evidence, manifests and delivery records), the other
  * snapshots, and the rows, rejects and warnings those snapshots loaded, unless a kept snapshot
  * reuses them. Township feedback is kept (it belongs to lead keys, not runs). One transaction.
@@ -75,6 +76,13 @@ export async function gc(store: Store, keepDays: number, options: GcOptions = {}
       UNION ALL SELECT max(snapshot_id), 2, '该数据集最新的快照' FROM snapshot GROUP BY dataset
       UNION ALL SELECT snapshot_id, 3, '最近 ' || $days || ' 天内导入' FROM snapshot WHERE created_at >= $cutoff::TIMESTAMP)
     SELECT snapshot_id, arg_min(reason, o) AS reason FROM reasons GROUP BY snapshot_id`, { cutoff, days: String(keepDays) });
+  // A kept snapshot may reuse the rows another loaded (a file that came back unchanged): that
+  // snapshot's records stay too, since reports name the file and row the rows came from.
+  await runStep(conn, 'gc: snapshots whose rows are reused', `
+    INSERT INTO gc_snapshot
+    SELECT f.rows_from_snapshot, '保留的快照 ' || min(f.snapshot_id) || ' 复用它导入的行' FROM snapshot_file f
+    WHERE f.snapshot_id IN (SELECT snapshot_id FROM gc_snapshot) AND f.rows_from_snapshot NOT IN (SELECT snapshot_id FROM gc_snapshot)
+    GROUP BY f.rows_from_snapshot`);
   const runs = (await queryStep<{ run_id: number; as_of: string; finished: string; reason: string | null }>(conn, 'gc: runs',
     `SELECT r.run_id, r.as_of::VARCHAR AS as_of, r.finished_at::VARCHAR AS finished, g.reason FROM run r LEFT JOIN gc_run g USING (run_id) ORDER BY r.run_id`))
     .map((r) => ({ runId: r.run_id, asOf: r.as_of, finishedAt: r.finished, keep: r.reason !== null, reason: r.reason ?? undefined }));

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../core/errors.js';
 import { type Config, loadConfig } from '../config/config.js';
 import { closeLog, log, openLog } from '../core/log.js';
 import { openStore, type Store } from '../core/store.js';
@@ -16,10 +19,15 @@ import { noteFolders } from '../core/disk.js';
 export async function withStore<T>(
   configFile: string,
   command: string,
-  options: { lock: boolean },
+  options: { lock: boolean; /** The store must exist already (commands that only read or remove). */ existing?: boolean },
   fn: (store: Store, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(configFile);
+  if (options.existing && !fs.existsSync(path.join(config.workspace, 'bidui.duckdb'))) {
+    throw new UserError('E_NO_WORKSPACE', `工作区中还没有数据库：${config.workspace}`, {
+      file: configFile, hint: '检查配置中的 workspace 路径是否写对；新的工作区先运行 bidui ingest 或 bidui run。',
+    });
+  }
   const ws = ensureWorkspace(config.workspace);
   noteFolders({ workspace: ws.dir });
   process.env.TMPDIR = ws.tmpDir;

@@ -9,7 +9,7 @@ import { ingest } from '../ingest/ingest.js';
 import { printGateNote, printIngestReport } from './ingest-report.js';
 export { printIngestReport } from './ingest-report.js';
 import { match, type RunResult } from '../match/match.js';
-import { report, writeGateWorkbooks, type ReportResult } from '../report/report.js';
+import { repairDelivery, report, writeGateWorkbooks, type ReportResult } from '../report/report.js';
 import { importFeedback } from '../audit/feedback.js';
 import { gc, type GcResult } from '../audit/gc.js';
 import readline from 'node:readline/promises';
@@ -20,6 +20,7 @@ import { BIDUI_VERSION } from '../version.js';
 import { formatLocal, localDate } from '../core/time.js';
 import { diskFullError, isDiskFull, noteFolders } from '../core/disk.js';
 import { checkOutputDir } from '../report/output-dir.js';
+import { isInside } from '../core/files.js';
 import { withStore } from './context.js';
 import { table } from './format.js';
 import { prepareDemo } from './demo.js';
@@ -32,7 +33,10 @@ const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
   'commander.optionMissingArgument': (e) => `选项缺少取值：${e.message.replace(/^error: option /, '').replace(/ argument missing$/, '')}`,
   'commander.missingArgument': (e) => `缺少参数：${e.message.replace(/^error: missing required argument /, '')}`,
   'commander.excessArguments': () => '参数过多',
-  'commander.invalidArgument': (e) => `参数取值无效：${e.message.replace(/^error: /, '')}`,
+  'commander.invalidArgument': (e) => {
+    const m = /option '([^' ]+)[^']*' argument '([^']*)' is invalid\. Allowed choices are (.*)\.$/.exec(e.message);
+    return m ? `选项 ${m[1]} 的取值「${m[2]}」无效，可用的值：${m[3]!.split(', ').join('、')}` : `参数取值无效：${e.message.replace(/^error: /, '')}`;
+  },
 };
 
 /** An as-of date as written: YYYY-MM-DD and a real date (the default and the future: resolveAsOf). */
@@ -84,10 +88,19 @@ function noteOut(dir: string): string {
   return dir;
 }
 
+/**
+ * The output folder of a command: --out, else output.dir. Never the workspace, inside it, or
+ * around it (a report replaces its folder whole). Checked before any work (checkOutputDir).
+ */
 function outDir(option: string | undefined, config: Config): string {
-  const dir = option ? path.resolve(option) : config.output.dir;
+  if (option !== undefined && option.trim() === '') throw new UserError('E_USAGE', '--out 的取值是空的', { hint: '写明输出目录，例如 --out ./out；不写 --out 时使用配置中的 output.dir。' });
+  const dir = option !== undefined ? path.resolve(option) : config.output.dir;
   if (!dir) throw new UserError('E_USAGE', '没有指定输出目录', { hint: '用 --out 指定，或在配置文件中设置 output.dir。' });
-  return dir;
+  if (isInside(dir, config.workspace) || isInside(config.workspace, dir)) {
+    throw new UserError('E_OUT_DIR', `输出目录不能在工作区里面，也不能包含工作区：${dir}`, { hint: '输出目录每次会被整体替换：另选一个与工作区分开的目录，例如 ./out。' });
+  }
+  checkOutputDir(dir);
+  return noteOut(dir);
 }
 
 export function printReportResult(result: ReportResult, out: NodeJS.WritableStream = process.stdout): void {
@@ -125,9 +138,9 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
   const { progress } = opts;
   const { ingested, result, written } = await withStore(configFile, command, { lock: true }, async (store, config) => {
     const out = outDir(opts.out, config);
-    noteFolders({ out });
-    checkOutputDir(out);
     const asOf = resolveAsOf(opts.asOf, config, opts.allowFuture);
+    // Last night's report in place but its delivery not recorded (killed between the two).
+    await repairDelivery(store, out);
     const ingested = await ingest(store, config, { progress, asOf });
     let result: RunResult;
     try {
@@ -187,7 +200,7 @@ export function buildProgram(): Command {
       if (opts.dataset !== undefined && !isDatasetName(opts.dataset)) {
         throw new UserError('E_USAGE', `没有名为「${opts.dataset}」的数据集`, { hint: `可用的数据集：${DATASET_NAMES.join('、')}。` });
       }
-      const { rows, timeZone } = await withStore(opts.config, 'snapshots', { lock: false }, async (store, config) => ({
+      const { rows, timeZone } = await withStore(opts.config, 'snapshots', { lock: false, existing: true }, async (store, config) => ({
         timeZone: config.timeZone,
         rows: await queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
           `SELECT s.snapshot_id, s.dataset, s.created_at::VARCHAR AS created_at, s.files,
@@ -238,8 +251,8 @@ export function buildProgram(): Command {
     .option('--mask-ids', '证件号码只保留前 6 位和后 4 位（用于发往乡镇以外）')
     .option('--quiet', '不显示进度')
     .action(async (opts: { config: string; run: number; out?: string; maskIds?: boolean; quiet?: boolean }) => {
-      const result = await withStore(opts.config, 'report', { lock: true }, (store, config) =>
-        report(store, { runId: opts.run, out: noteOut(outDir(opts.out, config)), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+      const result = await withStore(opts.config, 'report', { lock: true, existing: true }, (store, config) =>
+        report(store, { runId: opts.run, out: outDir(opts.out, config), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
       );
       printReportResult(result);
     });
@@ -256,7 +269,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (opts: { config: string; asOf?: string; allowFuture?: boolean; out?: string; maskIds?: boolean; acceptRejects?: boolean; quiet?: boolean }) => {
       await nightly(opts.config, 'run', {
-        asOf: parseAsOf(opts.asOf), allowFuture: Boolean(opts.allowFuture), out: opts.out ? path.resolve(opts.out) : undefined, maskIds: Boolean(opts.maskIds), acceptRejects: Boolean(opts.acceptRejects),
+        asOf: parseAsOf(opts.asOf), allowFuture: Boolean(opts.allowFuture), out: opts.out, maskIds: Boolean(opts.maskIds), acceptRejects: Boolean(opts.acceptRejects),
         progress: createProgress(process.stderr, Boolean(opts.quiet)),
       });
     });
@@ -270,8 +283,8 @@ export function buildProgram(): Command {
     .option('--mask-ids', '证件号码只保留前 6 位和后 4 位（与当时的报告一致时才可比）')
     .option('--quiet', '不显示进度')
     .action(async (runId: number, opts: { config: string; out: string; maskIds?: boolean; quiet?: boolean }) => {
-      const result = await withStore(opts.config, 'rerun', { lock: true }, (store) =>
-        rerun(store, runId, noteOut(path.resolve(opts.out)), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
+      const result = await withStore(opts.config, 'rerun', { lock: true, existing: true }, (store, config) =>
+        rerun(store, runId, outDir(opts.out, config), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
       );
       printReportResult(result);
     });
@@ -283,7 +296,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .option('--quiet', '不显示进度')
     .action(async (runId: number, opts: { config: string; quiet?: boolean }) => {
-      const result = await withStore(opts.config, 'verify', { lock: true }, (store) => verify(store, runId, createProgress(process.stderr, Boolean(opts.quiet))));
+      const result = await withStore(opts.config, 'verify', { lock: true, existing: true }, (store) => verify(store, runId, createProgress(process.stderr, Boolean(opts.quiet))));
       process.stdout.write(`${table(['核对项', '结果', '说明'], result.checks.map((c) => [c.item, c.ok ? '一致' : '不一致', c.detail]))}\n`);
       if (result.versionNote) process.stdout.write(`注意：${result.versionNote}\n`);
       if (!result.ok) {
@@ -306,7 +319,7 @@ export function buildProgram(): Command {
     .option('--yes', '在终端上运行时也不再询问确认')
     .action(async (opts: { config: string; keepDays: number; dryRun?: boolean; yes?: boolean }) => {
       const ask = !opts.dryRun && !opts.yes && process.stdin.isTTY === true && process.stdout.isTTY === true;
-      const r = await withStore(opts.config, 'gc', { lock: true }, (store, config) => gc(store, opts.keepDays, {
+      const r = await withStore(opts.config, 'gc', { lock: true, existing: true }, (store, config) => gc(store, opts.keepDays, {
         dryRun: Boolean(opts.dryRun),
         ...(ask ? { confirm: async (plan: GcResult) => {
           printGcPlan(plan, config.timeZone);
@@ -337,7 +350,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .argument('<files...>', '乡镇清单文件')
     .action(async (files: string[], opts: { config: string }) => {
-      const result = await withStore(opts.config, 'feedback import', { lock: true }, (store) => importFeedback(store, files));
+      const result = await withStore(opts.config, 'feedback import', { lock: true, existing: true }, (store) => importFeedback(store, files));
       process.stdout.write(`${table(['文件', '结果', '已答复', '未答复'], result.files.map((f) => (f.status === 'imported'
         ? [path.basename(f.file), '已导入', f.answered, f.unanswered]
         : [path.basename(f.file), '以前已导入过（内容相同），这次没有再导入', '', ''])))}\n`);
@@ -348,7 +361,7 @@ export function buildProgram(): Command {
     .description('列出工作区中的运行')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .action(async (opts: { config: string }) => {
-      const { rows, timeZone } = await withStore(opts.config, 'runs', { lock: false }, async (store, config) => ({
+      const { rows, timeZone } = await withStore(opts.config, 'runs', { lock: false, existing: true }, async (store, config) => ({
         timeZone: config.timeZone,
         rows: await queryStep<Record<string, string | number | null>>(store.conn, 'list runs',
           `SELECT run_id, as_of::VARCHAR AS as_of, data_as_of::VARCHAR AS data_as_of, finished_at::VARCHAR AS finished, status, purpose, baseline_run_id,
@@ -365,7 +378,7 @@ export function buildProgram(): Command {
         return [
           Number(r.run_id), String(r.as_of), r.purpose === 'nightly' ? '每晚' : '分析', formatLocal(String(r.finished), timeZone), r.status === 'complete' ? '完整' : '不完整',
           r.delivered ? `已交付 ${formatLocal(String(r.delivered), timeZone)}` : '未交付', r.baseline_run_id === null ? '' : `运行 ${r.baseline_run_id}`,
-          `${r.data_as_of ? `截至 ${formatLocal(String(r.data_as_of), timeZone)}：` : ''}${snaps}`, ...CATEGORIES.map((c) => counts[c] ?? 0),
+          `${r.data_as_of ? `截至 ${formatLocal(String(r.data_as_of), timeZone, { seconds: true })}：` : ''}${snaps}`, ...CATEGORIES.map((c) => counts[c] ?? 0),
         ];
       }))}\n`);
       process.stdout.write('性质：每晚 = bidui run 在最新数据上的运行；分析 = bidui match、--data-as-of 或比对日期早于上次交付的每晚运行。比较基准：新增、持续、已消失与之比较的运行（此前最近一次交付了报告的每晚运行）。\n');
@@ -396,7 +409,17 @@ export async function main(argv: string[]): Promise<number> {
   for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     process.on(event, (error: unknown) => process.exit(reportFailure(error)));
   }
+  // Output cut off by the reader (bidui … | head): the work is done, nothing more to say.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    });
+  }
   const program = buildProgram();
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
   try {
     await program.parseAsync(argv);
     return EXIT.ok;
@@ -433,7 +456,7 @@ function reportFailure(error: unknown): number {
   }
   if (isDiskFull(error)) {
     log().error({ error: redact(error instanceof Error ? error.message : String(error)) }, 'disk full');
-    process.stderr.write(`${diskFullError().format()}\n`);
+    process.stderr.write(`${diskFullError(error).format()}\n`);
     return EXIT.badInput;
   }
   const access = accessError(error);

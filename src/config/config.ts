@@ -217,7 +217,13 @@ export function loadConfig(file: string): Config {
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
-    throw new UserError('E_CONFIG_JSON', `配置文件不是合法的 JSON：${(error as Error).message}`, {
+    // The place of the mistake, in Chinese (the parser's own words are English).
+    const message = (error as Error).message;
+    const lc = /line (\d+) column (\d+)/.exec(message);
+    const pos = /position (\d+)/.exec(message);
+    const before = pos ? text.replace(/^\uFEFF/, '').slice(0, Number(pos[1])) : undefined;
+    const where = lc ? `第 ${lc[1]} 行第 ${lc[2]} 列附近` : before !== undefined ? `第 ${before.split('\n').length} 行第 ${before.length - before.lastIndexOf('\n')} 列附近` : '';
+    throw new UserError('E_CONFIG_JSON', `配置文件不是合法的 JSON${where ? `（${where}）` : ''}`, {
       file,
       hint: '检查是否有多余的逗号、缺少引号或注释（JSON 不允许注释）。',
     });

@@ -54,9 +54,31 @@ function sizeOf(file: string): number {
   }
 }
 
+/** The file a failed write was for, from Node's error (path) or DuckDB's message ("…file \"x\"…"). */
+function failedPath(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const x = e as { path?: unknown; message?: unknown; cause?: unknown };
+    if (typeof x.path === 'string') return x.path;
+    const m = typeof x.message === 'string' ? /file "([^"]+)"/.exec(x.message) : null;
+    if (m) return m[1];
+    e = x.cause;
+  }
+  return undefined;
+}
+
 /** The user's error for a full disk (exit 2): where, how much is free, roughly how much is needed. */
-export function diskFullError(): UserError {
-  const places = [folders.workspace && ['工作区', folders.workspace], folders.out && ['输出目录', folders.out]].filter(Boolean) as [string, string][];
+export function diskFullError(error?: unknown): UserError {
+  const all = [folders.workspace && ['工作区', folders.workspace], folders.out && ['输出目录', folders.out]].filter(Boolean) as [string, string][];
+  // The folder the failed write was for, when the error says; else every folder of the command.
+  const failed = failedPath(error);
+  // A report is written beside its folder first (.<name>.bidui-new-<pid>).
+  const within = (file: string, dir: string) => {
+    const d = path.resolve(dir);
+    const f = path.resolve(file);
+    return f.startsWith(d + path.sep) || f.startsWith(path.join(path.dirname(d), `.${path.basename(d)}.bidui-`));
+  };
+  const hit = failed ? all.filter(([, dir]) => within(failed, dir)) : [];
+  const places = hit.length ? hit : all;
   const store = folders.workspace ? sizeOf(path.join(folders.workspace, 'bidui.duckdb')) + sizeOf(path.join(folders.workspace, 'bidui.duckdb.wal')) : 0;
   // A run keeps a decoded copy of changed files and DuckDB's spill beside the store, and the
   // store grows by about the size of what it loads; a checkpoint rewrites part of it.
@@ -65,7 +87,7 @@ export function diskFullError(): UserError {
     const free = freeBytes(dir);
     return `${label} ${dir}（剩余 ${free === undefined ? '未知' : mb(free)}）`;
   });
-  return new UserError('E_DISK_FULL', `磁盘空间不足，写入失败：${where.join('；') || '（未知目录）'}。已提交的数据没有受影响，本次未完成的部分没有写入`, {
+  return new UserError('E_DISK_FULL', `磁盘空间不足，写入${hit.length ? '' : '以下目录时'}失败：${where.join('；') || '（未知目录）'}。已提交的数据没有受影响，本次未完成的部分没有写入`, {
     hint: `清理所在磁盘，留出至少约 ${mb(need)} 的可用空间（本次读取的文件 ${mb(folders.inputBytes ?? 0)}，数据库 ${mb(store)}），或把工作区、输出目录移到更大的磁盘，然后重新运行；也可以用 bidui gc 清理旧的运行和快照。`,
   });
 }

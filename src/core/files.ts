@@ -13,7 +13,13 @@ export function sha256File(file: string): string {
 }
 
 /** System folders no workspace or output may be in (Node's recursive mkdir loops forever under /proc). */
-const SYSTEM_DIRS = ['/proc', '/sys', '/dev'];
+const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/boot', '/run'];
+
+/** Is `inner` the folder `outer` or inside it? */
+export function isInside(inner: string, outer: string): boolean {
+  const rel = path.relative(path.resolve(outer), path.resolve(inner));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
 
 /**
  * Why bidui cannot make or write folder `dir` (Chinese), or undefined when it can: a folder of

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EXIT, UserError, redact } from './errors.js';
 import { log } from './log.js';
@@ -6,15 +7,15 @@ import { inTransaction, queryStep, runStep } from './sql.js';
 import type { Workspace } from './workspace.js';
 import { installMacros } from '../ingest/sql-macros.js';
 import { INGEST_MIGRATION_V2, INGEST_SCHEMA_SQL } from '../ingest/store-schema.js';
-import { MATCH_MIGRATION_V2, MATCH_MIGRATION_V3, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
+import { MATCH_MIGRATION_V2, MATCH_MIGRATION_V3, MATCH_MIGRATION_V4, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
 import { REPORT_MIGRATION_V3, REPORT_SCHEMA_SQL } from '../report/store-schema.js';
-import { AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
+import { AUDIT_MIGRATION_V4, AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
 
 /**
  * The store's structure, assembled from the tables each stage owns (each stage's
  * store-schema.ts). Stages meet only through these tables.
  */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 export const STORE_SCHEMA_SQL = [
   'CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);',
   INGEST_SCHEMA_SQL,
@@ -27,6 +28,7 @@ export const STORE_SCHEMA_SQL = [
 const MIGRATIONS: Record<number, string> = {
   1: INGEST_MIGRATION_V2 + MATCH_MIGRATION_V2,
   2: MATCH_MIGRATION_V3 + REPORT_MIGRATION_V3,
+  3: MATCH_MIGRATION_V4 + AUDIT_MIGRATION_V4,
 };
 
 export interface EngineOptions {
@@ -80,10 +82,14 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
     version = STORE_SCHEMA_VERSION;
   }
   if (version < STORE_SCHEMA_VERSION && MIGRATIONS[version] !== undefined) {
-    await inTransaction(conn, 'migrate store', async () => {
-      for (let v = version!; v < STORE_SCHEMA_VERSION; v++) await runStep(conn, `migrate store ${v} → ${v + 1}`, MIGRATIONS[v]!);
-      await runStep(conn, 'write schema version', "UPDATE meta SET value = ? WHERE key = 'schema_version'", [String(STORE_SCHEMA_VERSION)]);
-    });
+    // One transaction per version (DuckDB refuses to commit an ALTER of a table that the same
+    // transaction updated after an earlier ALTER): each step is whole, with its version number.
+    for (let v = version; v < STORE_SCHEMA_VERSION; v++) {
+      await inTransaction(conn, `migrate store ${v} → ${v + 1}`, async () => {
+        await runStep(conn, `migrate store ${v} → ${v + 1}`, MIGRATIONS[v]!);
+        await runStep(conn, 'write schema version', "UPDATE meta SET value = ? WHERE key = 'schema_version'", [String(v + 1)]);
+      });
+    }
     version = STORE_SCHEMA_VERSION;
   }
   if (version !== STORE_SCHEMA_VERSION) {
@@ -94,6 +100,10 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
       hint: '使用创建该工作区的 bidui 版本，或另建一个新的工作区重新导入。',
     });
   }
+  // The workspace's secret (32 random bytes), made once: it keys the lead keys, so that they
+  // cannot be recomputed from a household key outside this workspace. Never written out.
+  await runStep(conn, 'workspace secret', "INSERT INTO meta SELECT 'lead_key_secret', $s WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'lead_key_secret')",
+    { s: crypto.randomBytes(32).toString('hex') });
   return {
     conn,
     ws,
@@ -102,4 +112,11 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
       instance.closeSync();
     },
   };
+}
+
+/** The workspace's secret (see openStore). Never log it or write it to a file. */
+export async function workspaceSecret(store: Store): Promise<Buffer> {
+  const [row] = await queryStep<{ value: string }>(store.conn, 'read workspace secret', "SELECT value FROM meta WHERE key = 'lead_key_secret'");
+  if (!row) throw new Error('the store has no workspace secret');
+  return Buffer.from(row.value, 'hex');
 }

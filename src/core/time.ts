@@ -18,7 +18,7 @@ export function isTimeZone(name: string): boolean {
 
 function parts(instant: Date, timeZone: string): Record<string, string> {
   const format = new Intl.DateTimeFormat('en-CA', {
-    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset',
+    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset',
   });
   return Object.fromEntries(format.formatToParts(instant).map((p) => [p.type, p.value]));
 }
@@ -30,14 +30,14 @@ export function localDate(timeZone: string, now: Date = new Date()): string {
 }
 
 /**
- * A moment for users: `YYYY-MM-DD HH:MM (UTC+8)`. Accepts a Date or a UTC timestamp as the store
+ * A moment for users: `YYYY-MM-DD HH:MM (UTC+8)` (with `:SS` when asked). Accepts a Date or a UTC timestamp as the store
  * writes it (`YYYY-MM-DD HH:MM:SS[.ffffff]`, or ISO 8601); an unparsable value is returned as is.
  */
-export function formatLocal(value: Date | string | null | undefined, timeZone: string): string {
+export function formatLocal(value: Date | string | null | undefined, timeZone: string, options: { seconds?: boolean } = {}): string {
   if (value === null || value === undefined || value === '') return '';
   const instant = value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.replace(' ', 'T')}Z`);
   if (Number.isNaN(instant.getTime())) return String(value);
   const p = parts(instant, timeZone);
   const zone = (p.timeZoneName ?? 'GMT').replace(/^GMT/, 'UTC');
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} (${zone === 'UTC' ? 'UTC+0' : zone})`;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${options.seconds ? `:${p.second}` : ''} (${zone === 'UTC' ? 'UTC+0' : zone})`;
 }

@@ -71,6 +71,40 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** When a process started (Linux: clock ticks since boot, /proc/<pid>/stat field 22), if known. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+interface LockHolder {
+  pid?: number;
+  command?: string;
+  since?: string;
+  /** processStart of the holder when it took the lock. */
+  start?: string;
+}
+
+/**
+ * Is the process that wrote this lock still running? Its process id may have been reused by
+ * another process since (after a reboot or a power cut, ids are small and soon reused): the
+ * start time recorded in the lock must match; without one, the process must be a bidui.
+ */
+function holderAlive(holder: LockHolder): boolean {
+  if (!holder.pid || holder.pid === process.pid || !pidAlive(holder.pid)) return false;
+  const start = processStart(holder.pid);
+  if (holder.start !== undefined && start !== undefined) return start === holder.start;
+  try {
+    return fs.readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').includes('bidui');
+  } catch {
+    return true;
+  }
+}
+
 /**
  * An exclusive lock on the workspace, so two runs cannot write the store at once. A lock left by
  * a process that no longer exists is taken over.
@@ -81,7 +115,7 @@ export function acquireLock(ws: Workspace, command: string, timeZone: string): (
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o600);
       try {
-        fs.writeSync(fd, JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() }));
+        fs.writeSync(fd, JSON.stringify({ pid: process.pid, command, since: new Date().toISOString(), start: processStart(process.pid) }));
       } catch (error) {
         // A full disk: no half-written lock is left behind.
         fs.closeSync(fd);
@@ -101,13 +135,13 @@ export function acquireLock(ws: Workspace, command: string, timeZone: string): (
       return release;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      let holder: { pid?: number; command?: string; since?: string } = {};
+      let holder: LockHolder = {};
       try {
         holder = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
       } catch {
         // Unreadable lock: treat as stale below.
       }
-      if (holder.pid && holder.pid !== process.pid && pidAlive(holder.pid)) {
+      if (holderAlive(holder)) {
         throw new UserError(
           'E_LOCKED',
           `工作区正被另一个 bidui 进程使用（进程号 ${holder.pid}，命令 ${holder.command ?? '未知'}，开始于 ${holder.since ? formatLocal(holder.since, timeZone) : '未知'}）`,
@@ -125,10 +159,10 @@ export function acquireLock(ws: Workspace, command: string, timeZone: string): (
 }
 
 /** The live process holding the workspace lock, if any. */
-function lockHolder(ws: Workspace): { pid: number; command?: string; since?: string } | undefined {
+function lockHolder(ws: Workspace): (LockHolder & { pid: number }) | undefined {
   try {
-    const holder = JSON.parse(fs.readFileSync(path.join(ws.dir, 'bidui.lock'), 'utf8')) as { pid?: number; command?: string; since?: string };
-    return holder.pid && holder.pid !== process.pid && pidAlive(holder.pid) ? (holder as { pid: number }) : undefined;
+    const holder = JSON.parse(fs.readFileSync(path.join(ws.dir, 'bidui.lock'), 'utf8')) as LockHolder;
+    return holderAlive(holder) ? (holder as LockHolder & { pid: number }) : undefined;
   } catch {
     return undefined;
   }
@@ -160,6 +194,20 @@ function removeTemps(): void {
   temps.clear();
 }
 
+/** Remove `p` when this process exits (whatever ends it but SIGKILL), unless kept first. */
+export function removeOnExit(p: string): void {
+  temps.add(p);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', removeTemps);
+  }
+}
+
+/** No longer remove `p` on exit (it was moved into place). */
+export function keepOnExit(p: string): void {
+  temps.delete(p);
+}
+
 /**
  * A private temporary file path inside the workspace (never the system /tmp). Its name starts
  * with this process's id, so that a later bidui can tell a dead process's leftovers
@@ -168,11 +216,7 @@ function removeTemps(): void {
 export function tempFile(ws: Workspace, suffix: string): string {
   const name = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}${suffix}`;
   const p = path.join(ws.tmpDir, name);
-  temps.add(p);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', removeTemps);
-  }
+  removeOnExit(p);
   return p;
 }
 

@@ -253,7 +253,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
           preps.set(file, prep);
           for (const part of prepared.parts) {
             progress.step(`读取 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.sheet ? `「${part.sheet}」` : ''}`);
-            prep.staged.push(await stageFile(conn, def, part.input, `stg_${++tables}`, { asOf, values: file.source.values }));
+            prep.staged.push(await stageFile(conn, def, part.input, `stg_${++tables}`, { asOf, values: file.source.values, maxCellChars: config.limits.maxCellChars }));
           }
           // Staged: the private copies are no longer needed; the file's rule and counts.
           for (const t of prepared.temps) fs.rmSync(t, { recursive: true, force: true });

@@ -63,6 +63,8 @@ export interface StageOptions {
   /** Date for the ID statistics (a birth date after it is invalid). */
   asOf: string;
   values: ValueMap;
+  /** limits.maxCellChars (named in the reason of a too long cell). */
+  maxCellChars?: number;
 }
 
 /** DuckDB's reasons for refusing a CSV row, in Chinese. */
@@ -87,7 +89,7 @@ const EXCEL000_SHARE = 0.02;
 export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: StageInput, table: string, options: StageOptions): Promise<StagedFile> {
   const step = `stage ${def.name} into ${table}`;
   const rejects = `${table}_ragged`;
-  const typed = typedSelectSql(def, input, readCsvSql(input, rejects), { values: options.values, roster: def.name === 'roster' });
+  const typed = typedSelectSql(def, input, readCsvSql(input, rejects), { values: options.values, roster: def.name === 'roster', maxCellChars: options.maxCellChars });
   const t = quoteIdent(table);
   let fallback: string | undefined;
   try {

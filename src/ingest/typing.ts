@@ -46,7 +46,7 @@ export const VALUE_REASONS: Record<string, (label: string) => string> = {
   ambiguous_date: (l) => `${l}是带小数的数字（如 2014.07），无法确定是哪一天`,
   excel_number: (l) => `${l}被 Excel 当作数字保存过，后几位已丢失`,
   number_date: (l) => `${l}是数字，但不是可识别的日期（按 Excel 日期序号换算不在 1900–2100 年之间）`,
-  too_long: (l) => `${l}超过单元格长度的上限（limits.maxCellChars，默认 ${MAX_CELL_CHARS} 个字符，即 Excel 单元格的上限），多半是文件损坏或引号不配对`,
+  too_long: (l) => `${l}超过单元格长度的上限（limits.maxCellChars）：多半是文件损坏或引号不配对`,
   bad_date: (l) => `${l}不是可识别的日期`,
   bad_number: (l) => `${l}不是数字`,
   bad_value: (l) => `${l}的值无法识别`,
@@ -107,6 +107,8 @@ export interface TypingOptions {
   values: ValueMap;
   /** Roster: rows are never rejected for their ID (missing → Q1), household fields filled later. */
   roster: boolean;
+  /** limits.maxCellChars, named in the reason of a too long cell. */
+  maxCellChars?: number;
 }
 
 /**
@@ -269,7 +271,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   FROM ${from}`;
   const keys = [...new Set([...checks, ...warnings].flatMap((c) => c.keys).concat(householdKeys(householdFields), options.roster ? [HOUSEHOLD_ID_FILLED] : []))];
   const reasonOf = (key: string) =>
-    keys.length ? `CASE ${key} ${keys.map((k) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(reasonText(k, labels, def))}`).join(' ')} END` : 'NULL';
+    keys.length ? `CASE ${key} ${keys.map((k) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(reasonText(k, labels, def, options.maxCellChars ?? MAX_CELL_CHARS))}`).join(' ')} END` : 'NULL';
   return { select, reasonOf, householdFields };
 }
 
@@ -279,12 +281,13 @@ function householdKeys(fields: FieldDef[]): string[] {
   return fields.flatMap((fd) => [...codes, ...codes.map((c) => `${c}_filled`), 'household_missing'].map((c) => `${c}:${fd.name}`));
 }
 
-function reasonText(key: string, labels: Map<string, string>, def: DatasetDef): string {
+function reasonText(key: string, labels: Map<string, string>, def: DatasetDef, maxCellChars: number): string {
   const [code, field] = key.split(':') as [string, string];
+  if (code === 'too_long') return `${labels.get(field) ?? field}超过 ${maxCellChars} 个字符（单元格长度的上限 limits.maxCellChars${maxCellChars === MAX_CELL_CHARS ? '，即 Excel 的上限' : ''}），多半是文件损坏或引号不配对`;
   const label = labels.get(field) ?? field;
   if (code === 'household_missing') return `本户（户编号相同的各行）都没有可用的${label}`;
   if (key === HOUSEHOLD_ID_FILLED) return `${label}为空，本行也没有本户的其他信息：按花名册格式取上方最近一行的户编号`;
-  if (code.endsWith('_filled')) return `${reasonText(`${code.slice(0, -'_filled'.length)}:${field}`, labels, def)}，已按本户其他行（户主行）的值补全`;
+  if (code.endsWith('_filled')) return `${reasonText(`${code.slice(0, -'_filled'.length)}:${field}`, labels, def, maxCellChars)}，已按本户其他行（户主行）的值补全`;
   const text = (VALUE_REASONS[code] ?? ((l: string) => `${l}：${code}`))(label);
   const values = def.fields.find((fd) => fd.name === field)?.values;
   if (code === 'bad_value' && values) return `${text}（可用值：${Object.values(values).flat().join('、')}）`;

@@ -1,16 +1,17 @@
 import { checkQualityGate, type GateResult } from '../ingest/quality.js';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DATE, DOUBLE, type DuckDBType, DuckDBDateValue, INTEGER, LIST, MAP, VARCHAR, type DuckDBValue, listValue, mapValue } from '@duckdb/node-api';
 import type { Config } from '../config/config.js';
-import { formatLocal } from '../core/time.js';
+import { formatLocal, localDate } from '../core/time.js';
 import { canonicalJson } from '../config/config.js';
 import { StepError, UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { packageRoot } from '../core/paths.js';
 import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, sqlTimestamp, type TypedParams } from '../core/sql.js';
-import type { Store } from '../core/store.js';
+import { type Store, workspaceSecret } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
 import { CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
@@ -223,8 +224,22 @@ export interface PlannedRule {
   requiresNonEmpty: ParameterName[];
 }
 
+/**
+ * How lead keys are made: 'hmac-sha256' (keyed with the workspace's secret; runs from version
+ * 0.2) or 'sha256' (runs made before, replayed as they were).
+ */
+export type LeadKeyScheme = 'hmac-sha256' | 'sha256';
+
+/** The inner and outer pads of HMAC-SHA-256 for a key (hex), for the SQL in executePlan. */
+export function hmacPads(key: Buffer): { ipad: string; opad: string } {
+  const block = Buffer.alloc(64);
+  (key.length > 64 ? crypto.createHash('sha256').update(key).digest() : key).copy(block);
+  return { ipad: Buffer.from(block.map((b) => b ^ 0x36)).toString('hex'), opad: Buffer.from(block.map((b) => b ^ 0x5c)).toString('hex') };
+}
+
 /** Everything that decides a run's result. Recorded with the run; a re-run replays it. */
 export interface RunPlan {
+  leadKeyScheme: LeadKeyScheme;
   asOf: string;
   dataAsOf: string | null;
   snapshots: Partial<Record<DatasetName, number>>;
@@ -261,11 +276,14 @@ export async function planFromConfig(store: Store, config: Config, asOf: string,
   const { rules, problems } = loadCatalogue();
   if (problems.length) throw new UserError('E_RULES', `规则文件有 ${problems.length} 处问题：\n  ${problems.join('\n  ')}`, { hint: '修正 src/rules/sql 中的规则文件。' });
   const pinnedAt = dataAsOf ? await dataAsOfTimestamp(store, dataAsOf, config.timeZone) : null;
+  if (pinnedAt !== null && pinnedAt > sqlTimestamp(new Date())) {
+    throw new UserError('E_USAGE', `--data-as-of ${dataAsOf} 在现在之后：那时的数据还不存在`, { hint: '要使用最新导入的数据，不写 --data-as-of；要看过去某时的数据，写那个时间。' });
+  }
   const snapshots = await pinSnapshots(store, pinnedAt);
   if (pinnedAt !== null && snapshots.roster === undefined) {
     const [first] = await queryStep<{ at: string | null }>(store.conn, 'first roster snapshot', "SELECT min(created_at)::VARCHAR AS at FROM snapshot WHERE dataset = 'roster'");
     if (first?.at) {
-      throw new UserError('E_NO_DATA_THEN', `--data-as-of ${dataAsOf} 时还没有导入过建档立卡名册（最早的一次导入在 ${formatLocal(first.at, config.timeZone)}）`, {
+      throw new UserError('E_NO_DATA_THEN', `--data-as-of ${dataAsOf} 时还没有导入过建档立卡名册（最早的一次导入在 ${formatLocal(first.at, config.timeZone, { seconds: true })}）`, {
         hint: '用 bidui snapshots 查看各数据集的导入时间，选一个此后的时间。',
       });
     }
@@ -279,6 +297,7 @@ export async function planFromConfig(store: Store, config: Config, asOf: string,
       params: r.params, needs: r.needs, requiresNonEmpty: r.requiresNonEmpty ?? [],
     })),
     parameters: config.rules,
+    leadKeyScheme: 'hmac-sha256',
     prelude: fs.readFileSync(PRELUDE_FILE(), 'utf8'),
     flags: fs.readFileSync(FLAGS_FILE(), 'utf8'),
     configHash: config.hash,
@@ -288,6 +307,7 @@ export async function planFromConfig(store: Store, config: Config, asOf: string,
 
 interface RecordedRun {
   run_id: number;
+  lead_key_scheme: LeadKeyScheme;
   as_of: string;
   data_as_of: string | null;
   config_hash: string;
@@ -322,6 +342,7 @@ export async function planFromRun(store: Store, runId: number): Promise<{ plan: 
   return {
     recorded: run,
     plan: {
+      leadKeyScheme: run.lead_key_scheme,
       asOf: run.as_of, dataAsOf: run.data_as_of, snapshots, rules, parameters: JSON.parse(run.params_json) as ParameterValues,
       prelude: run.prelude_sql, flags: run.flags_sql, configHash: run.config_hash, configJson: run.config_json,
     },
@@ -411,9 +432,14 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     FROM m_hit h JOIN m_rule r USING (rule) JOIN m_household hh ON hh.household_id = h.key
     WHERE r.target = 'roster_household'`);
 
-  // One lead per (category, household); its key depends on nothing but those two. Priority: the
+  // One lead per (category, household); its key depends on nothing but those two and the
+  // workspace's secret (keyed: a masked ID cannot be found by hashing candidates). Priority: the
   // sum of the weights of its distinct rules (more rules and graver ones first).
   const code = Object.entries(CATEGORY_CODE).map(([c, k]) => `WHEN ${quoteLiteral(c)} THEN ${quoteLiteral(k)}`).join(' ');
+  const keyed = plan.leadKeyScheme === 'hmac-sha256' ? hmacPads(await workspaceSecret(store)) : undefined;
+  const digest = keyed
+    ? `sha256(unhex(${quoteLiteral(keyed.opad)}) || unhex(sha256(unhex(${quoteLiteral(keyed.ipad)}) || encode(category || '|' || household_key))))`
+    : `sha256(category || '|' || household_key)`;
   await runStep(conn, 'leads', `
     CREATE OR REPLACE TEMP TABLE m_lead AS
     WITH hr AS (SELECT DISTINCT category, household_key, rule FROM m_evidence),
@@ -425,7 +451,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
       SELECT category, household_key, min(township) AS township, min(village) AS village, count(DISTINCT id_number)::INTEGER AS members
       FROM m_evidence GROUP BY category, household_key
     )
-    SELECT (CASE category ${code} END) || '-' || substr(sha256(category || '|' || household_key), 1, 16) AS lead_key,
+    SELECT (CASE category ${code} END) || '-' || substr(${digest}, 1, 16) AS lead_key,
            category, household_key, township, village, rules, rule_count, priority, members, NULL::VARCHAR AS flags
     FROM pr JOIN pl USING (category, household_key)`);
 
@@ -494,9 +520,12 @@ async function asOfNotes(store: Store, plan: RunPlan): Promise<string[]> {
 }
 
 /** A new run's purpose, and why a run asked for as nightly is an analysis. */
-function purposeOf(options: Pick<MatchOptions, 'intent' | 'asOf' | 'dataAsOf'>, baseline: { asOf: string } | undefined): { purpose: Purpose; because: string | undefined } {
+function purposeOf(options: Pick<MatchOptions, 'intent' | 'asOf' | 'dataAsOf'>, baseline: { asOf: string } | undefined, today: string): { purpose: Purpose; because: string | undefined } {
   if (options.intent === 'analysis') return { purpose: 'analysis', because: undefined };
   if (options.dataAsOf !== undefined) return { purpose: 'analysis', because: '使用了 --data-as-of 指定的历史数据' };
+  // A run dated after today (--allow-future) is a projection: were it a baseline, every night
+  // until that date would be dated before it, and so an analysis.
+  if (options.asOf > today) return { purpose: 'analysis', because: `比对日期在今天（${today}）之后` };
   if (baseline && options.asOf < baseline.asOf) return { purpose: 'analysis', because: `比对日期早于上次交付的每晚运行的比对日期（${baseline.asOf}）` };
   return { purpose: 'nightly', because: undefined };
 }
@@ -508,14 +537,14 @@ export async function recordRun(store: Store, plan: RunPlan, executed: Executed,
     const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
     await runStep(conn, 'insert run',
       `INSERT INTO run (run_id, as_of, data_as_of, started_at, finished_at, status, bidui_version, duckdb_version, config_hash, config_json,
-         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json, purpose, baseline_run_id)
+         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json, purpose, baseline_run_id, lead_key_scheme)
        VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory, $quality,
-         $purpose, $baseline)`,
+         $purpose, $baseline, $scheme)`,
       {
         id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: sqlTimestamp(started), status: executed.status, version: BIDUI_VERSION,
         duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
         prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory), quality: canonicalJson(quality),
-        purpose, baseline: baselineRunId ?? null,
+        purpose, baseline: baselineRunId ?? null, scheme: plan.leadKeyScheme,
       });
     await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' });
     return id;
@@ -539,7 +568,7 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   const notes = await asOfNotes(store, plan);
   const executed = await executePlan(store, plan, options.progress);
   const baseline = await lastDeliveredNightly(store);
-  const { purpose, because } = purposeOf(options, baseline);
+  const { purpose, because } = purposeOf(options, baseline, localDate(config.timeZone));
   const runId = await recordRun(store, plan, executed, started, quality, purpose, baseline?.runId);
   options.progress.done();
   log().info({ runId, asOf: plan.asOf, purpose, baseline: baseline?.runId ?? null, leads: executed.total, status: executed.status }, 'match finished');

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS run (
   leads_by_category VARCHAR NOT NULL,
   quality_json VARCHAR NOT NULL DEFAULT '{}',
   purpose VARCHAR NOT NULL DEFAULT 'analysis',
-  baseline_run_id INTEGER
+  baseline_run_id INTEGER,
+  lead_key_scheme VARCHAR NOT NULL DEFAULT 'hmac-sha256'
 );
 CREATE TABLE IF NOT EXISTS run_rule (
   run_id INTEGER NOT NULL,
@@ -97,4 +98,13 @@ ALTER TABLE run ADD COLUMN IF NOT EXISTS purpose VARCHAR DEFAULT 'analysis';
 ALTER TABLE run ADD COLUMN IF NOT EXISTS baseline_run_id INTEGER;
 UPDATE run SET purpose = CASE WHEN data_as_of IS NULL THEN 'nightly' ELSE 'analysis' END,
   baseline_run_id = (SELECT max(p.run_id) FROM run p WHERE p.run_id < run.run_id);
+`;
+
+/**
+ * Store version 3 → 4 (match's part): lead keys keyed with the workspace's secret from now on;
+ * the runs made before keep the unkeyed keys their reports carry.
+ */
+export const MATCH_MIGRATION_V4 = `
+ALTER TABLE run ADD COLUMN IF NOT EXISTS lead_key_scheme VARCHAR DEFAULT 'hmac-sha256';
+UPDATE run SET lead_key_scheme = 'sha256';
 `;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { privateDir, unwritableDir } from '../core/files.js';
+import { keepOnExit, removeOnExit } from '../core/workspace.js';
 import { failpoint } from '../core/failpoint.js';
 import { log } from '../core/log.js';
 
@@ -62,30 +63,30 @@ export function checkOutputDir(out: string): void {
 }
 
 /**
- * Put back what a killed bidui left beside `out`: if the swap was cut between its two renames,
- * the previous outputs are moved back; unfinished new outputs are removed. Call under the
+ * Put back what a killed bidui left beside `out` (and beside its siblings: one folder per night
+ * leaves a new name each night): if a swap was cut between its two renames, the previous
+ * outputs are moved back; unfinished new outputs (names and IDs) are removed. Call under the
  * workspace lock.
  */
 export function recoverOutputDir(out: string): void {
-  const dir = path.resolve(out);
-  const parent = path.dirname(dir);
-  const prefix = `.${path.basename(dir)}.bidui-`;
+  const parent = path.dirname(path.resolve(out));
   let names: string[];
   try {
-    names = fs.readdirSync(parent).filter((n) => n.startsWith(prefix));
+    names = fs.readdirSync(parent);
   } catch {
     return;
   }
   for (const name of names.sort()) {
-    const m = /^(new|old)-([0-9]+)$/.exec(name.slice(prefix.length));
-    if (!m || Number(m[2]) === process.pid || pidAlive(Number(m[2]))) continue;
+    const m = /^\.(.+)\.bidui-(new|old)-([0-9]+)$/.exec(name);
+    if (!m || Number(m[3]) === process.pid || pidAlive(Number(m[3]))) continue;
     const p = path.join(parent, name);
-    if (m[1] === 'old' && !fs.existsSync(dir)) {
-      fs.renameSync(p, dir);
-      log().warn({ out: dir }, 'previous outputs put back after an interrupted swap');
+    const target = path.join(parent, m[1]!);
+    if (m[2] === 'old' && !fs.existsSync(target)) {
+      fs.renameSync(p, target);
+      log().warn({ out: target }, 'previous outputs put back after an interrupted swap');
     } else {
       fs.rmSync(p, { recursive: true, force: true });
-      log().info({ out: dir, removed: name }, 'unfinished outputs of a dead process removed');
+      log().info({ out: target, removed: name }, 'unfinished outputs of a dead process removed');
     }
   }
 }
@@ -97,6 +98,8 @@ export function beginOutput(out: string): string {
   recoverOutputDir(dir);
   const staging = path.join(path.dirname(dir), `.${path.basename(dir)}.bidui-new-${process.pid}`);
   fs.rmSync(staging, { recursive: true, force: true });
+  // Removed if this process ends before the report is in place (Ctrl-C, kill): it holds lists.
+  removeOnExit(staging);
   try {
     fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
     privateDir(staging);
@@ -122,10 +125,12 @@ export function commitOutput(staging: string, out: string): void {
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   failpoint('output:mid-swap');
   fs.renameSync(staging, dir);
+  keepOnExit(staging);
   fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Remove a staging folder that will not be committed (a failure while writing). */
 export function abandonOutput(staging: string): void {
   fs.rmSync(staging, { recursive: true, force: true });
+  keepOnExit(staging);
 }

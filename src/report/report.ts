@@ -116,25 +116,25 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
   // Township answers imported before the run finished (so reports of a run never change).
   await runStep(conn, 'report: feedback', `
     CREATE OR REPLACE TEMP TABLE r_feedback AS
-    SELECT f.lead_key,
+    SELECT f.category, f.household_key,
            arg_max(f.result, {'i': f.import_id, 'r': f.source_row}) AS last_result,
            arg_max(f.note, {'i': f.import_id, 'r': f.source_row}) AS last_note,
            arg_max(f.evidence_refs, {'i': f.import_id, 'r': f.source_row}) AS answered_refs
     FROM feedback f JOIN feedback_import i USING (import_id)
     WHERE i.imported_at <= (SELECT finished_at FROM run WHERE run_id = $run)
-    GROUP BY f.lead_key`, { run: runId });
+    GROUP BY f.category, f.household_key`, { run: runId });
   // A lead answered 不属实 is not issued again unless a new piece of evidence appeared.
   await runStep(conn, 'report: leads', `
     CREATE OR REPLACE TEMP TABLE r_lead AS
     SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
            CASE WHEN fb.last_result = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
-                WHEN p.lead_key IS NULL THEN '新增' ELSE '持续' END AS status,
+                WHEN p.prev_key IS NULL THEN '新增' ELSE '持续' END AS status,
            fb.last_result, fb.last_note,
            ${CATEGORY_ORDER} AS category_order
     FROM ${tables.lead} l
-    LEFT JOIN (SELECT lead_key FROM lead WHERE run_id = $prev) p USING (lead_key)
-    LEFT JOIN r_feedback fb USING (lead_key)
-    LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev USING (lead_key)
+    LEFT JOIN (SELECT category, household_key, lead_key AS prev_key FROM lead WHERE run_id = $prev) p USING (category, household_key)
+    LEFT JOIN r_feedback fb USING (category, household_key)
+    LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev ON ev.lead_key = l.lead_key
     WHERE l.run_id = $run`, { run: runId, prev });
   await runStep(conn, 'report: evidence', `
     CREATE OR REPLACE TEMP TABLE r_evidence AS
@@ -156,7 +156,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     SELECT p.lead_key, p.category, coalesce(p.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township, coalesce(p.village, '') AS village,
            ${maskSql('p.household_key', mask)} AS household_key, p.rules, ${CATEGORY_ORDER.replace(/category/g, 'p.category')} AS category_order
     FROM lead p
-    WHERE p.run_id = $prev AND p.lead_key NOT IN (SELECT lead_key FROM ${tables.lead} WHERE run_id = $run)`, { run: runId, prev });
+    WHERE p.run_id = $prev AND NOT EXISTS (SELECT 1 FROM ${tables.lead} x WHERE x.run_id = $run AND x.category = p.category AND x.household_key = p.household_key)`, { run: runId, prev });
 }
 
 /** A CSV of a query; every text cell safe to open in a spreadsheet (list-format.ts csvSafe). */
@@ -289,4 +289,34 @@ export async function writeGateWorkbooks(store: Store, out: string, asOf: string
     abandonOutput(staging);
     throw error;
   }
+}
+
+/**
+ * A report moved into place whose delivery was not recorded (the process was killed between the
+ * two): found by its manifest in `out` — the same run, started at the same moment with the same
+ * configuration — and recorded now, before the next run chooses its baseline.
+ */
+export async function repairDelivery(store: Store, out: string): Promise<number | undefined> {
+  let manifest: { run_id?: unknown; run_started_at?: unknown; config_hash?: unknown; ids_masked?: unknown };
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(out, 'manifest.json'), 'utf8');
+    manifest = JSON.parse(text) as typeof manifest;
+  } catch {
+    return undefined;
+  }
+  if (typeof manifest.run_id !== 'number' || typeof manifest.ids_masked !== 'boolean') return undefined;
+  const [run] = await queryStep<{ started_at: string; config_hash: string; delivered: boolean }>(store.conn, 'report: delivered?',
+    `SELECT started_at, config_hash, EXISTS (SELECT 1 FROM report_delivery d WHERE d.run_id = r.run_id AND d.masked = $masked) AS delivered
+     FROM run r WHERE run_id = $run`, { run: manifest.run_id, masked: manifest.ids_masked });
+  if (!run || run.delivered || run.started_at !== manifest.run_started_at || run.config_hash !== manifest.config_hash) return undefined;
+  const runId = manifest.run_id;
+  const masked = manifest.ids_masked;
+  await inTransaction(store.conn, 'report: delivery found', async () => {
+    await runStep(store.conn, 'report: keep manifest', 'DELETE FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked });
+    await runStep(store.conn, 'report: keep manifest', 'INSERT INTO report_manifest VALUES ($run, $masked, $json)', { run: runId, masked, json: text });
+    await runStep(store.conn, 'report: delivered', 'INSERT INTO report_delivery VALUES ($run, $masked, $out, now()::TIMESTAMP)', { run: runId, masked, out: path.resolve(out) });
+  });
+  log().warn({ runId }, 'delivery of a report already in place recorded');
+  return runId;
 }

@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type ExcelJSNamespace from 'exceljs';
 import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import iconv from 'iconv-lite';
 import { readCsvFile as csv, runCli, testDir } from './helpers.js';
+
+/** A township CSV list as rows of cells (header first). */
+const readList = (file: string): string[][] => parse(fs.readFileSync(file), { bom: true, relax_column_count: true }) as string[][];
+const writeList = (file: string, rows: string[][], encoding: 'utf-8-bom' | 'gbk' = 'utf-8-bom') =>
+  fs.writeFileSync(file, encoding === 'gbk' ? iconv.encode(stringify(rows), 'gbk') : `\uFEFF${stringify(rows)}`);
+/** What Excel makes of a number too long for it, as it shows and saves it (5.22625E+14). */
+const excelNumber = (digits: string) => Number(digits).toPrecision(6).replace('e+', 'E+');
 
 
 /** Fill 核实结果/核实说明 of the given leads in a township workbook, as a township would. */
@@ -39,7 +49,9 @@ describe('township feedback', () => {
     config = path.join(county, 'bidui.config.json');
     expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out1'), '--quiet']).code).toBe(0);
     const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
-    township = leads[0]!.township!;
+    const counts = new Map<string, number>();
+    for (const l of leads) if (l.township !== '未知乡镇') counts.set(l.township!, (counts.get(l.township!) ?? 0) + 1);
+    township = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
     keys = leads.filter((l) => l.township === township).map((l) => l.lead_key!).slice(0, 3);
     expect(keys).toHaveLength(3);
   });
@@ -56,9 +68,10 @@ describe('township feedback', () => {
     const r = runCli(['feedback', 'import', '--config', config, bad, csvBad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/没有导入任何内容/);
-    expect(r.stderr).toMatch(/核实结果「是的」无效/);
+    // 是的 could be anything a cadre typed (a name too): not quoted, the row is named.
+    expect(r.stderr).toMatch(/第 \d+ 行：核实结果无效，应为 属实、不属实、已整改 之一/);
     expect(r.stderr).toMatch(/「户编号\/户号」与线索/);
-    expect(r.stderr).toMatch(/bad\.csv 「漏评」第 2 行：线索编号「L-0000000000000000」不是本工作区/);
+    expect(r.stderr).toMatch(/bad\.csv：这份清单不是本工作区生成的（其中的线索编号都不属于本工作区）/);
     expect(r.stderr).toMatch(/第 \d+ 行/);
     expect(runCli(['report', '--config', config, '--run', '1', '--out', path.join(t.dir, 'check'), '--quiet']).code).toBe(0);
     expect(csv(path.join(t.dir, 'check', 'leads.csv')).every((l) => l.verification === '')).toBe(true);
@@ -91,5 +104,88 @@ describe('township feedback', () => {
     // The first run's report is unchanged by feedback imported after it: still verifiable.
     expect(runCli(['verify', '1', '--config', config, '--quiet']).code).toBe(0);
     expect(runCli(['verify', '2', '--config', config, '--quiet']).code).toBe(0);
+  });
+
+  it('refuses answers for another township, edited evidence or members, and lists from another workspace, row by row', async () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const other = leads.find((l) => l.township !== township && l.township !== '未知乡镇')!;
+    const ours = leads.filter((l) => l.township === township).map((l) => l.lead_key!).slice(3, 6);
+    expect(ours).toHaveLength(3);
+    // A township's workbook: one row now names another township's lead (marked 不属实), one row's evidence edited.
+    const src = path.join(t.dir, 'out1', 'townships', `${township}.xlsx`);
+    const edited = path.join(t.dir, 'edited.xlsx');
+    await answer(src, edited, { [ours[0]!]: ['不属实', '不是本乡镇的人'], [ours[1]!]: ['属实', ''] }, (header, row) => {
+      const key = String(row.getCell(header.indexOf('线索编号') + 1).value);
+      if (key === ours[0]) row.getCell(header.indexOf('线索编号') + 1).value = other.lead_key!;
+      if (key === ours[1]) row.getCell(header.indexOf('证据') + 1).value = `${String(row.getCell(header.indexOf('证据') + 1).value)}（已补充）`;
+    });
+    // The township's CSV: a member edited, and a row copied in from the other township's CSV.
+    const list = readList(path.join(t.dir, 'out1', 'townships', `${township}.csv`));
+    const otherList = readList(path.join(t.dir, 'out1', 'townships', `${other.township}.csv`));
+    const h = list[0]!;
+    const col = (name: string) => h.indexOf(name);
+    const mine = list.findIndex((r) => r[col('线索编号')] === ours[2]);
+    list[mine]![col('涉及成员')] = '某某 123';
+    list[mine]![col('核实结果')] = '属实';
+    const copied = [...otherList.find((r) => r[col('线索编号')] === other.lead_key)!];
+    copied[col('核实结果')] = '不属实';
+    list.push(copied);
+    const editedCsv = path.join(t.dir, 'edited.csv');
+    writeList(editedCsv, list);
+    // A list from another workspace over the same data (its own secret, so its own keys).
+    const county2 = path.join(t.dir, 'county2');
+    fs.cpSync(path.join(t.dir, 'county'), county2, { recursive: true, filter: (f) => !f.includes(`${path.sep}workspace`) });
+    expect(runCli(['run', '--config', path.join(county2, 'bidui.config.json'), '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out-w2'), '--quiet']).code).toBe(0);
+    const foreign = path.join(t.dir, 'foreign.xlsx');
+    const foreignKey = csv(path.join(t.dir, 'out-w2', 'leads.csv')).find((l) => l.township === township)!.lead_key!;
+    await answer(path.join(t.dir, 'out-w2', 'townships', `${township}.xlsx`), foreign, { [foreignKey]: ['不属实', ''] });
+
+    const r = runCli(['feedback', 'import', '--config', config, edited, editedCsv, foreign]);
+    if (process.env.KEEP) fs.cpSync(t.dir, '/tmp/fbdebug', { recursive: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/没有导入任何内容/);
+    expect(r.stderr).toContain(`edited.xlsx 「${other.category}」第`);
+    expect(r.stderr).toContain(`线索「${other.lead_key}」属于「${other.township}」，不是这份「${township}」清单的线索`);
+    expect(r.stderr).toMatch(/edited\.xlsx 「[^」]+」第 \d+ 行：「涉及成员」「证据」等列与 bidui 生成时不同（校验码不符）/);
+    expect(r.stderr).toMatch(new RegExp(`edited\\.csv 「[^」]+」第 ${mine + 1} 行：「涉及成员」「证据」等列与 bidui 生成时不同`));
+    expect(r.stderr).toMatch(new RegExp(`edited\\.csv 「[^」]+」第 ${list.length} 行：线索「${other.lead_key}」属于「${other.township}」`));
+    expect(r.stderr).toMatch(/foreign\.xlsx：这份清单不是本工作区生成的（工作区标识 [0-9A-F]{8}，本工作区为 [0-9A-F]{8}）/);
+    expect(r.stderr).toMatch(/核实结果有 5 处问题/);
+  });
+
+  it('reads lists as spreadsheets save them: GBK CSV, keys turned into numbers, lists from before the checksum', async () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const numeric = leads.find((l) => l.township === township && /^[0-9]{12,}$/.test(l.household_key!) && !keys.includes(l.lead_key!))!;
+    expect(numeric).toBeDefined();
+    // Excel on Chinese Windows: saved as "CSV" in GBK, no BOM, the 户编号 shown and saved as 5.22625E+14.
+    const list = readList(path.join(t.dir, 'out1', 'townships', `${township}.csv`));
+    const h = list[0]!;
+    const row = list.find((r) => r[h.indexOf('线索编号')] === numeric.lead_key)!;
+    row[h.indexOf('户编号/户号')] = excelNumber(numeric.household_key!);
+    row[h.indexOf('核实结果')] = '属实';
+    row[h.indexOf('核实说明')] = '已入户核实';
+    const gbk = path.join(t.dir, `${township}-gbk.csv`);
+    writeList(gbk, list, 'gbk');
+    expect(fs.readFileSync(gbk).subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(false);
+    // A list written before the checksum: no 乡镇 and no 校验码 columns.
+    const other = leads.find((l) => l.township !== township && l.township !== '未知乡镇')!;
+    const old = readList(path.join(t.dir, 'out1', 'townships', `${other.township}.csv`));
+    const drop = [old[0]!.indexOf('乡镇'), old[0]!.indexOf('校验码')];
+    const oldRows = old.map((r) => r.filter((_, i) => !drop.includes(i)));
+    const oh = oldRows[0]!;
+    oldRows.find((r) => r[oh.indexOf('线索编号')] === other.lead_key)![oh.indexOf('核实结果')] = '已整改';
+    const oldFile = path.join(t.dir, 'old.csv');
+    writeList(oldFile, oldRows);
+
+    const r = runCli(['feedback', 'import', '--config', config, gbk, oldFile]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`${township}-gbk\\.csv\\s+已导入\\s+1`));
+    expect(r.stdout).toMatch(/old\.csv\s+已导入\s+1/);
+    expect(r.stdout).toMatch(/注意：old\.csv：由旧版本 bidui 生成，没有「校验码」列/);
+    // The next run shows the answers (run 1's own report stays as it was delivered).
+    expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'check2'), '--quiet']).code).toBe(0);
+    const after = Object.fromEntries(csv(path.join(t.dir, 'check2', 'leads.csv')).map((l) => [l.lead_key, l.verification]));
+    expect([after[numeric.lead_key!], after[other.lead_key!]]).toEqual(['属实', '已整改']);
   });
 });

@@ -99,7 +99,7 @@ describe('bidui run and report on a generated county', () => {
     expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
-    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实结果', '核实说明']);
+    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实结果', '核实说明', '校验码']);
     expect(sheet.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
     expect(sheet.autoFilter).toBeTruthy();
     const idCol = header.indexOf('户编号/户号') + 1;

@@ -137,3 +137,18 @@ describe('masked IDs stay masked', () => {
     }
   });
 });
+
+describe('key columns a spreadsheet turned into numbers', () => {
+  it('are the lead key to the digits that survive, and nothing else', async () => {
+    const { numberDamageOf } = await import('../src/audit/feedback.js');
+    expect(numberDamageOf('5.22625E+14', '522625204000130')).toBe(true);
+    expect(numberDamageOf('5.22625E+17', '522625198001011234')).toBe(true);
+    expect(numberDamageOf('522625198001011000', '522625198001011234')).toBe(true);
+    expect(numberDamageOf('123', '0123')).toBe(true);
+    expect(numberDamageOf('5.22626E+14', '522625204000130')).toBe(false);
+    expect(numberDamageOf('5.22625E+15', '522625204000130')).toBe(false);
+    expect(numberDamageOf('522625198001012000', '522625198001011234')).toBe(false);
+    expect(numberDamageOf('5.22625E+14', 'H522625204000130')).toBe(false);
+    expect(numberDamageOf('5.22625E+14', '522625****0130')).toBe(false);
+  });
+});

@@ -3,12 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import ExcelJS, { resetXlsxDecoder } from '../core/exceljs.js';
-import { UserError } from '../core/errors.js';
+import { maskDigitRuns, quotable, UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { inTransaction, queryStep, runStep } from '../core/sql.js';
-import type { Store } from '../core/store.js';
+import { type Store, workspaceSecret } from '../core/store.js';
+import { decryptWorkbook, isEncryptedWorkbook, townshipPassword } from '../core/office-crypto.js';
+import { scanFile } from '../ingest/file-scan.js';
+import { safeFileName } from '../report/township.js';
+import { chooseEncoding } from '../ingest/readers/decode.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, VERIFY_NOTE, VERIFY_RESULT } from '../report/list-format.js';
+import { csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -22,6 +26,8 @@ export const ANSWERS = ['属实', '不属实', '已整改'] as const;
 
 export interface FeedbackResult {
   files: { file: string; status: 'imported' | 'already'; answered: number; unanswered: number }[];
+  /** What the office should know about files that were imported (e.g. lists from an older version). */
+  notes: string[];
 }
 
 interface Answer {
@@ -30,17 +36,30 @@ interface Answer {
   note: string;
   sheet: string;
   row: number;
-  household: string;
-  village: string;
-  rules: string;
+  /** The township the row's list was written for (说明 of a workbook, 乡镇 of a CSV row). */
+  township: string | null;
+  cells: Record<string, string>;
 }
 
 interface ParsedFile {
   file: string;
   sha256: string;
   runId: number | null;
+  /** The workspace mark in a workbook's 说明 sheet. */
+  mark: string | null;
+  /** Every lead key in the file, answered or not. */
+  keys: string[];
+  /** Whether the file has the 校验码 column (lists from version 0.3 on). */
+  checked: boolean;
   answers: Answer[];
   unanswered: number;
+}
+
+interface FileRows {
+  rows: { sheet: string; row: number; township: string | null; cells: Record<string, string> }[];
+  runId: number | null;
+  township: string | null;
+  mark: string | null;
 }
 
 const header = (key: string) => LIST_COLUMNS.find((c) => c.key === key)!.header;
@@ -51,20 +70,52 @@ const text = (v: unknown): string => {
   return String(v);
 };
 
-async function readRows(file: string, problems: string[]): Promise<{ rows: { sheet: string; row: number; cells: Record<string, string> }[]; runId: number | null }> {
+/**
+ * A feedback CSV's text: UTF-8 with or without BOM, GBK/GB18030 (what Excel on Chinese Windows
+ * saves as "CSV") or UTF-16 with BOM, told apart as ingest tells them (readers/decode.ts).
+ */
+async function decodeCsv(file: string): Promise<string> {
+  const encoding = chooseEncoding(await scanFile(file), 'auto');
+  return new TextDecoder(encoding).decode(fs.readFileSync(file));
+}
+
+/** Open passwords to try on an encrypted workbook, the likeliest first (output.encrypt). */
+type PasswordsFor = (fileName: string) => Promise<string[]>;
+
+async function readRows(file: string, problems: string[], passwordsFor: PasswordsFor): Promise<FileRows> {
   const name = path.basename(file);
-  const rows: { sheet: string; row: number; cells: Record<string, string> }[] = [];
+  const out: FileRows = { rows: [], runId: null, township: null, mark: null };
   if (/\.xlsx$/i.test(file)) {
     const wb = new ExcelJS.Workbook();
     resetXlsxDecoder();
     try {
-      await wb.xlsx.readFile(file);
+      let bytes: Buffer = fs.readFileSync(file);
+      if (isEncryptedWorkbook(bytes)) {
+        // A workbook bidui wrote with its township's open password comes back with it (Excel
+        // and WPS keep the password when the file is saved).
+        let plain: Buffer | undefined;
+        for (const password of await passwordsFor(name)) if ((plain = await decryptWorkbook(bytes, password))) break;
+        if (!plain) {
+          problems.push(`${name}：工作簿加了打开密码，但不是本工作区发给任何乡镇的密码——请导入本工作区生成的清单（密码不要改）`);
+          return out;
+        }
+        bytes = plain;
+      }
+      await wb.xlsx.load(bytes as unknown as ArrayBuffer);
     } catch (error) {
       problems.push(`${name}：无法读取（不是有效的 .xlsx 工作簿，可能已损坏或不是 bidui 生成的清单）`);
-      return { rows, runId: null };
+      return out;
     }
     const about = wb.getWorksheet('说明');
-    const runCell = about ? text(about.getCell('B3').value) : '';
+    const aboutValue = (label: string): string | null => {
+      if (!about) return null;
+      for (let r = 1; r <= Math.min(about.rowCount, 12); r++) if (text(about.getCell(r, 1).value).trim() === label) return text(about.getCell(r, 2).value).trim();
+      return null;
+    };
+    const runCell = aboutValue('运行编号') ?? '';
+    out.runId = /^[0-9]+$/.test(runCell) ? Number(runCell) : null;
+    out.township = aboutValue('乡镇') || null;
+    out.mark = aboutValue('工作区标识') || null;
     for (const category of CATEGORIES) {
       const ws = wb.getWorksheet(category);
       if (!ws) {
@@ -75,31 +126,37 @@ async function readRows(file: string, problems: string[]): Promise<{ rows: { she
       ws.eachRow((row, n) => {
         if (n === 1) return;
         const values = (row.values as unknown[]).slice(1);
-        rows.push({ sheet: category, row: n, cells: Object.fromEntries(headers.map((h, i) => [h, text(values[i]).trim()])) });
+        out.rows.push({ sheet: category, row: n, township: out.township, cells: Object.fromEntries(headers.map((h, i) => [h, text(values[i]).trim()])) });
       });
     }
-    return { rows, runId: /^[0-9]+$/.test(runCell) ? Number(runCell) : null };
+    return out;
   }
   if (/\.csv$/i.test(file)) {
     let records: Record<string, string>[];
     try {
-      records = parse(fs.readFileSync(file), { columns: true, bom: true, relax_column_count: true }) as Record<string, string>[];
+      records = parse(await decodeCsv(file), { columns: true, bom: true, relax_column_count: true, skip_empty_lines: true }) as Record<string, string>[];
     } catch (error) {
       problems.push(`${name}：不是有效的 CSV（${/Quote|quote/.test((error as Error).message) ? '引号不配对' : '格式无法识别'}）`);
-      return { rows, runId: null };
+      return out;
     }
     // The apostrophe report put before values a spreadsheet would run as formulas comes off.
-    records.forEach((r, i) => rows.push({ sheet: r['类别'] ?? '', row: i + 2, cells: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, csvUnsafe((v ?? '').trim())])) }));
-    return { rows, runId: null };
+    // A CSV list is for the township its first row names (lists before version 0.3 have no
+    // 乡镇 column: then the township is not known and not checked).
+    records.forEach((r, i) => {
+      const cells = Object.fromEntries(Object.entries(r).map(([k, v]) => [k.trim(), csvUnsafe((v ?? '').trim())]));
+      if (i === 0) out.township = cells['乡镇'] || null;
+      out.rows.push({ sheet: cells['类别'] ?? '', row: i + 2, township: out.township, cells });
+    });
+    return out;
   }
   problems.push(`${name}：只接受 bidui 生成的乡镇清单（.xlsx 或 .csv）`);
-  return { rows, runId: null };
+  return out;
 }
 
-async function parseFile(file: string, problems: string[]): Promise<ParsedFile> {
+async function parseFile(file: string, problems: string[], passwordsFor: PasswordsFor): Promise<ParsedFile> {
   const name = path.basename(file);
   const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  const { rows, runId } = await readRows(file, problems);
+  const { rows, runId, mark } = await readRows(file, problems, passwordsFor);
   const answers: Answer[] = [];
   let unanswered = 0;
   const required = [header('lead_key'), header('household_key'), header('rules_text'), VERIFY_RESULT, VERIFY_NOTE];
@@ -116,53 +173,108 @@ async function parseFile(file: string, problems: string[]): Promise<ParsedFile> 
     }
     const where = `${name} ${r.sheet ? `「${r.sheet}」` : ''}第 ${r.row} 行`;
     if (!(ANSWERS as readonly string[]).includes(result)) {
-      problems.push(`${where}：核实结果「${result}」无效，应为 ${ANSWERS.join('、')} 之一`);
+      problems.push(`${where}：核实结果${quotable(result, ANSWERS) ? `「${maskDigitRuns(result)}」` : ''}无效，应为 ${ANSWERS.join('、')} 之一`);
       continue;
     }
-    answers.push({
-      leadKey: r.cells[header('lead_key')] ?? '', result, note: r.cells[VERIFY_NOTE] ?? '', sheet: r.sheet, row: r.row,
-      household: r.cells[header('household_key')] ?? '', village: r.cells[header('village')] ?? '', rules: r.cells[header('rules_text')] ?? '',
-    });
+    answers.push({ leadKey: r.cells[header('lead_key')] ?? '', result, note: r.cells[VERIFY_NOTE] ?? '', sheet: r.sheet, row: r.row, township: r.township, cells: r.cells });
   }
-  return { file, sha256, runId, answers, unanswered };
+  const keys = [...new Set(rows.map((r) => r.cells[header('lead_key')] ?? '').filter(Boolean))];
+  return { file, sha256, runId, mark, keys, checked: firstRow ? ROW_CHECK in firstRow.cells : false, answers, unanswered };
 }
 
-/** Import township answers; all files are checked before anything is written. */
-export async function importFeedback(store: Store, files: string[]): Promise<FeedbackResult> {
+/**
+ * A key column that a spreadsheet turned into a number (Excel shows and saves an 18-digit
+ * 户编号 as 5.22625E+17, or keeps 15 digits and writes zeros after them): the same number as
+ * the lead's key to the digits that survive. Then it is the lead's key, not an edit.
+ */
+export function numberDamageOf(cell: string, key: string): boolean {
+  if (!/^[0-9]+$/.test(key) || cell === key) return false;
+  const m = /^([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]+)$/.exec(cell) ?? /^([0-9]+?)(0*)$/.exec(cell);
+  if (!m) return false;
+  const digits = cell.includes('E') || cell.includes('e') ? `${m[1]}${m[2] ?? ''}` : m[1]!;
+  const sig = digits.replace(/0+$/, '').length || 1;
+  if (sig > 15) return false;
+  return Number(cell) === Number(Number(key).toPrecision(sig)) && Math.abs(Number(cell) - Number(key)) < 10 ** (key.length - sig + 1);
+}
+
+/**
+ * Import township answers; all files are checked before anything is written. `passwordRound`:
+ * config output.passwordRound, for workbooks that come back with their open password (the
+ * passwords of every round up to it are tried, the township the file is named after first).
+ */
+export async function importFeedback(store: Store, files: string[], passwordRound = 1): Promise<FeedbackResult> {
   const { conn } = store;
   const problems: string[] = [];
   const parsed: ParsedFile[] = [];
+  const secret = await workspaceSecret(store);
+  const passwordsFor: PasswordsFor = async (fileName) => {
+    const townships = (await queryStep<{ t: string }>(conn, 'feedback: townships', 'SELECT DISTINCT coalesce(township, $unknown) AS t FROM lead ORDER BY t', { unknown: UNKNOWN_TOWNSHIP })).map((r) => r.t);
+    const named = (t: string) => fileName.startsWith(safeFileName(t));
+    const ordered = [...townships.filter(named), ...townships.filter((t) => !named(t))];
+    return Array.from({ length: passwordRound }, (_, i) => passwordRound - i).flatMap((round) => ordered.map((t) => townshipPassword(secret, t, round)));
+  };
   for (const file of files) {
     if (!fs.existsSync(file)) {
       problems.push(`${file}：文件不存在`);
       continue;
     }
-    parsed.push(await parseFile(path.resolve(file), problems));
+    parsed.push(await parseFile(path.resolve(file), problems, passwordsFor));
   }
+  const mark = workspaceMark(secret);
   const already = new Set((await queryStep<{ sha256: string }>(conn, 'feedback: imported files', 'SELECT sha256 FROM feedback_import')).map((r) => r.sha256));
+  const notes: string[] = [];
   // Check each answer against the lead it names, in the run the list came from (or the latest
-  // run that has the lead): the key columns must be as bidui wrote them.
+  // run that has the lead): the key columns must be as bidui wrote them, the lead must belong to
+  // the township the list was written for, and the row's checksum must hold.
   for (const f of parsed) {
     if (already.has(f.sha256)) continue;
+    const name = path.basename(f.file);
+    const known = f.keys.length === 0 ? 0 : Number((await queryStep<{ n: number }>(conn, 'feedback: known keys',
+      'SELECT count(DISTINCT lead_key)::INTEGER AS n FROM lead WHERE lead_key IN (SELECT unnest(from_json($keys, \'["VARCHAR"]\')))', { keys: JSON.stringify(f.keys) }))[0]!.n);
+    if ((f.mark !== null && f.mark !== mark) || (f.keys.length > 0 && known === 0)) {
+      problems.push(`${name}：这份清单不是本工作区生成的（${f.mark !== null && f.mark !== mark ? `工作区标识 ${f.mark}，本工作区为 ${mark}` : '其中的线索编号都不属于本工作区'}）——可能来自另一个县或另一个工作区，请导入到生成它的工作区`);
+      continue;
+    }
+    if (!f.checked && f.answers.length) notes.push(`${name}：由旧版本 bidui 生成，没有「${ROW_CHECK}」列：只核对了户编号、村、涉及规则和乡镇，没有核对「涉及成员」「证据」列`);
     for (const a of f.answers) {
-      const where = `${path.basename(f.file)} ${a.sheet ? `「${a.sheet}」` : ''}第 ${a.row} 行`;
-      const [lead] = await queryStep<{ run_id: number; household_key: string; village: string | null; rules: string }>(conn, 'feedback: lead',
-        `SELECT run_id, household_key, village, rules FROM lead WHERE lead_key = $key AND ($run IS NULL OR run_id = $run) ORDER BY run_id DESC LIMIT 1`,
-        { key: a.leadKey, run: f.runId });
+      const where = `${name} ${a.sheet ? `「${a.sheet}」` : ''}第 ${a.row} 行`;
+      const [lead] = await queryStep<{ run_id: number; household_key: string; village: string | null; rules: string; township: string; category: string }>(conn, 'feedback: lead',
+        `SELECT run_id, household_key, village, rules, coalesce(township, $unknown) AS township, category FROM lead
+         WHERE lead_key = $key AND ($run IS NULL OR run_id = $run)
+         ORDER BY (coalesce(township, $unknown) = $township) DESC, run_id DESC LIMIT 1`,
+        { key: a.leadKey, run: f.runId, township: a.township ?? '', unknown: UNKNOWN_TOWNSHIP });
       if (!lead) {
         problems.push(`${where}：线索编号「${a.leadKey}」不是本工作区${f.runId ? `运行 ${f.runId}` : ''}的线索`);
         continue;
       }
-      const masked = lead.household_key.length > 10 && a.household.includes('*')
+      if (a.township !== null && a.township !== lead.township) {
+        problems.push(`${where}：线索「${a.leadKey}」属于「${lead.township}」，不是这份「${a.township}」清单的线索——每个乡镇只能答复发给本乡镇的线索`);
+        continue;
+      }
+      const masked = lead.household_key.length > 10 && (a.cells[header('household_key')] ?? '').includes('*')
         ? `${lead.household_key.slice(0, 6)}${'*'.repeat(lead.household_key.length - 10)}${lead.household_key.slice(-4)}`
         : lead.household_key;
-      const ruleIds = a.rules.split('；').map((x) => x.split(' ')[0]).sort().join(',');
+      // A household key that a spreadsheet turned into a number is the lead's key, not an edit.
+      const cells = { ...a.cells };
+      const household = cells[header('household_key')] ?? '';
+      if (numberDamageOf(household, masked)) cells[header('household_key')] = masked;
+      const ruleIds = (cells[header('rules_text')] ?? '').split('；').map((x) => x.split(' ')[0]).sort().join(',');
       const edited = [
-        a.household !== masked ? header('household_key') : '',
-        (lead.village ?? '') !== a.village ? header('village') : '',
+        cells[header('household_key')] !== masked ? header('household_key') : '',
+        (lead.village ?? '') !== (cells[header('village')] ?? '') ? header('village') : '',
         ruleIds !== lead.rules.split(',').sort().join(',') ? header('rules_text') : '',
       ].filter(Boolean);
-      if (edited.length) problems.push(`${where}：${edited.map((e) => `「${e}」`).join('、')}与线索「${a.leadKey}」不符——清单中除核实结果和核实说明外的列不能修改`);
+      if (edited.length) {
+        problems.push(`${where}：${edited.map((e) => `「${e}」`).join('、')}与线索「${a.leadKey}」不符——清单中除核实结果和核实说明外的列不能修改`);
+        continue;
+      }
+      if (f.checked) {
+        const byKey = Object.fromEntries(LIST_COLUMNS.map((c) => [c.key, cells[c.header] ?? '']));
+        const expected = rowCheck(secret, a.township ?? lead.township, a.sheet || lead.category, byKey);
+        if ((cells[ROW_CHECK] ?? '') !== expected) {
+          problems.push(`${where}：${cells[ROW_CHECK] ? `「${header('members_text')}」「${header('evidence_text')}」等列与 bidui 生成时不同（${ROW_CHECK}不符）` : `「${ROW_CHECK}」被清空了`}——清单中除核实结果和核实说明外的列不能修改；请在原清单上填写`);
+        }
+      }
     }
   }
   if (problems.length) {
@@ -171,7 +283,7 @@ export async function importFeedback(store: Store, files: string[]): Promise<Fee
       hint: '按行号修正后重新导入；核实结果只能填 属实、不属实 或 已整改，其他列保持 bidui 生成时的内容。',
     });
   }
-  const result: FeedbackResult = { files: [] };
+  const result: FeedbackResult = { files: [], notes: [] };
   await inTransaction(conn, 'feedback import', async () => {
     for (const f of parsed) {
       if (already.has(f.sha256)) {
@@ -192,6 +304,7 @@ export async function importFeedback(store: Store, files: string[]): Promise<Fee
       result.files.push({ file: f.file, status: 'imported', answered: f.answers.length, unanswered: f.unanswered });
     }
   });
+  result.notes = notes;
   log().info({ files: result.files.length, answered: result.files.reduce((s, f) => s + f.answered, 0) }, 'feedback imported');
   return result;
 }

@@ -16,11 +16,11 @@ import { BIDUI_VERSION } from '../version.js';
  * parameters, the people/flags SQL, config, versions); a re-run replays exactly that — whatever
  * was ingested or edited since — and reports it as the original run, recording nothing new.
  */
-export async function rerun(store: Store, runId: number, out: string, maskIds: boolean, progress: Progress): Promise<ReportResult> {
+export async function rerun(store: Store, runId: number, out: string, maskIds: boolean, progress: Progress, encrypt?: { round: number }): Promise<ReportResult> {
   const { plan } = await planFromRun(store, runId);
   const executed = await executePlan(store, plan, progress);
   await stageRerun(store, plan, executed, runId);
-  return report(store, { runId, out, maskIds, progress, tables: RERUN_TABLES, recordManifest: false });
+  return report(store, { runId, out, maskIds, progress, tables: RERUN_TABLES, recordManifest: false, encrypt });
 }
 
 export interface VerifyCheck {
@@ -41,6 +41,7 @@ export interface VerifyResult {
 
 interface Manifest {
   outputs: { file: string; sha256: string }[];
+  township_workbooks_encrypted?: { password_round: number };
 }
 
 /**
@@ -66,8 +67,9 @@ export async function verify(store: Store, runId: number, progress: Progress): P
   for (const m of manifests) {
     const dir = tempFile(store.ws, '-verify');
     try {
-      await report(store, { runId, out: dir, maskIds: m.masked, progress, tables: RERUN_TABLES, recordManifest: false });
       const manifest = JSON.parse(m.manifest_json) as Manifest;
+      const round = manifest.township_workbooks_encrypted?.password_round;
+      await report(store, { runId, out: dir, maskIds: m.masked, progress, tables: RERUN_TABLES, recordManifest: false, encrypt: round ? { round } : undefined });
       const label = m.masked ? '（证件号码脱敏版）' : '';
       const expected = new Map(manifest.outputs.map((o) => [o.file, o.sha256]));
       const produced = new Set<string>();

@@ -3,7 +3,7 @@ import { datasetDef } from '../ingest/datasets.js';
 import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
 import type { FileReport, IngestReport } from '../ingest/ingest.js';
 import { SKIP_REASON_ZH, type SkipReason } from '../ingest/layout.js';
-import { rowList, valuesEntry } from '../ingest/quality.js';
+import { rowList, unknownValueText } from '../ingest/quality.js';
 import type { GateResult } from '../ingest/quality.js';
 import { table } from './format.js';
 
@@ -39,7 +39,7 @@ function fileLines(dataset: string, f: FileReport): string[] {
     out.push(`  警告 ${f.warnings} 条（已导入，相应值按空值处理或已补全）：${f.issues.warnings.map((r) => `${r.reason} ${r.count} 条（${rowList(r.rows, r.count)}）`).join('；')}`);
   }
   for (const u of f.issues?.unknownValues ?? []) {
-    out.push(`  无法识别的${label(u.field)}「${u.value}」：${u.count} 行（${rowList(u.rows, u.count)}）。如应视为某个标准值，在配置该数据集下加 ${valuesEntry(def.name, u.field, u.value)}`);
+    out.push(`  ${unknownValueText(def.name, u, label(u.field))}`);
   }
   if (f.rowsSkipped > 0) {
     out.push(`  跳过 ${f.rowsSkipped} 行（不是记录，不算拒收）：${Object.entries(l.skipped ?? {}).map(([k, n]) => `${SKIP_REASON_ZH[k as SkipReason]} ${n} 行`).join('，')}`);

@@ -106,7 +106,12 @@ function outDir(option: string | undefined, config: Config): string {
 export function printReportResult(result: ReportResult, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`\n报告已写入：${result.out}\n`);
   out.write(`  汇总页：${path.join(result.out, 'summary.html')}\n`);
-  out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个 .xlsx 和一个 .csv）\n`);
+  if (result.passwordsFile) {
+    out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个加了打开密码的 .xlsx）\n`);
+    out.write(`  各乡镇的打开密码：${result.passwordsFile}（只有本机用户可读；请通过与清单不同的渠道告知乡镇，例如电话）\n`);
+  } else {
+    out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个 .xlsx 和一个 .csv）\n`);
+  }
   out.write(`  证据表：evidence.csv；线索表：leads.csv；已消失线索：resolved.csv；清单：manifest.json\n`);
   out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；${result.previousRunId === undefined ? '没有比较基准（此前没有交付过报告的每晚运行），全部为新增' : `与运行 ${result.previousRunId} 相比：新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}`}\n`);
 }
@@ -155,7 +160,7 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
         ...(error.hint ? { hint: error.hint } : {}),
       });
     }
-    const written = await report(store, { runId: result.runId, out, maskIds: opts.maskIds || config.output.maskIds, progress });
+    const written = await report(store, { runId: result.runId, out, maskIds: opts.maskIds || config.output.maskIds, progress, encrypt: config.output.encrypt });
     return { ingested, result, written };
   });
   printIngestReport(ingested);
@@ -252,7 +257,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (opts: { config: string; run: number; out?: string; maskIds?: boolean; quiet?: boolean }) => {
       const result = await withStore(opts.config, 'report', { lock: true, existing: true }, (store, config) =>
-        report(store, { runId: opts.run, out: outDir(opts.out, config), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)) }),
+        report(store, { runId: opts.run, out: outDir(opts.out, config), maskIds: Boolean(opts.maskIds || config.output.maskIds), progress: createProgress(process.stderr, Boolean(opts.quiet)), encrypt: config.output.encrypt }),
       );
       printReportResult(result);
     });
@@ -284,7 +289,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (runId: number, opts: { config: string; out: string; maskIds?: boolean; quiet?: boolean }) => {
       const result = await withStore(opts.config, 'rerun', { lock: true, existing: true }, (store, config) =>
-        rerun(store, runId, outDir(opts.out, config), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
+        rerun(store, runId, outDir(opts.out, config), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet)), config.output.encrypt),
       );
       printReportResult(result);
     });
@@ -350,10 +355,11 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .argument('<files...>', '乡镇清单文件')
     .action(async (files: string[], opts: { config: string }) => {
-      const result = await withStore(opts.config, 'feedback import', { lock: true, existing: true }, (store) => importFeedback(store, files));
+      const result = await withStore(opts.config, 'feedback import', { lock: true, existing: true }, (store, config) => importFeedback(store, files, config.output.encrypt?.round ?? 1));
       process.stdout.write(`${table(['文件', '结果', '已答复', '未答复'], result.files.map((f) => (f.status === 'imported'
         ? [path.basename(f.file), '已导入', f.answered, f.unanswered]
         : [path.basename(f.file), '以前已导入过（内容相同），这次没有再导入', '', ''])))}\n`);
+      for (const note of result.notes) process.stdout.write(`注意：${note}\n`);
     });
 
   program
@@ -464,7 +470,8 @@ function reportFailure(error: unknown): number {
     process.stderr.write(`${access.format()}\n`);
     return access.exitCode;
   }
-  const detail = error instanceof StepError ? `步骤「${error.step}」失败：${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  // The engine's message can quote a value of the data: it is redacted on the terminal too.
+  const detail = redact(error instanceof StepError ? `step "${error.step}" failed: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error));
   log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');
   process.stderr.write(`内部错误：这是 bidui 的缺陷，不是您的数据或操作问题。请把以下信息和工作区 logs/bidui.log 发给维护者。\n${detail}\n`);
   return EXIT.internal;

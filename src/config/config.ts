@@ -42,6 +42,9 @@ export const configSchema = z
       .object({
         dir: z.string().min(1).optional(),
         maskIds: z.boolean().default(false),
+        // Optional without defaults: a config that does not use them keeps its hash.
+        encrypt: z.boolean().optional(),
+        passwordRound: z.number().int().min(1).max(999).optional(),
       })
       .strict()
       .default({ maskIds: false }),
@@ -103,7 +106,8 @@ export interface Config {
   workspace: string;
   sources: DatasetSource[];
   rules: ParameterValues;
-  output: { dir: string | undefined; maskIds: boolean };
+  /** encrypt: township workbooks with an open password per township (round: config passwordRound, default 1). */
+  output: { dir: string | undefined; maskIds: boolean; encrypt: { round: number } | undefined };
   engine: { memoryLimit: string; threads: number | undefined };
   quality: { maxRejectedShare: number };
   timeZone: string;
@@ -187,7 +191,7 @@ export function parseConfig(value: unknown, file: string): Config {
     workspace: path.resolve(dir, raw.workspace),
     sources,
     rules,
-    output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds },
+    output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds, encrypt: raw.output.encrypt ? { round: raw.output.passwordRound ?? 1 } : undefined },
     engine: { memoryLimit: raw.engine.memoryLimit, threads: raw.engine.threads },
     quality: { maxRejectedShare: raw.quality.maxRejectedShare },
     timeZone: raw.timeZone,

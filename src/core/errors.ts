@@ -66,3 +66,24 @@ export function redact(text: string): string {
     .replace(/[0-9０-９][0-9０-９xX.E+\- ]{7,}/g, '<redacted-digits>')
     .replace(/\p{Script=Han}+/gu, '<redacted-han>');
 }
+
+/**
+ * A value from a user's file as it may be quoted in a message on the terminal: runs of six or
+ * more digits (ID numbers, household numbers, phone numbers) keep their first 3 and last 2
+ * characters, the rest become *. E.g. 52262519470415115X → 522*************5X.
+ */
+export function maskDigitRuns(text: string): string {
+  return text.replace(/[0-9０-９][0-9０-９xX]{5,}/g, (run) => `${run.slice(0, 3)}${'*'.repeat(run.length - 5)}${run.slice(-2)}`);
+}
+
+/**
+ * Whether a value that is not one of a field's known spellings may be quoted in a message: a
+ * short code (at most 4 letters or digits, e.g. "1", "Y", "03") or text sharing a Han character
+ * with a known spelling (已脱贫（享受政策） for 已脱贫). Anything else (a name, an address, an ID
+ * from a column mapped to the wrong field) is not printed; the rows are named instead.
+ */
+export function quotable(value: string, spellings: readonly string[]): boolean {
+  if (/^[0-9A-Za-z._-]{1,4}$/.test(value)) return true;
+  const known = new Set(Array.from(spellings.join('')).filter((c) => /\p{Script=Han}/u.test(c)));
+  return Array.from(value).some((c) => known.has(c)) && !/[0-9]{6}/.test(value);
+}

@@ -1,4 +1,4 @@
-import { UserError } from '../core/errors.js';
+import { maskDigitRuns, UserError } from '../core/errors.js';
 import { type DatasetDef, normaliseHeader } from './datasets.js';
 
 export interface HeaderMapping {
@@ -106,7 +106,7 @@ export function mapHeaders(
   const m = matchHeaders(headers, def, overrides);
   if (m.missing.length > 0) {
     const example = m.missing.map((fd) => `"<${fd.zh}列的表头>": "${fd.name}"`).join(', ');
-    const shown = headers.filter((h) => h.trim() !== '').map((h) => `「${h}」`).join(' ');
+    const shown = headers.filter((h) => h.trim() !== '').map((h) => `「${maskDigitRuns(h)}」`).join(' ');
     throw new UserError(
       'E_MISSING_COLUMN',
       `${def.zh}（${def.name}）文件缺少必需的列：${m.missing.map((fd) => `${fd.name}（${fd.zh}，可接受的表头：${fd.aliases.join('、')}）`).join('；')}。` +

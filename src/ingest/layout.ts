@@ -100,9 +100,16 @@ export function findHeader(
     // A row that matches several aliases is a header row (no personal data): name what it lacks.
     mapHeaders(closest.headers, def, overrides, file, `最接近表头的第 ${closest.i + 1} 行`);
   }
-  throw new UserError('E_MISSING_COLUMN', `在文件的前 ${HEADER_SEARCH_ROWS} 行中找不到${def.zh}（${def.name}）的表头：没有一行包含 ${def.fields.filter((fd) => fd.required).map((fd) => fd.zh).join('、')} 等必需的列`, {
+  // A file whose first row is already data (an ID number in it): say so, never print the row.
+  const first = rows.findIndex((r) => r.some((c) => c.trim() !== ''));
+  const dataFirst = first >= 0 && rows[first]!.some((c) => /^[0-9]{15}$|^[0-9]{17}[0-9Xx]$/.test(c.trim()));
+  const why = dataFirst
+    ? `文件似乎没有表头行：第 ${first + 1} 行已经是数据（含证件号码；为保护个人信息不显示其内容）`
+    : `没有一行包含 ${def.fields.filter((fd) => fd.required).map((fd) => fd.zh).join('、')} 等必需的列`;
+  throw new UserError('E_MISSING_COLUMN', `在文件的前 ${HEADER_SEARCH_ROWS} 行中找不到${def.zh}（${def.name}）的表头：${why}`, {
     file,
     hint:
+      (dataFirst ? '在数据上方加上表头行（列名见 README 的数据集说明），或从部门系统重新导出带表头的文件；' : '') +
       '确认选对了文件（或工作表）和数据集；如果表头的名称不同，在配置的 "columns" 中写明，例如 "columns": { "<文件中的表头>": "id_number" }；' +
       '如果表头在第 20 行以后，用 "headerRow" 指定行号；如果文件显示为乱码，检查 encoding 设置。',
   });

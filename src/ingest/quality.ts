@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { UserError } from '../core/errors.js';
+import { quotable, UserError } from '../core/errors.js';
 import { queryStep } from '../core/sql.js';
 import { type DatasetName, datasetDef } from './datasets.js';
 
@@ -21,7 +21,8 @@ export interface ReasonCount {
 
 export interface UnknownValue {
   field: string;
-  value: string;
+  /** The spelling, or null when it does not look like one (errors.ts quotable): then not shown. */
+  value: string | null;
   count: number;
   rows: number[];
   /** Whether the rows were rejected (a required field) or loaded with a warning. */
@@ -71,8 +72,26 @@ export async function fileIssues(conn: DuckDBConnection, dataset: DatasetName, r
   return {
     rejects: rejects.map(toCount),
     warnings: warnings.map(toCount),
-    unknownValues: unknown.map((u) => ({ field: u.field, value: u.value, count: Number(u.n), rows: u.rows.map(Number), rejected: u.rejected })),
+    unknownValues: unknown.map((u) => ({ field: u.field, value: quotable(u.value, spellings(dataset, u.field)) ? u.value : null, count: Number(u.n), rows: u.rows.map(Number), rejected: u.rejected })),
   };
+}
+
+/** Every spelling bidui knows for a coded field (its standard values and their aliases). */
+function spellings(dataset: DatasetName, field: string): string[] {
+  const fd = datasetDef(dataset).fields.find((x) => x.name === field);
+  return Object.entries(fd?.values ?? {}).flatMap(([k, v]) => [k, ...v]);
+}
+
+/**
+ * One unknown value as a line of a message: the spelling and the config entry that maps it, or,
+ * for a value that does not look like a spelling of the field (a name or an ID in a column
+ * mapped to the wrong field), the rows only: personal data is never printed.
+ */
+export function unknownValueText(dataset: DatasetName, u: UnknownValue, fieldZh: string): string {
+  if (u.value === null) {
+    return `${fieldZh}有 ${u.count} 行的取值不像${fieldZh}（${rowList(u.rows, u.count)}；为保护个人信息不显示原值）：可能是这一列对错了，请检查该数据集的表头和 "columns" 配置`;
+  }
+  return `无法识别的${fieldZh}「${u.value}」：${u.count} 行（${rowList(u.rows, u.count)}）。如应视为某个标准值，在配置该数据集下加 ${valuesEntry(dataset, u.field, u.value)}`;
 }
 
 /** Row numbers as the office reads them: 第 3、5、9 行 (… when there are more). */
@@ -143,7 +162,7 @@ async function gateError(conn: DuckDBConnection, over: GateDataset[], limit: num
       const reasons = issues.rejects.map((r) => `${r.reason} ${r.count} 行（${rowList(r.rows, r.count)}）`).join('；');
       lines.push(`  ${f.path}${f.sheet ? `「${f.sheet}」` : ''}：拒收 ${f.rejected} 行 — ${reasons}`);
       for (const u of issues.unknownValues.filter((x) => x.rejected)) {
-        lines.push(`    无法识别的${def.fields.find((x) => x.name === u.field)?.zh ?? u.field}「${u.value}」${u.count} 行；如应视为标准值，在配置中加 ${valuesEntry(d.dataset, u.field, u.value)}`);
+        lines.push(`    ${unknownValueText(d.dataset, u, def.fields.find((x) => x.name === u.field)?.zh ?? u.field)}`);
       }
     }
   }

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+
 /**
  * The format of the township lists as they leave the office and come back with answers: the
  * columns (report writes them, audit's feedback import reads them) and the evidence signature an
@@ -5,6 +7,10 @@
  */
 export const VERIFY_RESULT = '核实结果';
 export const VERIFY_NOTE = '核实说明';
+/** The checksum of a list row (see rowCheck): a township's answer is accepted only for an unedited row. */
+export const ROW_CHECK = '校验码';
+/** Where the household's township is unknown, its leads go to this list. */
+export const UNKNOWN_TOWNSHIP = '未知乡镇';
 
 export interface Column {
   header: string;
@@ -26,7 +32,35 @@ export const LIST_COLUMNS: Column[] = [
   { header: '上次核实', key: 'last_answer', width: 18 },
   { header: VERIFY_RESULT, key: 'verify_result', width: 10 },
   { header: VERIFY_NOTE, key: 'verify_note', width: 30 },
+  { header: ROW_CHECK, key: 'row_check', width: 18, text: true },
 ];
+
+/** The columns a row's checksum covers: what names the lead and the evidence a township answers. */
+export const CHECKED_COLUMNS = ['lead_key', 'household_key', 'village', 'rules_text', 'members_text', 'evidence_text'] as const;
+
+const listKey = (secret: Buffer) => crypto.createHmac('sha256', secret).update('bidui township list row check v1').digest();
+
+/**
+ * The checksum of a township list row: HMAC-SHA-256, under a key derived from the workspace's
+ * secret, of the township the list was written for, the category and the CHECKED_COLUMNS as
+ * written (masked or not), cut to 16 hex digits. Feedback import recomputes it from the row as
+ * it comes back: a row edited in those columns, moved to another township's file or brought
+ * from another workspace does not match. Line breaks (CR LF or LF) and outer spaces do not count.
+ */
+export function rowCheck(secret: Buffer, township: string, category: string, cells: Record<string, unknown>): string {
+  const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v)).replace(/\r\n?/g, '\n').trim();
+  const text = [township, category, ...CHECKED_COLUMNS.map((k) => norm(cells[k]))].map(norm).join('\x1f');
+  return crypto.createHmac('sha256', listKey(secret)).update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * A public mark of the workspace, shown in each township workbook's 说明 sheet so that a list
+ * brought back to another workspace is recognised as such (8 hex digits of an HMAC of a fixed
+ * text under the secret: it tells nothing about the secret or the data).
+ */
+export function workspaceMark(secret: Buffer): string {
+  return crypto.createHmac('sha256', secret).update('bidui workspace mark v1').digest('hex').slice(0, 8).toUpperCase();
+}
 
 
 /**

@@ -10,7 +10,7 @@ import type { ReportResult, RunRow, RunRuleRow } from './report.js';
  * hash and parameters, every input snapshot with its files and SHA-256, every rule's SQL hash and
  * outcome, every output file's SHA-256, and the counts. No wall-clock time of the report itself.
  */
-export async function writeManifest(store: Store, run: RunRow, runRules: RunRuleRow[], result: ReportResult, masked: boolean, file: string): Promise<string> {
+export async function writeManifest(store: Store, run: RunRow, runRules: RunRuleRow[], result: ReportResult, masked: boolean, file: string, encrypt?: { round: number }): Promise<string> {
   const snapshots = JSON.parse(run.snapshots_json) as Record<string, number>;
   const files = await queryStep<{ snapshot_id: number; file_no: number; path: string; sha256: string; size_bytes: string; format: string; encoding: string; sheet: string | null; rows_read: string; rows_loaded: string; rows_rejected: string; rows_skipped: string; warnings: string }>(
     store.conn, 'manifest: files',
@@ -29,6 +29,8 @@ export async function writeManifest(store: Store, run: RunRow, runRules: RunRule
     quality_gate: JSON.parse(run.quality_json || '{}') as unknown,
     parameters: JSON.parse(run.params_json) as unknown,
     ids_masked: masked,
+    // Only when on (a manifest without it reads as before): verify re-encrypts with the same round.
+    ...(encrypt ? { township_workbooks_encrypted: { password_round: encrypt.round } } : {}),
     snapshots: Object.entries(snapshots)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([dataset, id]) => ({

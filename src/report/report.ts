@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { failpoint } from '../core/failpoint.js';
+import { privateDir } from '../core/files.js';
 import { log } from '../core/log.js';
 import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
@@ -9,18 +11,18 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews, newestSnapshots } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
-import { csvSafeSql, EVIDENCE_SIGNATURE } from './list-format.js';
+import { csvSafeSql, EVIDENCE_SIGNATURE, UNKNOWN_TOWNSHIP } from './list-format.js';
 import { abandonOutput, beginOutput, checkOutputDir, commitOutput, recoverOutputDir } from './output-dir.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
 import { writeSummary } from './summary.js';
-import { writeTownshipLists } from './township.js';
+import { type TownshipPassword, writeTownshipLists } from './township.js';
 
 /**
  * Report: from one recorded run to the files people act on. Every file is written in a fixed
  * order with no timestamps inside, so reporting the same run twice gives the same bytes.
  */
-export const UNKNOWN_TOWNSHIP = '未知乡镇';
+export { UNKNOWN_TOWNSHIP };
 
 /** Where a run's rows are read from: the store's tables, or a re-run's temp tables. */
 export interface RunTables {
@@ -39,6 +41,8 @@ export interface ReportOptions {
   tables?: RunTables;
   /** Keep the manifest in the store for bidui verify (default true; false for re-runs). */
   recordManifest?: boolean;
+  /** Township workbooks with open passwords (config output.encrypt; round: output.passwordRound). */
+  encrypt?: { round: number } | undefined;
 }
 
 export interface ReportResult {
@@ -50,6 +54,8 @@ export interface ReportResult {
   continuing: number;
   resolved: number;
   previousRunId: number | undefined;
+  /** With output.encrypt: the owner-only file in the workspace that lists the townships' passwords. */
+  passwordsFile?: string | undefined;
 }
 
 export interface RunRow {
@@ -190,7 +196,7 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
   const staging = beginOutput(out);
   try {
     const result = await writeReport(store, run, previousRunId, staging, options);
-    const manifest = await writeManifest(store, run, result.rules, result.result, maskIds, path.join(staging, 'manifest.json'));
+    const manifest = await writeManifest(store, run, result.rules, result.result, maskIds, path.join(staging, 'manifest.json'), options.encrypt);
     commitOutput(staging, out);
     failpoint('report:after-swap');
     if (options.recordManifest !== false) {
@@ -200,9 +206,11 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
         await runStep(conn, 'report: delivered', 'INSERT INTO report_delivery VALUES ($run, $masked, $out, now()::TIMESTAMP)', { run: runId, masked: maskIds, out: path.resolve(out) });
       });
     }
+    let passwordsFile: string | undefined;
+    if (options.encrypt && options.recordManifest !== false) passwordsFile = writePasswordsFile(store, result.passwords, options.encrypt.round, path.resolve(out));
     progress.done();
     log().info({ runId, files: result.result.files.length + 1, townships: result.result.townships.length }, 'report written');
-    return { ...result.result, out: path.resolve(out), files: result.result.files.map((f) => path.join(path.resolve(out), path.relative(staging, f))) };
+    return { ...result.result, out: path.resolve(out), files: result.result.files.map((f) => path.join(path.resolve(out), path.relative(staging, f))), passwordsFile };
   } catch (error) {
     abandonOutput(staging);
     throw error;
@@ -210,7 +218,7 @@ export async function report(store: Store, options: ReportOptions): Promise<Repo
 }
 
 /** Every output file of a run into `out` (the staging folder), the manifest excepted. */
-async function writeReport(store: Store, run: RunRow, previousRunId: number | undefined, out: string, options: ReportOptions): Promise<{ result: ReportResult; rules: RunRuleRow[] }> {
+async function writeReport(store: Store, run: RunRow, previousRunId: number | undefined, out: string, options: ReportOptions): Promise<{ result: ReportResult; rules: RunRuleRow[]; passwords: TownshipPassword[] }> {
   const { conn } = store;
   const { runId, maskIds, progress } = options;
   progress.step(`生成运行 ${runId} 的报告…`);
@@ -240,7 +248,7 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
 
   progress.step('生成乡镇清单…');
   failpoint('report:townships');
-  const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'));
+  const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt);
   files.push(...townships.files);
 
   progress.step('生成问题数据工作簿…');
@@ -264,7 +272,23 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     resolved: Number(resolved),
     previousRunId,
   };
-  return { result, rules };
+  return { result, rules, passwords: townships.passwords };
+}
+
+/**
+ * The townships' open passwords, for the office to send by another channel than the workbooks:
+ * a CSV (UTF-8 with BOM) in the workspace, owner-only, never in the output folder that travels.
+ * The same file every night of a password round.
+ */
+function writePasswordsFile(store: Store, passwords: TownshipPassword[], round: number, out: string): string {
+  const dir = path.join(store.ws.dir, 'passwords');
+  privateDir(dir);
+  const file = path.join(dir, `township-passwords-round-${round}.csv`);
+  const rows = [['乡镇', '工作簿', '打开密码', '密码轮次', '输出目录'], ...passwords.map((p) => [p.township, p.file, p.password, String(round), out])];
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, `\uFEFF${stringify(rows)}`, { mode: 0o600 });
+  fs.renameSync(temp, file);
+  return file;
 }
 
 /**

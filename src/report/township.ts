@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { queryStep, runStep } from '../core/sql.js';
-import type { Store } from '../core/store.js';
+import { type Store, workspaceSecret } from '../core/store.js';
 import { privateDir } from '../core/files.js';
-import { LIST_COLUMNS } from './list-format.js';
+import { encryptionSeed, townshipPassword } from '../core/office-crypto.js';
+import { LIST_COLUMNS, rowCheck, workspaceMark } from './list-format.js';
 import { type WorkbookJob, WorkbookPool } from './workbook.js';
 import type { RunRow, RunRuleRow } from './report.js';
 
@@ -48,8 +49,18 @@ export function uniqueFileNames(names: string[]): Map<string, string> {
   return out;
 }
 
-/** `rules` in catalogue order (report.ts loads them once). */
-export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string): Promise<{ files: string[]; names: string[] }> {
+/** A township's workbook and its open password (output.encrypt). */
+export interface TownshipPassword {
+  township: string;
+  file: string;
+  password: string;
+}
+
+/**
+ * `rules` in catalogue order (report.ts loads them once). With `encrypt`, each workbook gets its
+ * township's open password and no CSV twin is written (a plain copy beside it would defeat it).
+ */
+export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt?: { round: number }): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[] }> {
   privateDir(dir);
   const all = (await queryStep<{ township: string }>(store.conn, 'township: all names', 'SELECT DISTINCT township FROM r_evidence')).map((r) => r.township);
   const fileNames = uniqueFileNames(all);
@@ -78,6 +89,8 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
   const bySize = (await queryStep<{ township: string }>(store.conn, 'township: sizes',
     'SELECT township FROM r_list GROUP BY township ORDER BY count(*) DESC, township')).map((r) => r.township);
+  const secret = await workspaceSecret(store);
+  const mark = workspaceMark(secret);
   const pool = new WorkbookPool();
   const jobs: Promise<void>[] = [];
   try {
@@ -91,9 +104,12 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
         row.priority = Number(row.priority);
         row.verify_result = '';
         row.verify_note = '';
+        row.row_check = rowCheck(secret, township, String(row.category), row);
       }
       const base = basePath(township);
-      const job: WorkbookJob = { file: `${base}.xlsx`, csvFile: `${base}.csv`, township, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
+      const job: WorkbookJob = {
+        file: `${base}.xlsx`, csvFile: encrypt ? undefined : `${base}.csv`, township,
+        encrypt: encrypt ? { password: townshipPassword(secret, township, encrypt.round), seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
       const written = pool.write(job);
       written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
       jobs.push(written);
@@ -102,6 +118,9 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   } finally {
     await pool.close();
   }
-  const files = names.flatMap((township) => [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]);
-  return { files, names };
+  const files = names.flatMap((township) => (encrypt ? [`${basePath(township)}.xlsx`] : [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]));
+  const passwords = encrypt
+    ? names.map((township) => ({ township, file: `${path.basename(basePath(township))}.xlsx`, password: townshipPassword(secret, township, encrypt.round) }))
+    : [];
+  return { files, names, passwords };
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { stringify } from 'csv-stringify/sync';
+import { encryptWorkbook } from '../core/office-crypto.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import { type Column, csvSafe } from './list-format.js';
@@ -15,9 +16,13 @@ import type { ListRow } from './township.js';
  */
 export interface WorkbookJob {
   file: string;
-  /** The CSV twin (UTF-8 with BOM, so Excel and WPS open it without garbling). */
-  csvFile: string;
+  /** The CSV twin (UTF-8 with BOM, so Excel and WPS open it without garbling); none when encrypted. */
+  csvFile: string | undefined;
+  /** An open password on the workbook (core/office-crypto.ts). */
+  encrypt?: { password: string; seed: string } | undefined;
   township: string;
+  /** The workspace's public mark (list-format.ts workspaceMark), shown in 说明. */
+  workspaceMark: string;
   asOf: string;
   runId: number;
   rules: { rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }[];
@@ -27,7 +32,7 @@ export interface WorkbookJob {
 
 export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   const { file, township, rules, rows, columns } = job;
-  writeCsvTwin(job.csvFile, rows, columns);
+  if (job.csvFile) writeCsvTwin(job.csvFile, township, rows, columns);
   const wb = createDeterministicWorkbookWriter(file);
   wb.creator = 'bidui';
   for (const category of CATEGORIES) {
@@ -61,8 +66,9 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     ['比对日期', job.asOf],
     ['运行编号', job.runId],
     ['线索数', CATEGORIES.map((c) => `${c} ${counts[c]}`).join('，')],
+    ['工作区标识', job.workspaceMark],
     [],
-    ['填写说明', '每户每类线索一行，「证据」列出触发规则的各条记录。请入户核实后在「核实结果」填写：属实、不属实 或 已整改；在「核实说明」写明情况。不要修改其他列。'],
+    ['填写说明', '每户每类线索一行，「证据」列出触发规则的各条记录。请入户核实后在「核实结果」填写：属实、不属实 或 已整改；在「核实说明」写明情况。不要修改其他列：「校验码」用来确认清单没有被改动，改过的行导入时会被退回。'],
     ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。'],
     [],
     ['规则', '类别', '名称', '说明'],
@@ -70,16 +76,18 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   ];
   for (const [i, line] of lines.entries()) {
     const added = about.addRow(line);
-    if (i === 8) added.font = { bold: true };
+    if (i === 9) added.font = { bold: true };
     added.commit();
   }
   about.commit();
   await finishDeterministicWorkbook(wb, file);
+  if (job.encrypt) fs.writeFileSync(file, encryptWorkbook(fs.readFileSync(file), job.encrypt.password, job.encrypt.seed), { mode: 0o600 });
 }
 
-function writeCsvTwin(file: string, rows: ListRow[], columns: Column[]): void {
-  const header = ['类别', ...columns.map((c) => c.header)];
-  const body = rows.map((r) => [String(r.category), ...columns.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : csvSafe(String(r[c.key]))))]);
+/** The CSV twin: 类别 and 乡镇 first (a CSV has no 说明 sheet to say which township it is for). */
+function writeCsvTwin(file: string, township: string, rows: ListRow[], columns: Column[]): void {
+  const header = ['类别', '乡镇', ...columns.map((c) => c.header)];
+  const body = rows.map((r) => [String(r.category), csvSafe(township), ...columns.map((c) => (r[c.key] === null || r[c.key] === undefined ? '' : csvSafe(String(r[c.key]))))]);
   fs.writeFileSync(file, `\uFEFF${stringify([header, ...body])}`, { mode: 0o600 });
 }
 

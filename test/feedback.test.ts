@@ -6,8 +6,12 @@ import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { spawnSync } from 'node:child_process';
 import iconv from 'iconv-lite';
 import { readCsvFile as csv, runCli, testDir } from './helpers.js';
+
+const hasLibreOffice = spawnSync('soffice', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!hasLibreOffice && process.env.BIDUI_REQUIRE_LIBREOFFICE) throw new Error('LibreOffice is required here (BIDUI_REQUIRE_LIBREOFFICE)');
 
 /** A township CSV list as rows of cells (header first). */
 const readList = (file: string): string[][] => parse(fs.readFileSync(file), { bom: true, relax_column_count: true }) as string[][];
@@ -60,7 +64,7 @@ describe('township feedback', () => {
   it('refuses bad files row by row and imports nothing', async () => {
     const src = path.join(t.dir, 'out1', 'townships', `${township}.xlsx`);
     const bad = path.join(t.dir, 'bad.xlsx');
-    await answer(src, bad, { [keys[0]!]: ['是的', ''], [keys[1]!]: ['属实', '已核实'] }, (header, row) => {
+    await answer(src, bad, { [keys[0]!]: ['是的', ''], [keys[1]!]: ['属实', '已核实'], [keys[2]!]: ['', '已入户，情况属实'] }, (header, row) => {
       if (String(row.getCell(header.indexOf('线索编号') + 1).value) === keys[1]) row.getCell(header.indexOf('户编号/户号') + 1).value = '999';
     });
     const csvBad = path.join(t.dir, 'bad.csv');
@@ -71,6 +75,7 @@ describe('township feedback', () => {
     // 是的 could be anything a cadre typed (a name too): not quoted, the row is named.
     expect(r.stderr).toMatch(/第 \d+ 行：核实结果无效，应为 属实、不属实、已整改 之一/);
     expect(r.stderr).toMatch(/「户编号\/户号」与线索/);
+    expect(r.stderr).toMatch(/bad\.xlsx 「[^」]+」第 \d+ 行：填了核实说明，但没有选择核实结果/);
     expect(r.stderr).toMatch(/bad\.csv：这份清单不是本工作区生成的（其中的线索编号都不属于本工作区）/);
     expect(r.stderr).toMatch(/第 \d+ 行/);
     expect(runCli(['report', '--config', config, '--run', '1', '--out', path.join(t.dir, 'check'), '--quiet']).code).toBe(0);
@@ -188,4 +193,25 @@ describe('township feedback', () => {
     const after = Object.fromEntries(csv(path.join(t.dir, 'check2', 'leads.csv')).map((l) => [l.lead_key, l.verification]));
     expect([after[numeric.lead_key!], after[other.lead_key!]]).toEqual(['属实', '已整改']);
   });
+
+  it.skipIf(!hasLibreOffice)('takes back a township CSV opened and saved by a spreadsheet (LibreOffice headless)', () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const other = [...new Set(leads.map((l) => l.township!))].filter((x) => x !== township && x !== '未知乡镇').sort()[1]!;
+    const work = path.join(t.dir, 'lo');
+    fs.mkdirSync(work, { recursive: true });
+    fs.copyFileSync(path.join(t.dir, 'out1', 'townships', `${other}.csv`), path.join(work, 'list.csv'));
+    // Opened with "detect special numbers" (户编号 become numbers), saved again as CSV.
+    const r = spawnSync('soffice', ['--headless', `-env:UserInstallation=file://${path.join(work, 'profile')}`, '--infilter=CSV:44,34,76,1,,,,,,true',
+      '--convert-to', 'csv:Text - txt - csv (StarCalc):44,34,76,1', '--outdir', path.join(work, 'saved'), path.join(work, 'list.csv')], { encoding: 'utf8', timeout: 180_000 });
+    expect(r.status).toBe(0);
+    const rows = readList(path.join(work, 'saved', 'list.csv'));
+    const h = rows[0]!;
+    expect(rows.length).toBeGreaterThan(1);
+    rows[1]![h.indexOf('核实结果')] = '属实';
+    const back = path.join(work, 'answered.csv');
+    writeList(back, rows);
+    const imported = runCli(['feedback', 'import', '--config', config, back]);
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toMatch(/answered\.csv\s+已导入\s+1/);
+  }, 300_000);
 });

@@ -31,7 +31,9 @@ describe('bidui run and report on a generated county', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/汇总页：.*summary\.html/);
     for (const f of ['evidence.csv', 'leads.csv', 'resolved.csv', 'summary.html', 'manifest.json', 'townships']) expect(fs.existsSync(path.join(out, f))).toBe(true);
-    expect(fs.readFileSync(path.join(out, 'evidence.csv'), 'utf8').split('\n')[0]).toBe(EVIDENCE_HEADER);
+    // UTF-8 with BOM (Excel on Chinese Windows reads it as UTF-8), then exactly the header.
+    expect(fs.readFileSync(path.join(out, 'evidence.csv'), 'utf8').split('\n')[0]).toBe(`\uFEFF${EVIDENCE_HEADER}`);
+    for (const f of ['leads.csv', 'resolved.csv']) expect([...fs.readFileSync(path.join(out, f)).subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const walk = (d: string): string[] => fs.readdirSync(d).flatMap((n) => (fs.statSync(path.join(d, n)).isDirectory() ? [path.join(d, n), ...walk(path.join(d, n))] : [path.join(d, n)]));
     for (const p of [out, ...walk(out)]) expect([p, fs.statSync(p).mode & 0o777]).toEqual([p, fs.statSync(p).isDirectory() ? 0o700 : 0o600]);
     // Evidence agrees with the generator: every expected (category, rule, household) is there.
@@ -99,7 +101,31 @@ describe('bidui run and report on a generated county', () => {
     expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
-    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实结果', '核实说明', '校验码']);
+    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实结果', '核实说明', '校验码']);
+    // Printing: A4 landscape, one page wide, the header row on every page; the checksum hidden.
+    for (const ws of wb.worksheets.slice(0, 4)) {
+      expect(ws.pageSetup).toMatchObject({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' });
+      expect(ws.getColumn(header.indexOf('校验码') + 1).hidden).toBe(true);
+    }
+    // 核实结果: a drop-down of the three answers, refusing other text, on every lead row.
+    const answerCol = header.indexOf('核实结果') + 1;
+    const letter = String.fromCharCode(64 + answerCol);
+    const validations = (sheet as unknown as { dataValidations: { model: Record<string, { type: string; formulae: string[]; showErrorMessage: boolean; errorStyle?: string }> } }).dataValidations.model;
+    const cells = Object.keys(validations).filter((k) => k.startsWith(letter)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+    expect(cells).toEqual(Array.from({ length: sheet.rowCount - 1 }, (_, i) => `${letter}${i + 2}`));
+    for (const c of cells) {
+      expect(validations[c]).toMatchObject({ type: 'list', formulae: ['"属实,不属实,已整改"'], showErrorMessage: true });
+      expect(validations[c]!.errorStyle ?? 'stop').toBe('stop');
+    }
+    // 户主: the roster household's head, where the roster names one.
+    const headCol = header.indexOf('户主') + 1;
+    expect(sheet.getRows(2, sheet.rowCount - 1)!.every((r) => String(r.getCell(headCol).value ?? '') !== '')).toBe(true);
+    // Rows tall enough for every line of their wrapped cells (15 points a line).
+    for (const row of sheet.getRows(2, sheet.rowCount - 1)!) {
+      const lines = Math.max(...['涉及成员', '证据'].map((h) => String(row.getCell(header.indexOf(h) + 1).value ?? '').split('\n').length));
+      if (lines > 1) expect(row.height).toBeGreaterThanOrEqual(15 * lines);
+      expect(row.getCell(header.indexOf('证据') + 1).alignment).toMatchObject({ wrapText: true });
+    }
     expect(sheet.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
     expect(sheet.autoFilter).toBeTruthy();
     const idCol = header.indexOf('户编号/户号') + 1;

@@ -12,7 +12,7 @@ import { scanFile } from '../ingest/file-scan.js';
 import { safeFileName } from '../report/township.js';
 import { chooseEncoding } from '../ingest/readers/decode.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
+import { ANSWERS, csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -21,7 +21,7 @@ import { csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, ROW_CHECK, rowCheck, UNKNO
  * a new source record appears). Every row of every file is checked first; any problem and
  * nothing is imported.
  */
-export const ANSWERS = ['属实', '不属实', '已整改'] as const;
+export { ANSWERS };
 
 
 export interface FeedbackResult {
@@ -167,11 +167,13 @@ async function parseFile(file: string, problems: string[], passwordsFor: Passwor
   }
   for (const r of rows) {
     const result = r.cells[VERIFY_RESULT] ?? '';
+    const where = `${name} ${r.sheet ? `「${r.sheet}」` : ''}第 ${r.row} 行`;
     if (result === '') {
-      unanswered++;
+      // A note without an answer is an answer forgotten, not a row left for later.
+      if ((r.cells[VERIFY_NOTE] ?? '') !== '') problems.push(`${where}：填了核实说明，但没有选择核实结果（${ANSWERS.join('、')}）`);
+      else unanswered++;
       continue;
     }
-    const where = `${name} ${r.sheet ? `「${r.sheet}」` : ''}第 ${r.row} 行`;
     if (!(ANSWERS as readonly string[]).includes(result)) {
       problems.push(`${where}：核实结果${quotable(result, ANSWERS) ? `「${maskDigitRuns(result)}」` : ''}无效，应为 ${ANSWERS.join('、')} 之一`);
       continue;

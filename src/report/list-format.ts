@@ -15,25 +15,52 @@ export const UNKNOWN_TOWNSHIP = '未知乡镇';
 export interface Column {
   header: string;
   key: string;
+  /** Width in Excel's character units (a Han character takes about two). */
   width: number;
+  /** Text-formatted cells (IDs and keys: Excel never turns them into numbers). */
   text?: boolean;
+  /** Wrapped: every line shows and prints (the row is made tall enough). */
+  wrap?: boolean;
+  /** Hidden in the workbook (still there for feedback import; not printed). */
+  hidden?: boolean;
 }
 
+/**
+ * The columns of a township list. The visible widths add up to about 190 characters, which
+ * prints on one A4 landscape page wide at about 75% (the workbooks are set to fit the width).
+ */
 export const LIST_COLUMNS: Column[] = [
-  { header: '线索编号', key: 'lead_key', width: 22, text: true },
-  { header: '状态', key: 'status', width: 7 },
-  { header: '优先级', key: 'priority', width: 7 },
-  { header: '村', key: 'village', width: 14 },
-  { header: '户编号/户号', key: 'household_key', width: 21, text: true },
-  { header: '涉及规则', key: 'rules_text', width: 30 },
-  { header: '涉及成员', key: 'members_text', width: 30, text: true },
-  { header: '证据', key: 'evidence_text', width: 70 },
-  { header: '四有提示', key: 'flags', width: 14 },
-  { header: '上次核实', key: 'last_answer', width: 18 },
-  { header: VERIFY_RESULT, key: 'verify_result', width: 10 },
-  { header: VERIFY_NOTE, key: 'verify_note', width: 30 },
-  { header: ROW_CHECK, key: 'row_check', width: 18, text: true },
+  { header: '线索编号', key: 'lead_key', width: 19, text: true },
+  { header: '状态', key: 'status', width: 6 },
+  { header: '优先级', key: 'priority', width: 6 },
+  { header: '村', key: 'village', width: 10, wrap: true },
+  { header: '户编号/户号', key: 'household_key', width: 18, text: true },
+  { header: '户主', key: 'head_name', width: 8, text: true },
+  { header: '涉及规则', key: 'rules_text', width: 18, wrap: true },
+  { header: '涉及成员', key: 'members_text', width: 24, text: true, wrap: true },
+  { header: '证据', key: 'evidence_text', width: 44, wrap: true },
+  { header: '四有提示', key: 'flags', width: 9, wrap: true },
+  { header: '上次核实', key: 'last_answer', width: 11, wrap: true },
+  { header: VERIFY_RESULT, key: 'verify_result', width: 9 },
+  { header: VERIFY_NOTE, key: 'verify_note', width: 18, wrap: true },
+  { header: ROW_CHECK, key: 'row_check', width: 17, text: true, hidden: true },
 ];
+
+/** Answers a township may give (the drop-down of 核实结果, and what feedback import accepts). */
+export const ANSWERS = ['属实', '不属实', '已整改'] as const;
+
+/**
+ * How many lines a wrapped cell takes at a column width (Excel character units; a character
+ * outside ASCII counts two): each line of the text, broken where it passes the width.
+ */
+export function wrappedLines(text: string, width: number): number {
+  const usable = Math.max(1, width - 1);
+  return text.split('\n').reduce((n, line) => {
+    let units = 0;
+    for (const ch of line) units += ch.charCodeAt(0) < 0x80 ? 1 : 2;
+    return n + Math.max(1, Math.ceil(units / usable));
+  }, 0);
+}
 
 /** The columns a row's checksum covers: what names the lead and the evidence a township answers. */
 export const CHECKED_COLUMNS = ['lead_key', 'household_key', 'village', 'rules_text', 'members_text', 'evidence_text'] as const;
@@ -43,14 +70,16 @@ const listKey = (secret: Buffer) => crypto.createHmac('sha256', secret).update('
 /**
  * The checksum of a township list row: HMAC-SHA-256, under a key derived from the workspace's
  * secret, of the township the list was written for, the category and the CHECKED_COLUMNS as
- * written (masked or not), cut to 16 hex digits. Feedback import recomputes it from the row as
+ * written (masked or not), cut to 16 hex digits after a K. Feedback import recomputes it from the row as
  * it comes back: a row edited in those columns, moved to another township's file or brought
  * from another workspace does not match. Line breaks (CR LF or LF) and outer spaces do not count.
  */
 export function rowCheck(secret: Buffer, township: string, category: string, cells: Record<string, unknown>): string {
   const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v)).replace(/\r\n?/g, '\n').trim();
   const text = [township, category, ...CHECKED_COLUMNS.map((k) => norm(cells[k]))].map(norm).join('\x1f');
-  return crypto.createHmac('sha256', listKey(secret)).update(text).digest('hex').slice(0, 16);
+  // A letter first: 16 hex digits can be all digits, or digits around one e, which a
+  // spreadsheet would turn into a number.
+  return `K${crypto.createHmac('sha256', listKey(secret)).update(text).digest('hex').slice(0, 16)}`;
 }
 
 /**

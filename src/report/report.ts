@@ -136,8 +136,14 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
            CASE WHEN fb.last_result = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
                 WHEN p.prev_key IS NULL THEN '新增' ELSE '持续' END AS status,
            fb.last_result, fb.last_note,
+           coalesce(rh.head_name, hh.head_name, se.head_name) AS head_name,
            ${CATEGORY_ORDER} AS category_order
     FROM ${tables.lead} l
+    -- 户主: the roster household's head, else the 户籍 household's, else (a person without 户籍,
+    -- whose household key is the ID) the person.
+    LEFT JOIN (SELECT household_id AS household_key, min(name) AS head_name FROM roster WHERE relation IN ('户主', '本人') GROUP BY ALL) rh USING (household_key)
+    LEFT JOIN (SELECT hukou_id AS household_key, min(name) AS head_name FROM hukou WHERE relation IN ('户主', '本人') GROUP BY ALL) hh USING (household_key)
+    LEFT JOIN (SELECT id_number AS household_key, min(name) AS head_name FROM ${tables.evidence} WHERE run_id = $run GROUP BY ALL) se USING (household_key)
     LEFT JOIN (SELECT category, household_key, lead_key AS prev_key FROM lead WHERE run_id = $prev) p USING (category, household_key)
     LEFT JOIN r_feedback fb USING (category, household_key)
     LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev ON ev.lead_key = l.lead_key
@@ -152,7 +158,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
                 ELSE regexp_extract(f.path, '[^/]+$') || coalesce('「' || f.sheet || '」', '') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
            l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id,
-           l.last_result, l.last_note
+           l.last_result, l.last_note, l.head_name
     FROM ${tables.evidence} e
     JOIN r_lead l USING (lead_key)
     LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
@@ -165,11 +171,17 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     WHERE p.run_id = $prev AND NOT EXISTS (SELECT 1 FROM ${tables.lead} x WHERE x.run_id = $run AND x.category = p.category AND x.household_key = p.household_key)`, { run: runId, prev });
 }
 
-/** A CSV of a query; every text cell safe to open in a spreadsheet (list-format.ts csvSafe). */
+/** A CSV of a query (UTF-8 with BOM); every text cell safe to open in a spreadsheet (list-format.ts csvSafe). */
 async function copyCsv(store: Store, step: string, select: string, file: string): Promise<void> {
   const [{ names }] = (await queryStep<{ names: string }>(store.conn, `${step}: columns`, `SELECT string_agg(column_name || chr(1) || column_type, chr(2)) AS names FROM (DESCRIBE ${select})`)) as [{ names: string }];
   const columns = names.split('\u0002').map((c) => c.split('\u0001') as [string, string]);
-  const safe = columns.map(([name, type]) => (type === 'VARCHAR' ? `${csvSafeSql(quoteIdent(name))} AS ${quoteIdent(name)}` : quoteIdent(name))).join(', ');
+  // UTF-8 with a byte-order mark, so that Excel and WPS on Chinese Windows read UTF-8 (without
+  // it they take the file for GBK and show mojibake): the mark is the first character of the
+  // first column's name, which DuckDB writes first and unquoted.
+  const safe = columns.map(([name, type], i) => {
+    const alias = quoteIdent(i === 0 ? `\uFEFF${name}` : name);
+    return type === 'VARCHAR' ? `${csvSafeSql(quoteIdent(name))} AS ${alias}` : `${quoteIdent(name)} AS ${alias}`;
+  }).join(', ');
   await runStep(store.conn, step, `COPY (SELECT ${safe} FROM (${select})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
   fs.chmodSync(file, 0o600);
 }

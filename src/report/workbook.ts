@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type ExcelJSNamespace from 'exceljs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -6,7 +7,14 @@ import { stringify } from 'csv-stringify/sync';
 import { encryptWorkbook } from '../core/office-crypto.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { type Column, csvSafe } from './list-format.js';
+import { ANSWERS, type Column, csvSafe, wrappedLines } from './list-format.js';
+
+/** Excel's letter of a 0-based column index (A … Z, AA …). */
+function columnLetter(index: number): string {
+  let s = '';
+  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
 import type { ListRow } from './township.js';
 
 /**
@@ -35,16 +43,37 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   if (job.csvFile) writeCsvTwin(job.csvFile, township, rows, columns);
   const wb = createDeterministicWorkbookWriter(file);
   wb.creator = 'bidui';
+  const answerColumn = columns.findIndex((c) => c.key === 'verify_result');
   for (const category of CATEGORIES) {
-    const ws = wb.addWorksheet(category, { views: [{ state: 'frozen', ySplit: 1 }] });
+    const count = rows.filter((r) => r.category === category).length;
+    const ws = wb.addWorksheet(category, {
+      views: [{ state: 'frozen', ySplit: 1 }],
+      // Printing: A4 landscape, every column on one page wide (as many pages tall as needed),
+      // the header row on every page, page numbers in the footer.
+      pageSetup: {
+        paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1',
+        margins: { left: 0.4, right: 0.4, top: 0.5, bottom: 0.5, header: 0.3, footer: 0.3 },
+      },
+      headerFooter: { oddHeader: `&L${township} ${category}线索&R比对日期 ${job.asOf}`, oddFooter: '&C第 &P 页，共 &N 页' },
+    });
     ws.columns = columns.map((c) => ({
-      header: c.header, key: c.key, width: c.width,
-      style: c.text ? { numFmt: '@' } : c.key === 'evidence_text' ? { alignment: { wrapText: true, vertical: 'top' } } : {},
+      header: c.header, key: c.key, width: c.width, hidden: Boolean(c.hidden),
+      style: { ...(c.text ? { numFmt: '@' } : {}), alignment: { vertical: 'top', ...(c.wrap ? { wrapText: true } : {}) } },
     }));
     ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: columns.length } };
     const header = ws.getRow(1);
     header.font = { bold: true };
+    header.alignment = { vertical: 'middle', wrapText: true };
     header.commit();
+    // 核实结果: a drop-down of the three answers that refuses other text.
+    if (answerColumn >= 0 && count > 0) {
+      const letter = columnLetter(answerColumn);
+      (ws as unknown as { dataValidations: { add(range: string, v: ExcelJSNamespace.DataValidation): void } }).dataValidations.add(`${letter}2:${letter}${count + 1}`, {
+        type: 'list', allowBlank: true, formulae: [`"${ANSWERS.join(',')}"`],
+        showErrorMessage: true, errorStyle: 'stop', errorTitle: '核实结果', error: `请从下拉列表中选择：${ANSWERS.join('、')}`,
+        showInputMessage: true, promptTitle: '核实结果', prompt: `入户核实后选择：${ANSWERS.join('、')}`,
+      });
+    }
     // Cells take their column's style (text format for IDs, wrapped evidence). exceljs copies it
     // into a new object per cell and then renders and looks up each copy; handing every cell of
     // a column the same object lets its style cache (keyed by object) answer instead. Each column
@@ -54,12 +83,19 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
       if (row.category !== category) continue;
       const added = ws.addRow(columns.map((c) => row[c.key] ?? ''));
       for (let i = 0; i < columns.length; i++) added.getCell(i + 1).style = shared[i]!;
+      // Tall enough for every line of the wrapped cells (Excel and WPS do not grow a row when
+      // they open a file, and print only what the row shows): 15 points a line, at most 409.
+      const lines = Math.max(1, ...columns.filter((c) => c.wrap).map((c) => wrappedLines(String(row[c.key] ?? ''), c.width)));
+      if (lines > 1) added.height = Math.min(409, 15 * lines);
       added.commit();
     }
     ws.commit();
   }
-  const about = wb.addWorksheet('说明');
-  about.columns = [{ width: 10 }, { width: 12 }, { width: 24 }, { width: 80 }];
+  const about = wb.addWorksheet('说明', {
+    pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, margins: { left: 0.4, right: 0.4, top: 0.5, bottom: 0.5, header: 0.3, footer: 0.3 } },
+  });
+  const widths = [12, 12, 24, 80];
+  about.columns = widths.map((width) => ({ width, style: { alignment: { vertical: 'top', wrapText: true } } }));
   const counts = Object.fromEntries(CATEGORIES.map((c) => [c, new Set(rows.filter((r) => r.category === c).map((r) => r.lead_key)).size]));
   const lines: (string | number)[][] = [
     ['乡镇', township],
@@ -68,15 +104,24 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     ['线索数', CATEGORIES.map((c) => `${c} ${counts[c]}`).join('，')],
     ['工作区标识', job.workspaceMark],
     [],
-    ['填写说明', '每户每类线索一行，「证据」列出触发规则的各条记录。请入户核实后在「核实结果」填写：属实、不属实 或 已整改；在「核实说明」写明情况。不要修改其他列：「校验码」用来确认清单没有被改动，改过的行导入时会被退回。'],
+    ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
+    ['', '打印：每个工作表按 A4 横向、所有列在一页宽内打印，每页重复表头。'],
     ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。'],
     [],
     ['规则', '类别', '名称', '说明'],
     ...rules.map((r) => [r.rule_id, r.category, r.title, r.outcome === 'Success' ? r.explain : `${r.explain}（本次未执行：${r.reason ?? ''}）`]),
   ];
+  const ruleHeader = lines.findIndex((l) => l[0] === '规则');
   for (const [i, line] of lines.entries()) {
     const added = about.addRow(line);
-    if (i === 9) added.font = { bold: true };
+    if (i === ruleHeader) added.font = { bold: true };
+    // A text in column B with nothing after it runs across B:D, wrapped (it prints whole).
+    if (line.length === 2 && String(line[1]).length > 20) {
+      about.mergeCells(added.number, 2, added.number, 4);
+      added.height = 15 * wrappedLines(String(line[1]), widths[1]! + widths[2]! + widths[3]!);
+    } else if (line.length === 4) {
+      added.height = 15 * Math.max(1, ...line.map((v, j) => wrappedLines(String(v), widths[j]!)));
+    }
     added.commit();
   }
   about.commit();

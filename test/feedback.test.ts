@@ -158,7 +158,44 @@ describe('township feedback', () => {
     expect(r.stderr).toMatch(/核实结果有 5 处问题/);
   });
 
-  it('reads lists as spreadsheets save them: GBK CSV, keys turned into numbers, lists from before the checksum', async () => {
+  it('refuses lists whose township or checksum was removed, conflicting answers and a repeated header', () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const other = leads.find((l) => l.township !== township && l.township !== '未知乡镇')!;
+    const list = readList(path.join(t.dir, 'out1', 'townships', `${township}.csv`));
+    const otherList = readList(path.join(t.dir, 'out1', 'townships', `${other.township}.csv`));
+    const h = list[0]!;
+    const col = (n: string) => h.indexOf(n);
+    const otherRow = [...otherList.find((r) => r[col('线索编号')] === other.lead_key)!];
+    otherRow[col('核实结果')] = '不属实';
+    const drop = (rows: string[][], name: string) => rows.map((r) => r.filter((_, i) => i !== col(name)));
+    // The 乡镇 column deleted, and a row of another township added.
+    const noTown = path.join(t.dir, 'no-town.csv');
+    writeList(noTown, drop([...list, otherRow], '乡镇'));
+    // The 校验码 column deleted, and a member edited.
+    const edited = list.map((r) => [...r]);
+    edited[1]![col('涉及成员')] = '某某 000000000000000000';
+    edited[1]![col('核实结果')] = '属实';
+    const noCheck = path.join(t.dir, 'no-check.csv');
+    writeList(noCheck, drop(edited, '校验码'));
+    // One lead answered twice, differently.
+    const twice = list.map((r) => [...r]);
+    twice[1]![col('核实结果')] = '属实';
+    const copy = [...twice[1]!];
+    copy[col('核实结果')] = '不属实';
+    const conflict = path.join(t.dir, 'conflict.csv');
+    writeList(conflict, [...twice, copy]);
+    // A second 核实结果 column.
+    const dupHeader = path.join(t.dir, 'dup-header.csv');
+    writeList(dupHeader, list.map((r, i) => [...r, i === 0 ? '核实结果' : '']));
+    const r = runCli(['feedback', 'import', '--config', config, noTown, noCheck, conflict, dupHeader]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no-town\.csv 「[^」]+」第 \d+ 行：清单的「乡镇」/);
+    expect(r.stderr).toMatch(/no-check\.csv 「[^」]+」第 2 行：清单的「校验码」被删除或清空了/);
+    expect(r.stderr).toMatch(/conflict\.csv 「[^」]+」第 \d+ 行：线索「[^」]+」在 conflict\.csv 「[^」]+」第 2 行 已有不同的答复/);
+    expect(r.stderr).toMatch(/dup-header\.csv：表头中 「核实结果」 出现了不止一次/);
+  });
+
+  it('reads lists as spreadsheets save them: GBK CSV, keys turned into numbers', async () => {
     const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
     const numeric = leads.find((l) => l.township === township && /^[0-9]{12,}$/.test(l.household_key!) && !keys.includes(l.lead_key!))!;
     expect(numeric).toBeDefined();
@@ -172,26 +209,14 @@ describe('township feedback', () => {
     const gbk = path.join(t.dir, `${township}-gbk.csv`);
     writeList(gbk, list, 'gbk');
     expect(fs.readFileSync(gbk).subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(false);
-    // A list written before the checksum: no 乡镇 and no 校验码 columns.
-    const other = leads.find((l) => l.township !== township && l.township !== '未知乡镇')!;
-    const old = readList(path.join(t.dir, 'out1', 'townships', `${other.township}.csv`));
-    const drop = [old[0]!.indexOf('乡镇'), old[0]!.indexOf('校验码')];
-    const oldRows = old.map((r) => r.filter((_, i) => !drop.includes(i)));
-    const oh = oldRows[0]!;
-    oldRows.find((r) => r[oh.indexOf('线索编号')] === other.lead_key)![oh.indexOf('核实结果')] = '已整改';
-    const oldFile = path.join(t.dir, 'old.csv');
-    writeList(oldFile, oldRows);
-
-    const r = runCli(['feedback', 'import', '--config', config, gbk, oldFile]);
+    const r = runCli(['feedback', 'import', '--config', config, gbk]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`${township}-gbk\\.csv\\s+已导入\\s+1`));
-    expect(r.stdout).toMatch(/old\.csv\s+已导入\s+1/);
-    expect(r.stdout).toMatch(/注意：old\.csv：由旧版本 bidui 生成，没有「校验码」列/);
     // The next run shows the answers (run 1's own report stays as it was delivered).
     expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'check2'), '--quiet']).code).toBe(0);
     const after = Object.fromEntries(csv(path.join(t.dir, 'check2', 'leads.csv')).map((l) => [l.lead_key, l.verification]));
-    expect([after[numeric.lead_key!], after[other.lead_key!]]).toEqual(['属实', '已整改']);
+    expect(after[numeric.lead_key!]).toBe('属实');
   });
 
   it.skipIf(!hasLibreOffice)('takes back a township CSV opened and saved by a spreadsheet (LibreOffice headless)', () => {

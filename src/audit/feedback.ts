@@ -134,7 +134,15 @@ async function readRows(file: string, problems: string[], passwordsFor: Password
   if (/\.csv$/i.test(file)) {
     let records: Record<string, string>[];
     try {
-      records = parse(await decodeCsv(file), { columns: true, bom: true, relax_column_count: true, skip_empty_lines: true }) as Record<string, string>[];
+      const text = await decodeCsv(file);
+      const [first] = parse(text, { bom: true, to_line: 1, relax_column_count: true }) as string[][];
+      const names = (first ?? []).map((h) => h.trim()).filter(Boolean);
+      const twice = [...new Set(names.filter((h, i) => names.indexOf(h) !== i))];
+      if (twice.length) {
+        problems.push(`${name}：表头中 ${twice.map((h) => `「${maskDigitRuns(h)}」`).join('、')} 出现了不止一次——请使用 bidui 生成的清单，不要增删列`);
+        return out;
+      }
+      records = parse(text, { columns: true, bom: true, relax_column_count: true, skip_empty_lines: true }) as Record<string, string>[];
     } catch (error) {
       problems.push(`${name}：不是有效的 CSV（${/Quote|quote/.test((error as Error).message) ? '引号不配对' : '格式无法识别'}）`);
       return out;
@@ -145,7 +153,9 @@ async function readRows(file: string, problems: string[], passwordsFor: Password
     records.forEach((r, i) => {
       const cells = Object.fromEntries(Object.entries(r).map(([k, v]) => [k.trim(), csvUnsafe((v ?? '').trim())]));
       if (i === 0) out.township = cells['乡镇'] || null;
-      out.rows.push({ sheet: cells['类别'] ?? '', row: i + 2, township: out.township, cells });
+      // 类别 names the row in messages only when it is one (a cell may hold anything).
+      const category = cells['类别'] ?? '';
+      out.rows.push({ sheet: (CATEGORIES as readonly string[]).includes(category) ? category : '', row: i + 2, township: out.township, cells });
     });
     return out;
   }
@@ -175,7 +185,9 @@ async function parseFile(file: string, problems: string[], passwordsFor: Passwor
       continue;
     }
     if (!(ANSWERS as readonly string[]).includes(result)) {
-      problems.push(`${where}：核实结果${quotable(result, ANSWERS) ? `「${maskDigitRuns(result)}」` : ''}无效，应为 ${ANSWERS.join('、')} 之一`);
+      // Quoted only when short and close to an answer (属 实, 已经整改): a sentence may name people.
+      const shown = result.length <= 6 && !/[0-9]/.test(result) && quotable(result, ANSWERS);
+      problems.push(`${where}：核实结果${shown ? `「${result}」` : ''}无效，应为 ${ANSWERS.join('、')} 之一`);
       continue;
     }
     answers.push({ leadKey: r.cells[header('lead_key')] ?? '', result, note: r.cells[VERIFY_NOTE] ?? '', sheet: r.sheet, row: r.row, township: r.township, cells: r.cells });
@@ -228,31 +240,61 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
   // Check each answer against the lead it names, in the run the list came from (or the latest
   // run that has the lead): the key columns must be as bidui wrote them, the lead must belong to
   // the township the list was written for, and the row's checksum must hold.
+  const knownTownships = new Set((await queryStep<{ t: string }>(conn, 'feedback: township names', 'SELECT DISTINCT coalesce(township, $unknown) AS t FROM lead', { unknown: UNKNOWN_TOWNSHIP })).map((r) => r.t));
+  // A value from the file is quoted only when it is what it should be (a lead key, a township of
+  // this workspace, a mark): a cell may hold a name or an ID.
+  const keyText = (k: string) => (/^[A-Z]-[0-9a-f]{16}$/.test(k) ? `「${k}」` : '（该格的内容不是线索编号）');
+  const townText = (t: string) => (knownTownships.has(t) ? `「${t}」` : '（乡镇列的内容不是本工作区的乡镇）');
+  const seenFiles = new Set<string>();
+  // The same file named twice in one import is imported once.
+  const sameAsEarlier = new Set<ParsedFile>();
+  // Each lead answered once in one import: answer → where.
+  const answeredAt = new Map<string, { result: string; note: string; where: string }>();
   for (const f of parsed) {
     if (already.has(f.sha256)) continue;
+    if (seenFiles.has(f.sha256)) {
+      sameAsEarlier.add(f);
+      continue;
+    }
+    seenFiles.add(f.sha256);
     const name = path.basename(f.file);
     const known = f.keys.length === 0 ? 0 : Number((await queryStep<{ n: number }>(conn, 'feedback: known keys',
       'SELECT count(DISTINCT lead_key)::INTEGER AS n FROM lead WHERE lead_key IN (SELECT unnest(from_json($keys, \'["VARCHAR"]\')))', { keys: JSON.stringify(f.keys) }))[0]!.n);
     if ((f.mark !== null && f.mark !== mark) || (f.keys.length > 0 && known === 0)) {
-      problems.push(`${name}：这份清单不是本工作区生成的（${f.mark !== null && f.mark !== mark ? `工作区标识 ${f.mark}，本工作区为 ${mark}` : '其中的线索编号都不属于本工作区'}）——可能来自另一个县或另一个工作区，请导入到生成它的工作区`);
+      problems.push(`${name}：这份清单不是本工作区生成的（${f.mark !== null && f.mark !== mark ? `工作区标识${/^[0-9A-F]{8}$/.test(f.mark) ? ` ${f.mark}` : '不对'}，本工作区为 ${mark}` : '其中的线索编号都不属于本工作区'}）——可能来自另一个县或另一个工作区，请导入到生成它的工作区；如果表头被移动或删改过，请使用原清单`);
       continue;
     }
-    if (!f.checked && f.answers.length) notes.push(`${name}：由旧版本 bidui 生成，没有「${ROW_CHECK}」列：只核对了户编号、村、涉及规则和乡镇，没有核对「涉及成员」「证据」列`);
+    let legacyAnswers = 0;
     for (const a of f.answers) {
       const where = `${name} ${a.sheet ? `「${a.sheet}」` : ''}第 ${a.row} 行`;
-      const [lead] = await queryStep<{ run_id: number; household_key: string; village: string | null; rules: string; township: string; category: string }>(conn, 'feedback: lead',
-        `SELECT run_id, household_key, village, rules, coalesce(township, $unknown) AS township, category FROM lead
-         WHERE lead_key = $key AND ($run IS NULL OR run_id = $run)
-         ORDER BY (coalesce(township, $unknown) = $township) DESC, run_id DESC LIMIT 1`,
+      const [lead] = await queryStep<{ run_id: number; household_key: string; village: string | null; rules: string; township: string; category: string; scheme: string }>(conn, 'feedback: lead',
+        `SELECT l.run_id, household_key, village, rules, coalesce(township, $unknown) AS township, category, r.lead_key_scheme AS scheme
+         FROM lead l JOIN run r USING (run_id)
+         WHERE lead_key = $key AND ($run IS NULL OR l.run_id = $run)
+         ORDER BY (coalesce(township, $unknown) = $township) DESC, l.run_id DESC LIMIT 1`,
         { key: a.leadKey, run: f.runId, township: a.township ?? '', unknown: UNKNOWN_TOWNSHIP });
       if (!lead) {
-        problems.push(`${where}：线索编号「${a.leadKey}」不是本工作区${f.runId ? `运行 ${f.runId}` : ''}的线索`);
+        problems.push(`${where}：线索编号${keyText(a.leadKey)}不是本工作区${f.runId ? `运行 ${f.runId}` : ''}的线索`);
         continue;
       }
+      // Lists of runs made since version 0.3 carry their township and a checksum on every row:
+      // without them (a column deleted, renamed or emptied) the row is not accepted.
+      const checkedList = lead.scheme === 'hmac-sha256';
+      if (checkedList && (a.township === null || !f.checked || (a.cells[ROW_CHECK] ?? '') === '')) {
+        problems.push(`${where}：清单的${a.township === null ? '「乡镇」（工作簿的「说明」表或 CSV 的「乡镇」列）' : `「${ROW_CHECK}」`}被删除或清空了——请在 bidui 生成的原清单上填写，不要增删列或工作表`);
+        continue;
+      }
+      if (!checkedList) legacyAnswers++;
       if (a.township !== null && a.township !== lead.township) {
-        problems.push(`${where}：线索「${a.leadKey}」属于「${lead.township}」，不是这份「${a.township}」清单的线索——每个乡镇只能答复发给本乡镇的线索`);
+        problems.push(`${where}：线索${keyText(a.leadKey)}属于「${lead.township}」，不是这份${townText(a.township)}清单的线索——每个乡镇只能答复发给本乡镇的线索`);
         continue;
       }
+      const previous = answeredAt.get(a.leadKey);
+      if (previous && (previous.result !== a.result || previous.note !== a.note)) {
+        problems.push(`${where}：线索${keyText(a.leadKey)}在 ${previous.where} 已有不同的答复——同一线索只能答复一次，请删去其中一个`);
+        continue;
+      }
+      answeredAt.set(a.leadKey, { result: a.result, note: a.note, where });
       const masked = lead.household_key.length > 10 && (a.cells[header('household_key')] ?? '').includes('*')
         ? `${lead.household_key.slice(0, 6)}${'*'.repeat(lead.household_key.length - 10)}${lead.household_key.slice(-4)}`
         : lead.household_key;
@@ -267,31 +309,38 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
         ruleIds !== lead.rules.split(',').sort().join(',') ? header('rules_text') : '',
       ].filter(Boolean);
       if (edited.length) {
-        problems.push(`${where}：${edited.map((e) => `「${e}」`).join('、')}与线索「${a.leadKey}」不符——清单中除核实结果和核实说明外的列不能修改`);
+        problems.push(`${where}：${edited.map((e) => `「${e}」`).join('、')}与线索${keyText(a.leadKey)}不符——清单中除核实结果和核实说明外的列不能修改`);
         continue;
       }
-      if (f.checked) {
+      if (checkedList) {
         const byKey = Object.fromEntries(LIST_COLUMNS.map((c) => [c.key, cells[c.header] ?? '']));
-        const expected = rowCheck(secret, a.township ?? lead.township, a.sheet || lead.category, byKey);
+        const expected = rowCheck(secret, a.township!, lead.category, byKey);
         if ((cells[ROW_CHECK] ?? '') !== expected) {
-          problems.push(`${where}：${cells[ROW_CHECK] ? `「${header('members_text')}」「${header('evidence_text')}」等列与 bidui 生成时不同（${ROW_CHECK}不符）` : `「${ROW_CHECK}」被清空了`}——清单中除核实结果和核实说明外的列不能修改；请在原清单上填写`);
+          const gbkHint = /\.csv$/i.test(name) && Object.values(cells).some((v) => v.includes('?'))
+            ? '；如果是用 Excel 另存的 CSV，生僻字可能变成了「?」：请另存为「CSV UTF-8」或交回 .xlsx 工作簿'
+            : '；请在原清单上填写';
+          problems.push(`${where}：「${header('members_text')}」「${header('evidence_text')}」等列与 bidui 生成时不同（${ROW_CHECK}不符）——清单中除核实结果和核实说明外的列不能修改${gbkHint}`);
         }
       }
     }
+    if (legacyAnswers > 0) notes.push(`${name}：由旧版本 bidui 生成，没有「${ROW_CHECK}」：只核对了户编号、村、涉及规则${f.answers.some((a) => a.township !== null) ? '和乡镇' : ''}，没有核对「涉及成员」「证据」列`);
   }
   if (problems.length) {
     const shown = problems.slice(0, 50);
     throw new UserError('E_FEEDBACK', `核实结果有 ${problems.length} 处问题，本次没有导入任何内容：\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  ……另有 ${problems.length - shown.length} 处` : ''}`, {
-      hint: '按行号修正后重新导入；核实结果只能填 属实、不属实 或 已整改，其他列保持 bidui 生成时的内容。',
+      hint: '按上面所列逐项修正后重新导入（整个文件的问题换用正确的文件）；核实结果只能填 属实、不属实 或 已整改，其他列保持 bidui 生成时的内容。',
     });
   }
   const result: FeedbackResult = { files: [], notes: [] };
   await inTransaction(conn, 'feedback import', async () => {
     for (const f of parsed) {
-      if (already.has(f.sha256)) {
+      if (already.has(f.sha256) || sameAsEarlier.has(f)) {
         result.files.push({ file: f.file, status: 'already', answered: 0, unanswered: f.unanswered });
         continue;
       }
+      // A row repeated with the same answer counts once.
+      const seenKeys = new Set<string>();
+      f.answers = f.answers.filter((a) => !seenKeys.has(a.leadKey) && Boolean(seenKeys.add(a.leadKey)));
       const [{ id }] = (await queryStep<{ id: number }>(conn, 'feedback: next id', "SELECT nextval('feedback_import_seq')::INTEGER AS id")) as [{ id: number }];
       await runStep(conn, 'feedback: import', 'INSERT INTO feedback_import VALUES ($id, $file, $sha, now()::TIMESTAMP, $n)', { id, file: f.file, sha: f.sha256, n: f.answers.length });
       for (const a of f.answers) {

@@ -106,7 +106,11 @@ export function mapHeaders(
   const m = matchHeaders(headers, def, overrides);
   if (m.missing.length > 0) {
     const example = m.missing.map((fd) => `"<${fd.zh}列的表头>": "${fd.name}"`).join(', ');
-    const shown = headers.filter((h) => h.trim() !== '').map((h) => `「${maskDigitRuns(h)}」`).join(' ');
+    // A row holding an ID number is partly data: only the headers bidui recognised are shown.
+    const partlyData = headers.some((h) => /[0-9]{15}/.test(h.replace(/\s/g, '')));
+    const recognised = new Set(Object.values(m.fields));
+    const shown = headers.map((h, i) => ({ h, i })).filter(({ h, i }) => h.trim() !== '' && (!partlyData || recognised.has(i)))
+      .map(({ h }) => `「${maskDigitRuns(h)}」`).join(' ') + (partlyData ? '（这一行含有证件号码，其余单元格不显示）' : '');
     throw new UserError(
       'E_MISSING_COLUMN',
       `${def.zh}（${def.name}）文件缺少必需的列：${m.missing.map((fd) => `${fd.name}（${fd.zh}，可接受的表头：${fd.aliases.join('、')}）`).join('；')}。` +

@@ -109,7 +109,16 @@ export function maskSql(expr: string, mask: boolean): string {
 /** Mask every 15- or 18-character ID inside free text (Q6 suggestions). */
 export function maskTextSql(expr: string, mask: boolean): string {
   if (!mask) return expr;
-  return `regexp_replace(${expr}, '([0-9]{6})[0-9]{5,8}([0-9]{3}[0-9Xx])', '\\1********\\2', 'g')`;
+  // Every run of 11 to 18 ID characters (IDs, 户编号, 户号 …) as maskSql masks a column: the
+  // first 6 and last 4 kept, one * per hidden character. Longest first; each twice, since a
+  // match takes the character before it and two numbers one character apart need two passes.
+  let out = expr;
+  for (let len = 18; len >= 11; len--) {
+    const re = `(^|[^0-9])([0-9]{6})[0-9]{${len - 10}}([0-9]{3}[0-9Xx])([^0-9Xx]|$)`;
+    const rep = `\\1\\2${'*'.repeat(len - 10)}\\3\\4`;
+    for (let pass = 0; pass < 2; pass++) out = `regexp_replace(${out}, '${re}', '${rep}', 'g')`;
+  }
+  return out;
 }
 
 /**

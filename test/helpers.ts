@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBConnection, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { parse } from 'csv-parse/sync';
 import { installMacros } from '../src/ingest/sql-macros.js';
+import { loadConfig } from '../src/config/config.js';
+import { runStep } from '../src/core/sql.js';
+import { openStore } from '../src/core/store.js';
+import { ensureWorkspace } from '../src/core/workspace.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'bin', 'bidui.js');
@@ -89,4 +93,15 @@ export function readCsvFile(file: string): Record<string, string>[] {
 export function fakeBidui(): { pid: number; stop: () => void } {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', 'bidui-lock-holder'], { stdio: 'ignore' });
   return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
+}
+
+/** Run SQL on the store of a config's workspace (to age runs, move a load in time …), then close it. */
+export async function sqlOnWorkspace(configFile: string, step: string, sql: string): Promise<void> {
+  const config = loadConfig(configFile);
+  const store = await openStore(ensureWorkspace(config.workspace), config.engine);
+  try {
+    await runStep(store.conn, step, sql);
+  } finally {
+    store.close();
+  }
 }

@@ -4,12 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.js';
-import { runStep } from '../src/core/sql.js';
-import { openStore } from '../src/core/store.js';
-import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { fakeBidui, readCsvFile, ROOT, runCli, testDir } from './helpers.js';
+import { fakeBidui, readCsvFile, ROOT, runCli, sqlOnWorkspace, testDir } from './helpers.js';
 
 /**
  * Nightly operations an office can trust (issue 11): purposes and baselines, outputs written
@@ -211,13 +207,7 @@ describe('dates', () => {
     const c = await county(path.join(t.dir, 'zone'), 57);
     expect(runCli(['ingest', '--config', c.config, '--quiet']).code).toBe(0);
     // The load happened at 2020-07-01 20:00 UTC: 2020-07-02 04:00 in Beijing.
-    const cfg = loadConfig(c.config);
-    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
-    try {
-      await runStep(store.conn, 'move the load', "UPDATE snapshot SET created_at = TIMESTAMP '2020-07-01 20:00:00'");
-    } finally {
-      store.close();
-    }
+    await sqlOnWorkspace(c.config, 'move the load', "UPDATE snapshot SET created_at = TIMESTAMP '2020-07-01 20:00:00'");
     const before = runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-01', '--quiet']);
     expect([before.code, before.stderr]).toEqual([2, expect.stringMatching(/E_NO_DATA_THEN.*最早的一次导入在 2020-07-02 04:00:00 \(UTC\+8\)/s)]);
     expect(runCli(['match', '--config', c.config, '--as-of', '2020-06-30', '--data-as-of', '2020-07-02', '--quiet']).code).toBe(0);
@@ -233,13 +223,7 @@ describe('small things', () => {
   it('gc --dry-run lists what would go and why, and removes nothing; snapshots --dataset with an unknown name is an error', async () => {
     const c = await county(path.join(t.dir, 'gc'), 58);
     for (let night = 0; night < 3; night++) expect(run(c.config, path.join(t.dir, 'gc', 'out')).code).toBe(0);
-    const cfg = loadConfig(c.config);
-    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
-    try {
-      await runStep(store.conn, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
-    } finally {
-      store.close();
-    }
+    await sqlOnWorkspace(c.config, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
     const dry = runCli(['gc', '--config', c.config, '--keep-days', '30', '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/^\s*1\s+2020-06-30\s+.*\s删除\s+超过保留天数/m);
@@ -376,13 +360,7 @@ describe('what a month of nights turned up', () => {
     expect(run(c.config, out).code).toBe(0); // run 2: rows gone
     fs.writeFileSync(c.dibao, c.original);
     expect(run(c.config, out).code).toBe(0); // run 3: the original again, its rows reused from run 1's load
-    const cfg = loadConfig(c.config);
-    const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
-    try {
-      await runStep(store.conn, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
-    } finally {
-      store.close();
-    }
+    await sqlOnWorkspace(c.config, 'age', 'UPDATE run SET finished_at = finished_at - INTERVAL 400 DAY WHERE run_id < 3; UPDATE snapshot SET created_at = created_at - INTERVAL 400 DAY');
     const gc = runCli(['gc', '--config', c.config, '--keep-days', '30']);
     expect([gc.code, gc.stdout]).toEqual([0, expect.stringMatching(/保留\s+保留的快照 \d+ 复用它导入的行/)]);
     const v = runCli(['verify', '3', '--config', c.config, '--quiet']);

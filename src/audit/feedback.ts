@@ -12,7 +12,7 @@ import { scanFile } from '../ingest/file-scan.js';
 import { safeFileName } from '../report/township.js';
 import { chooseEncoding } from '../ingest/readers/decode.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { ANSWERS, csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
+import { ANSWERS, csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, maskId, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -49,8 +49,6 @@ interface ParsedFile {
   mark: string | null;
   /** Every lead key in the file, answered or not. */
   keys: string[];
-  /** Whether the file has the 校验码 column (lists from version 0.3 on). */
-  checked: boolean;
   answers: Answer[];
   unanswered: number;
 }
@@ -193,7 +191,7 @@ async function parseFile(file: string, problems: string[], passwordsFor: Passwor
     answers.push({ leadKey: r.cells[header('lead_key')] ?? '', result, note: r.cells[VERIFY_NOTE] ?? '', sheet: r.sheet, row: r.row, township: r.township, cells: r.cells });
   }
   const keys = [...new Set(rows.map((r) => r.cells[header('lead_key')] ?? '').filter(Boolean))];
-  return { file, sha256, runId, mark, keys, checked: firstRow ? ROW_CHECK in firstRow.cells : false, answers, unanswered };
+  return { file, sha256, runId, mark, keys, answers, unanswered };
 }
 
 /**
@@ -221,8 +219,9 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
   const problems: string[] = [];
   const parsed: ParsedFile[] = [];
   const secret = await workspaceSecret(store);
+  // The workspace's townships: whose passwords to try, and which names may be quoted.
+  const townships = (await queryStep<{ t: string }>(conn, 'feedback: townships', 'SELECT DISTINCT coalesce(township, $unknown) AS t FROM lead ORDER BY t', { unknown: UNKNOWN_TOWNSHIP })).map((r) => r.t);
   const passwordsFor: PasswordsFor = async (fileName) => {
-    const townships = (await queryStep<{ t: string }>(conn, 'feedback: townships', 'SELECT DISTINCT coalesce(township, $unknown) AS t FROM lead ORDER BY t', { unknown: UNKNOWN_TOWNSHIP })).map((r) => r.t);
     const named = (t: string) => fileName.startsWith(safeFileName(t));
     const ordered = [...townships.filter(named), ...townships.filter((t) => !named(t))];
     return Array.from({ length: passwordRound }, (_, i) => passwordRound - i).flatMap((round) => ordered.map((t) => townshipPassword(secret, t, round)));
@@ -240,7 +239,7 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
   // Check each answer against the lead it names, in the run the list came from (or the latest
   // run that has the lead): the key columns must be as bidui wrote them, the lead must belong to
   // the township the list was written for, and the row's checksum must hold.
-  const knownTownships = new Set((await queryStep<{ t: string }>(conn, 'feedback: township names', 'SELECT DISTINCT coalesce(township, $unknown) AS t FROM lead', { unknown: UNKNOWN_TOWNSHIP })).map((r) => r.t));
+  const knownTownships = new Set(townships);
   // A value from the file is quoted only when it is what it should be (a lead key, a township of
   // this workspace, a mark): a cell may hold a name or an ID.
   const keyText = (k: string) => (/^[A-Z]-[0-9a-f]{16}$/.test(k) ? `「${k}」` : '（该格的内容不是线索编号）');
@@ -278,9 +277,9 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
         continue;
       }
       // Lists of runs made since version 0.3 carry their township and a checksum on every row:
-      // without them (a column deleted, renamed or emptied) the row is not accepted.
+      // without them (a column or sheet deleted, renamed or emptied) the row is not accepted.
       const checkedList = lead.scheme === 'hmac-sha256';
-      if (checkedList && (a.township === null || !f.checked || (a.cells[ROW_CHECK] ?? '') === '')) {
+      if (checkedList && (a.township === null || (a.cells[ROW_CHECK] ?? '') === '')) {
         problems.push(`${where}：清单的${a.township === null ? '「乡镇」（工作簿的「说明」表或 CSV 的「乡镇」列）' : `「${ROW_CHECK}」`}被删除或清空了——请在 bidui 生成的原清单上填写，不要增删列或工作表`);
         continue;
       }
@@ -295,9 +294,7 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
         continue;
       }
       answeredAt.set(a.leadKey, { result: a.result, note: a.note, where });
-      const masked = lead.household_key.length > 10 && (a.cells[header('household_key')] ?? '').includes('*')
-        ? `${lead.household_key.slice(0, 6)}${'*'.repeat(lead.household_key.length - 10)}${lead.household_key.slice(-4)}`
-        : lead.household_key;
+      const masked = (a.cells[header('household_key')] ?? '').includes('*') ? maskId(lead.household_key) : lead.household_key;
       // A household key that a spreadsheet turned into a number is the lead's key, not an edit.
       const cells = { ...a.cells };
       const household = cells[header('household_key')] ?? '';

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { type Config, loadConfig } from '../config/config.js';
 import { closeLog, log, openLog } from '../core/log.js';
 import { openStore, type Store } from '../core/store.js';
-import { acquireLock, cleanTemps, ensureWorkspace, waitWhileLocked } from '../core/workspace.js';
+import { acquireLock, cleanTemps, ensureWorkspace, waitWhileLocked, workspacePaths } from '../core/workspace.js';
 
 /** How long a read-only command waits for a running bidui to finish (ms; BIDUI_BUSY_WAIT_MS). */
 const BUSY_WAIT_MS = Number(process.env.BIDUI_BUSY_WAIT_MS ?? 10_000);
@@ -23,7 +22,7 @@ export async function withStore<T>(
   fn: (store: Store, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(configFile);
-  if (options.existing && !fs.existsSync(path.join(config.workspace, 'bidui.duckdb'))) {
+  if (options.existing && !fs.existsSync(workspacePaths(config.workspace).storeFile)) {
     throw new UserError('E_NO_WORKSPACE', `工作区中还没有数据库：${config.workspace}`, {
       file: configFile, hint: '检查配置中的 workspace 路径是否写对；新的工作区先运行 bidui ingest 或 bidui run。',
     });

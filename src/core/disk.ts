@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from './errors.js';
+import { isInside } from './files.js';
 
 /**
  * A full disk, told apart from bugs: Node's ENOSPC (and EDQUOT, a quota) and DuckDB's write and
@@ -74,8 +75,7 @@ export function diskFullError(error?: unknown): UserError {
   // A report is written beside its folder first (.<name>.bidui-new-<pid>).
   const within = (file: string, dir: string) => {
     const d = path.resolve(dir);
-    const f = path.resolve(file);
-    return f.startsWith(d + path.sep) || f.startsWith(path.join(path.dirname(d), `.${path.basename(d)}.bidui-`));
+    return isInside(file, d) || path.resolve(file).startsWith(path.join(path.dirname(d), `.${path.basename(d)}.bidui-`));
   };
   const hit = failed ? all.filter(([, dir]) => within(failed, dir)) : [];
   const places = hit.length ? hit : all;

@@ -62,7 +62,8 @@ export function ensureWorkspace(dir: string): Workspace {
   return ws;
 }
 
-function pidAlive(pid: number): boolean {
+/** Is a process with this id running (also one of another user: EPERM)? */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

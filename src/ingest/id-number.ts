@@ -24,6 +24,9 @@ export const CHECK_CHARS = '10X98765432';
  * Excel error value, a formula without its result); `excel`: Excel notation, or digits lost in
  * an Excel number cell (see the `…000` rule in stage.ts).
  */
+/** A cell that holds nothing but an ID number (15 or 18 characters, outer spaces allowed). */
+export const ID_LIKE = /^\s*[0-9]{15}(?:[0-9]{2}[0-9Xx])?\s*$/;
+
 export const ID_PROBLEMS = ['missing', 'excel', 'length', 'chars', 'region', 'birth_date', 'check_digit'] as const;
 export type IdProblem = (typeof ID_PROBLEMS)[number];
 

@@ -3,6 +3,7 @@ import { type DatasetDef, normaliseHeader } from './datasets.js';
 import { type HeaderMapping, mapHeaders, matchHeaders } from './headers.js';
 import { FOOTER_START_RE2, FOOTER_WORDS, NOT_A_NAME_RE2 } from './sql-macros.js';
 import { EXCEL_ERRORS, preClean, trimSpace } from './values.js';
+import { ID_LIKE } from './id-number.js';
 
 /**
  * Layout of an export (DOMAIN.md, "Real exports / Layout"): where the header is, which rows are
@@ -102,7 +103,7 @@ export function findHeader(
   }
   // A file whose first row is already data (an ID number in it): say so, never print the row.
   const first = rows.findIndex((r) => r.some((c) => c.trim() !== ''));
-  const dataFirst = first >= 0 && rows[first]!.some((c) => /^[0-9]{15}$|^[0-9]{17}[0-9Xx]$/.test(c.trim()));
+  const dataFirst = first >= 0 && rows[first]!.some((c) => ID_LIKE.test(c));
   const why = dataFirst
     ? `文件似乎没有表头行：第 ${first + 1} 行已经是数据（含证件号码；为保护个人信息不显示其内容）`
     : `没有一行包含 ${def.fields.filter((fd) => fd.required).map((fd) => fd.zh).join('、')} 等必需的列`;

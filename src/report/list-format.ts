@@ -46,6 +46,11 @@ export const LIST_COLUMNS: Column[] = [
   { header: ROW_CHECK, key: 'row_check', width: 17, text: true, hidden: true },
 ];
 
+/** An ID or household key masked as the lists mask it (first 6 and last 4 kept; the JS twin of report.ts maskSql). */
+export function maskId(value: string): string {
+  return value.length > 10 ? value.slice(0, 6) + '*'.repeat(value.length - 10) + value.slice(-4) : value;
+}
+
 /** Answers a township may give (the drop-down of 核实结果, and what feedback import accepts). */
 export const ANSWERS = ['属实', '不属实', '已整改'] as const;
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { privateDir, unwritableDir } from '../core/files.js';
-import { keepOnExit, removeOnExit } from '../core/workspace.js';
+import { keepOnExit, pidAlive, removeOnExit } from '../core/workspace.js';
 import { failpoint } from '../core/failpoint.js';
 import { log } from '../core/log.js';
 
@@ -20,15 +20,6 @@ import { log } from '../core/log.js';
  */
 export const MARKER = '.bidui-output';
 const MARKER_TEXT = 'bidui 输出目录：每次生成报告时整体替换，请不要在此存放其他文件。\n';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Is this folder one bidui wrote (its marker, or the files of a report of an earlier version)? */
 function isOutputFolder(dir: string, names: string[]): boolean {

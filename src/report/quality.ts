@@ -7,6 +7,7 @@ import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
 import { SKIP_REASON_ZH, type SkipReason } from '../ingest/layout.js';
 import { privateDir } from '../core/files.js';
+import { maskId } from './list-format.js';
 
 /**
  * Data quality of a run's inputs (DOMAIN.md "Counting"; the seeds' 问题数据反馈): per dataset, a
@@ -89,10 +90,6 @@ export async function datasetQuality(store: Store, snapshots: Partial<Record<Dat
   return out;
 }
 
-/** Mask an ID as the lists do (first 6 and last 4 kept). */
-function maskId(value: string): string {
-  return value.length > 10 ? value.slice(0, 6) + '*'.repeat(value.length - 10) + value.slice(-4) : value;
-}
 
 /**
  * quality/<数据集>.xlsx for every dataset of the run with rejected rows or warnings. Returns the

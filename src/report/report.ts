@@ -149,10 +149,13 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
            ${CATEGORY_ORDER} AS category_order
     FROM ${tables.lead} l
     -- 户主: the roster household's head, else the 户籍 household's, else (a person without 户籍,
-    -- whose household key is the ID) the person.
-    LEFT JOIN (SELECT household_id AS household_key, min(name) AS head_name FROM roster WHERE relation IN ('户主', '本人') GROUP BY ALL) rh USING (household_key)
-    LEFT JOIN (SELECT hukou_id AS household_key, min(name) AS head_name FROM hukou WHERE relation IN ('户主', '本人') GROUP BY ALL) hh USING (household_key)
-    LEFT JOIN (SELECT id_number AS household_key, min(name) AS head_name FROM ${tables.evidence} WHERE run_id = $run GROUP BY ALL) se USING (household_key)
+    -- whose household key is the ID) the person. Only the run's households are looked up.
+    LEFT JOIN (SELECT household_id AS household_key, min(name) AS head_name FROM roster
+               WHERE relation IN ('户主', '本人') AND household_id IN (SELECT household_key FROM ${tables.lead} WHERE run_id = $run) GROUP BY ALL) rh USING (household_key)
+    LEFT JOIN (SELECT hukou_id AS household_key, min(name) AS head_name FROM hukou
+               WHERE relation IN ('户主', '本人') AND hukou_id IN (SELECT household_key FROM ${tables.lead} WHERE run_id = $run) GROUP BY ALL) hh USING (household_key)
+    LEFT JOIN (SELECT id_number AS household_key, min(name) AS head_name FROM ${tables.evidence}
+               WHERE run_id = $run AND id_number = household_key GROUP BY ALL) se USING (household_key)
     LEFT JOIN (SELECT category, household_key, lead_key AS prev_key FROM lead WHERE run_id = $prev) p USING (category, household_key)
     LEFT JOIN r_feedback fb USING (category, household_key)
     LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev ON ev.lead_key = l.lead_key

@@ -92,6 +92,7 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     'SELECT township FROM r_list GROUP BY township ORDER BY count(*) DESC, township')).map((r) => r.township);
   const secret = await workspaceSecret(store);
   const mark = workspaceMark(secret);
+  const passwords: TownshipPassword[] = [];
   const pool = new WorkbookPool();
   const jobs: Promise<void>[] = [];
   try {
@@ -108,9 +109,11 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
         row.row_check = rowCheck(secret, township, String(row.category), row);
       }
       const base = basePath(township);
+      const password = encrypt ? townshipPassword(secret, township, encrypt.round) : undefined;
+      if (password) passwords.push({ township, file: `${path.basename(base)}.xlsx`, password });
       const job: WorkbookJob = {
         file: `${base}.xlsx`, csvFile: encrypt ? undefined : `${base}.csv`, township,
-        encrypt: encrypt ? { password: townshipPassword(secret, township, encrypt.round), seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
+        encrypt: encrypt && password ? { password, seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
       const written = pool.write(job);
       written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
       jobs.push(written);
@@ -120,8 +123,6 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     await pool.close();
   }
   const files = names.flatMap((township) => (encrypt ? [`${basePath(township)}.xlsx`] : [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]));
-  const passwords = encrypt
-    ? names.map((township) => ({ township, file: `${path.basename(basePath(township))}.xlsx`, password: townshipPassword(secret, township, encrypt.round) }))
-    : [];
-  return { files, names, passwords };
+  // In name order, whatever order the workbooks were written in.
+  return { files, names, passwords: passwords.sort((a, b) => (a.township < b.township ? -1 : a.township > b.township ? 1 : 0)) };
 }

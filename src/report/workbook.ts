@@ -7,14 +7,8 @@ import { stringify } from 'csv-stringify/sync';
 import { encryptWorkbook } from '../core/office-crypto.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
+import { columnLetter } from '../ingest/headers.js';
 import { ANSWERS, type Column, csvSafe, wrappedLines } from './list-format.js';
-
-/** Excel's letter of a 0-based column index (A … Z, AA …). */
-function columnLetter(index: number): string {
-  let s = '';
-  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
-  return s;
-}
 import type { ListRow } from './township.js';
 
 /**

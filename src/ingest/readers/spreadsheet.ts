@@ -7,6 +7,7 @@ import { UserError } from '../../core/errors.js';
 import { type DatasetName, datasetDef } from '../datasets.js';
 import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js';
 import { matchHeaders } from '../headers.js';
+import { ID_LIKE } from '../id-number.js';
 import { limitCell, MAX_CELL_CHARS, type CellIssue } from '../values.js';
 import { type CellKey, cellKey, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
 
@@ -167,7 +168,6 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
   }
 }
 
-const ID_LIKE = /^\s*[0-9]{15}(?:[0-9]{2}[0-9Xx])?\s*$/;
 /** Does a sheet hold resident ID numbers (text of 15 or 18 characters, or a number that long)? */
 function holdsIds(data: (XLSXTypes.CellObject | undefined)[][], last: number): boolean {
   for (let r = 0; r <= last; r++) {

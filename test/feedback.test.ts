@@ -195,6 +195,36 @@ describe('township feedback', () => {
     expect(r.stderr).toMatch(/dup-header\.csv：表头中 「核实结果」 出现了不止一次/);
   });
 
+  it('quotes no cell that may hold a name or an ID; imports a file named twice once, and a repeated answer once', () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const third = [...new Set(leads.map((l) => l.township!))].filter((x) => x !== township && x !== '未知乡镇').sort()[2]!;
+    const list = readList(path.join(t.dir, 'out1', 'townships', `${third}.csv`));
+    expect(list.length).toBeGreaterThan(2);
+    const h = list[0]!;
+    const col = (n: string) => h.indexOf(n);
+    const misuse = list.map((r) => [...r]);
+    misuse[1]![col('线索编号')] = '张三丰 522625199001011234';
+    misuse[1]![col('核实结果')] = '属实';
+    misuse[2]![col('类别')] = '张三丰';
+    misuse[2]![col('核实结果')] = '不属实（王小明已死亡）';
+    const misused = path.join(t.dir, 'misused.csv');
+    writeList(misused, misuse);
+    const bad = runCli(['feedback', 'import', '--config', config, misused]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/misused\.csv 「[^」]+」第 2 行：线索编号（该格的内容不是线索编号）不是本工作区/);
+    expect(bad.stderr).toMatch(/misused\.csv 第 3 行：核实结果无效/);
+    for (const piece of ['张三丰', '522625199001011234', '王小明']) expect(bad.stderr).not.toContain(piece);
+
+    const once = list.map((r) => [...r]);
+    once[1]![col('核实结果')] = '属实';
+    const ok = path.join(t.dir, 'repeated.csv');
+    writeList(ok, [...once, [...once[1]!]]);
+    const r = runCli(['feedback', 'import', '--config', config, ok, ok]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/repeated\.csv\s+已导入\s+1\s/);
+    expect(r.stdout).toMatch(/repeated\.csv\s+以前已导入过（内容相同），这次没有再导入/);
+  });
+
   it('reads lists as spreadsheets save them: GBK CSV, keys turned into numbers', async () => {
     const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
     const numeric = leads.find((l) => l.township === township && /^[0-9]{12,}$/.test(l.household_key!) && !keys.includes(l.lead_key!))!;

@@ -47,6 +47,12 @@ const CASES: Case[] = [
     says: /似乎没有表头行：第 1 行已经是数据/,
   },
   {
+    name: 'a header row whose first cells hold an ID and a name',
+    files: { 'hukou.csv': `${PEOPLE[0]!.id},${PEOPLE[0]!.name},户号,乡镇,行政村,人口状态\n${PEOPLE.slice(1).map(hukouRow).join('\n')}\n` },
+    hukou: { files: ['hukou.csv'] },
+    says: /这一行含有证件号码，其余单元格不显示/,
+  },
+  {
     name: 'a configured header row that is data',
     files: { 'hukou.csv': `${HUKOU_HEADER}\n${PEOPLE.map(hukouRow).join('\n')}\n` },
     hukou: { files: ['hukou.csv'], headerRow: 3 },

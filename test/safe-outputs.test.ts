@@ -5,9 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import JSZip from 'jszip';
 import { checkChar } from '../src/ingest/id-number.js';
-import { csvSafe, csvUnsafe } from '../src/report/list-format.js';
+import { csvSafe, csvUnsafe, rowCheck } from '../src/report/list-format.js';
+import { maskTextSql } from '../src/report/report.js';
 import { safeFileName, uniqueFileNames } from '../src/report/township.js';
-import { testDir } from './helpers.js';
+import { sqlMap, testDir, withConnection } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
 /** What leaves the office is safe (issue 12): formulas never run, file names never escape. */
@@ -150,5 +151,25 @@ describe('key columns a spreadsheet turned into numbers', () => {
     expect(numberDamageOf('522625198001012000', '522625198001011234')).toBe(false);
     expect(numberDamageOf('5.22625E+14', 'H522625204000130')).toBe(false);
     expect(numberDamageOf('5.22625E+14', '522625****0130')).toBe(false);
+  });
+});
+
+describe('derived values that leave the office', () => {
+  it('list checksums start with a letter, so no spreadsheet takes one for a number', () => {
+    const secret = crypto.randomBytes(32);
+    for (let i = 0; i < 2000; i++) expect(rowCheck(secret, '舞阳镇', '漏评', { lead_key: `L-${i}` })).toMatch(/^K[0-9a-f]{16}$/);
+  });
+
+  it('--mask-ids masks every ID-like number inside details, household numbers of 11 to 18 digits too', async () => {
+    const masked = await withConnection((conn) => sqlMap(conn, maskTextSql('s', true), [
+      '同时在 2 户中：52262500000063、52262500000064',
+      '证件号码 52262519470415115X，户号 522625100000001',
+      '户号 12345678901；电话 1234567890；金额 5200',
+    ]));
+    expect(masked).toEqual([
+      '同时在 2 户中：522625****0063、522625****0064',
+      '证件号码 522625********115X，户号 522625*****0001',
+      '户号 123456*8901；电话 1234567890；金额 5200',
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import officeCrypto from 'officecrypto-tool';
 import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { readCsvFile as csv, ROOT, runCli, testDir } from './helpers.js';
+import { readCsvFile as csv, hashTree, ROOT, runCli, testDir } from './helpers.js';
 
 /** Issue 12, item 6: township workbooks with an open password per township (output.encrypt). */
 const PYTHON = '/usr/bin/python3';
@@ -97,5 +97,19 @@ describe('encrypted township workbooks', () => {
     const r = runCli(['feedback', 'import', '--config', config, back]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/已导入\s+1/);
+  }, 300_000);
+
+  it('rerun writes the original report, encrypted as it was, whatever the configuration says today', () => {
+    const raw = JSON.parse(fs.readFileSync(config, 'utf8')) as { output: Record<string, unknown> };
+    raw.output = { ...raw.output, encrypt: false };
+    fs.writeFileSync(config, JSON.stringify(raw, null, 2));
+    const out = path.join(t.dir, 'rerun');
+    const r = runCli(['rerun', '1', '--config', config, '--out', out, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('每个乡镇一个加了打开密码的 .xlsx');
+    const original = hashTree(path.join(t.dir, 'out'));
+    const again = hashTree(out);
+    expect(Object.keys(again).filter((f) => !f.startsWith('.')).sort()).toEqual(Object.keys(original).filter((f) => !f.startsWith('.')).sort());
+    for (const f of Object.keys(original)) if (!f.startsWith('.')) expect([f, again[f]]).toEqual([f, original[f]]);
   }, 300_000);
 });

@@ -95,7 +95,10 @@ describe('township feedback', () => {
     expect(again).toMatch(/以前已导入过（内容相同），这次没有再导入/);
     expect(again).not.toMatch(/\s0\s/);
     // The next nightly run on the same data.
-    expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out2'), '--quiet']).code).toBe(0);
+    const second = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out2'), '--quiet']);
+    expect(second.code).toBe(0);
+    // The lead answered 不属实 is counted, as withheld, wherever leads are counted.
+    expect(second.stdout).toMatch(/已核实不属实、不再下发 1\n/);
     const leads = Object.fromEntries(csv(path.join(t.dir, 'out2', 'leads.csv')).map((l) => [l.lead_key, l]));
     expect([leads[keys[0]!]!.status, leads[keys[0]!]!.verification]).toEqual(['持续', '属实']);
     expect([leads[keys[1]!]!.status, leads[keys[1]!]!.verification]).toEqual(['已核实不属实', '不属实']);
@@ -105,6 +108,9 @@ describe('township feedback', () => {
     expect(list.find((row) => row['线索编号'] === keys[0])!['上次核实']).toBe('属实：入户核实属实');
     const html = fs.readFileSync(path.join(t.dir, 'out2', 'summary.html'), 'utf8');
     expect(html).toContain('核实进度');
+    expect(html).toMatch(/<th>已核实不属实（不再下发）<\/th>/);
+    const withheld = [...html.matchAll(/<tr><td>(漏评|错评|错退|信息核对)<\/td>(?:<td class="n">\d+<\/td>){3}<td class="n">(\d+)<\/td><\/tr>/g)].reduce((n, m) => n + Number(m[2]), 0);
+    expect(withheld).toBe(1);
     expect(html).toMatch(new RegExp(`<td>${township}</td><td class="n">\\d+</td><td class="n">3</td><td class="n">1</td><td class="n">1</td><td class="n">1</td>`));
     // The first run's report is unchanged by feedback imported after it: still verifiable.
     expect(runCli(['verify', '1', '--config', config, '--quiet']).code).toBe(0);

@@ -16,11 +16,27 @@ import { BIDUI_VERSION } from '../version.js';
  * parameters, the people/flags SQL, config, versions); a re-run replays exactly that — whatever
  * was ingested or edited since — and reports it as the original run, recording nothing new.
  */
-export async function rerun(store: Store, runId: number, out: string, maskIds: boolean, progress: Progress, encrypt?: { round: number }): Promise<ReportResult> {
+export async function rerun(store: Store, runId: number, out: string, maskIds: boolean, progress: Progress): Promise<ReportResult> {
   const { plan } = await planFromRun(store, runId);
   const executed = await executePlan(store, plan, progress);
   await stageRerun(store, plan, executed, runId);
-  return report(store, { runId, out, maskIds, progress, tables: RERUN_TABLES, recordManifest: false, encrypt });
+  return report(store, { runId, out, maskIds, progress, tables: RERUN_TABLES, recordManifest: false, encrypt: await originalEncryption(store, runId, maskIds) });
+}
+
+/**
+ * Whether the original report of a run had its township workbooks encrypted, and in which password
+ * round: its manifest says (the report delivered with these masking settings), else the
+ * configuration the run recorded. Never today's configuration: a re-run is the original.
+ */
+async function originalEncryption(store: Store, runId: number, masked: boolean): Promise<{ round: number } | undefined> {
+  const [m] = await queryStep<{ manifest_json: string }>(store.conn, 'rerun: manifest', 'SELECT manifest_json FROM report_manifest WHERE run_id = $run AND masked = $masked', { run: runId, masked });
+  if (m) {
+    const round = (JSON.parse(m.manifest_json) as Manifest).township_workbooks_encrypted?.password_round;
+    return round ? { round } : undefined;
+  }
+  const [r] = await queryStep<{ config_json: string }>(store.conn, 'rerun: recorded config', 'SELECT config_json FROM run WHERE run_id = $run', { run: runId });
+  const output = (JSON.parse(r?.config_json ?? '{}') as { output?: { encrypt?: boolean; passwordRound?: number } }).output;
+  return output?.encrypt ? { round: output.passwordRound ?? 1 } : undefined;
 }
 
 export interface VerifyCheck {

@@ -106,14 +106,14 @@ function outDir(option: string | undefined, config: Config): string {
 export function printReportResult(result: ReportResult, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`\n报告已写入：${result.out}\n`);
   out.write(`  汇总页：${path.join(result.out, 'summary.html')}\n`);
-  if (result.passwordsFile) {
+  if (result.encrypted) {
     out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个加了打开密码的 .xlsx）\n`);
-    out.write(`  各乡镇的打开密码：${result.passwordsFile}（只有本机用户可读；请通过与清单不同的渠道告知乡镇，例如电话）\n`);
+    if (result.passwordsFile) out.write(`  各乡镇的打开密码：${result.passwordsFile}（只有本机用户可读；请通过与清单不同的渠道告知乡镇，例如电话）\n`);
   } else {
     out.write(`  乡镇清单：${path.join(result.out, 'townships')}（${result.townships.length} 个乡镇，每个乡镇一个 .xlsx 和一个 .csv）\n`);
   }
   out.write(`  证据表：evidence.csv；线索表：leads.csv；已消失线索：resolved.csv；清单：manifest.json\n`);
-  out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；${result.previousRunId === undefined ? '没有比较基准（此前没有交付过报告的每晚运行），全部为新增' : `与运行 ${result.previousRunId} 相比：新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}`}\n`);
+  out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；${result.previousRunId === undefined ? '没有比较基准（此前没有交付过报告的每晚运行），全部为新增' : `与运行 ${result.previousRunId} 相比：新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}`}${result.withheld ? `；已核实不属实、不再下发 ${result.withheld}` : ''}\n`);
 }
 
 function printGcPlan(plan: GcResult, timeZone: string, out: NodeJS.WritableStream = process.stdout): void {
@@ -289,7 +289,7 @@ export function buildProgram(): Command {
     .option('--quiet', '不显示进度')
     .action(async (runId: number, opts: { config: string; out: string; maskIds?: boolean; quiet?: boolean }) => {
       const result = await withStore(opts.config, 'rerun', { lock: true, existing: true }, (store, config) =>
-        rerun(store, runId, outDir(opts.out, config), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet)), config.output.encrypt),
+        rerun(store, runId, outDir(opts.out, config), Boolean(opts.maskIds), createProgress(process.stderr, Boolean(opts.quiet))),
       );
       printReportResult(result);
     });

@@ -42,7 +42,12 @@ export function checkPage(file: string): PageCheck {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = checkPage(process.argv[2] ?? 'out/summary.html');
+  const file = process.argv[2] ?? 'out/summary.html';
+  if (!fs.existsSync(file)) {
+    process.stderr.write(`no such file: ${file} (give the summary.html of a report, e.g. bidui-demo/out/summary.html)\n`);
+    process.exit(2);
+  }
+  const result = checkPage(file);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   process.exitCode = result.consoleMessages.length === 0 && result.charts.length > 0 && result.charts.every((c) => c.bars > 0) ? 0 : 1;
 }

@@ -26,7 +26,7 @@ export interface Column {
 }
 
 /**
- * The columns of a township list. The visible widths add up to about 190 characters, which
+ * The columns of a township list. The visible widths add up to about 192 characters (an 18-digit 户号 and a name with an ID fit their columns), which
  * prints on one A4 landscape page wide at about 75% (the workbooks are set to fit the width).
  */
 export const LIST_COLUMNS: Column[] = [
@@ -34,11 +34,11 @@ export const LIST_COLUMNS: Column[] = [
   { header: '状态', key: 'status', width: 6 },
   { header: '优先级', key: 'priority', width: 6 },
   { header: '村', key: 'village', width: 10, wrap: true },
-  { header: '户编号/户号', key: 'household_key', width: 18, text: true },
+  { header: '户编号/户号', key: 'household_key', width: 20, text: true },
   { header: '户主', key: 'head_name', width: 8, text: true },
   { header: '涉及规则', key: 'rules_text', width: 18, wrap: true },
-  { header: '涉及成员', key: 'members_text', width: 24, text: true, wrap: true },
-  { header: '证据', key: 'evidence_text', width: 44, wrap: true },
+  { header: '涉及成员', key: 'members_text', width: 26, text: true, wrap: true },
+  { header: '证据', key: 'evidence_text', width: 42, wrap: true },
   { header: '四有提示', key: 'flags', width: 9, wrap: true },
   { header: '上次核实', key: 'last_answer', width: 11, wrap: true },
   { header: VERIFY_RESULT, key: 'verify_result', width: 9 },

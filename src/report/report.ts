@@ -54,8 +54,12 @@ export interface ReportResult {
   continuing: number;
   resolved: number;
   previousRunId: number | undefined;
-  /** With output.encrypt: the owner-only file in the workspace that lists the townships' passwords. */
+  /** Township workbooks written with open passwords. */
+  encrypted: boolean;
+  /** With output.encrypt: the owner-only file in the workspace that lists the townships' passwords (not for re-runs). */
   passwordsFile?: string | undefined;
+  /** Leads answered 不属实 whose evidence has not changed: counted in `leads`, not issued again. */
+  withheld: number;
 }
 
 export interface RunRow {
@@ -282,8 +286,9 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   progress.step('生成汇总页…');
   files.push(await writeSummary(store, run, rules, previousRunId, quality, path.join(out, 'summary.html')));
 
-  const counts = await queryStep<{ category: string; n: string; new: string; continuing: string }>(conn, 'report: counts',
-    "SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
+  const counts = await queryStep<{ category: string; n: string; new: string; continuing: string; withheld: string }>(conn, 'report: counts',
+    `SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing,
+            count(*) FILTER (WHERE status = '已核实不属实') AS withheld FROM r_lead GROUP BY category`);
   const [{ resolved }] = (await queryStep<{ resolved: string }>(conn, 'report: resolved count', 'SELECT count(*) AS resolved FROM r_resolved')) as [{ resolved: string }];
   const leads = Object.fromEntries(CATEGORIES.map((c) => [c, Number(counts.find((x) => x.category === c)?.n ?? 0)]));
   const result: ReportResult = {
@@ -295,6 +300,8 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     continuing: counts.reduce((s, c) => s + Number(c.continuing), 0),
     resolved: Number(resolved),
     previousRunId,
+    encrypted: Boolean(options.encrypt),
+    withheld: counts.reduce((s, c) => s + Number(c.withheld), 0),
   };
   return { result, rules, passwords: townships.passwords };
 }

@@ -58,26 +58,29 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
     'SELECT township_name AS township, category, count(*) AS n FROM r_lead GROUP BY ALL ORDER BY township, category');
   const townships = [...new Set(byTownship.map((r) => r.township))].sort();
   const cell = (t: string, c: string) => Number(byTownship.find((r) => r.township === t && r.category === c)?.n ?? 0);
-  const status = await queryStep<{ category: string; new: string; continuing: string }>(conn, 'summary: status',
-    "SELECT category, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing FROM r_lead GROUP BY category");
+  const status = await queryStep<{ category: string; new: string; continuing: string; withheld: string }>(conn, 'summary: status',
+    `SELECT category, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing,
+            count(*) FILTER (WHERE status = '已核实不属实') AS withheld FROM r_lead GROUP BY category`);
   const resolved = await queryStep<{ category: string; n: string }>(conn, 'summary: resolved', 'SELECT category, count(*) AS n FROM r_resolved GROUP BY category');
   const snapshots = JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>;
   const gate = JSON.parse(run.quality_json || '{}') as Partial<GateResult>;
   const unknown = await unknownTownships(store, snapshots);
-  const progress = await queryStep<{ township: string; issued: string; answered: string; confirmed: string; rejected: string; closed: string }>(conn, 'summary: verification', `
-    SELECT township_name AS township, count(*) FILTER (WHERE status <> '已核实不属实') AS issued,
+  const progress = await queryStep<{ township: string; total: string; issued: string; answered: string; confirmed: string; rejected: string; closed: string }>(conn, 'summary: verification', `
+    SELECT township_name AS township, count(*) AS total, count(*) FILTER (WHERE status <> '已核实不属实') AS issued,
            count(last_result) AS answered, count(*) FILTER (WHERE last_result = '属实') AS confirmed,
            count(*) FILTER (WHERE last_result = '不属实') AS rejected, count(*) FILTER (WHERE last_result = '已整改') AS closed
     FROM r_lead GROUP BY township_name ORDER BY township_name`);
   const pct = (a: number, b: number) => (b === 0 ? '–' : `${((100 * a) / b).toFixed(1)}%`);
   const progressRows = progress.map((p) => {
-    const [issued, answered, confirmed, rejected, closed] = [p.issued, p.answered, p.confirmed, p.rejected, p.closed].map(Number) as [number, number, number, number, number];
-    return [p.township, issued, answered, confirmed, rejected, closed, pct(answered, issued + rejected), pct(closed, confirmed + closed)];
+    const [total, issued, answered, confirmed, rejected, closed] = [p.total, p.issued, p.answered, p.confirmed, p.rejected, p.closed].map(Number) as [number, number, number, number, number, number];
+    // Of all the township's leads of this run: those issued and those withheld after a 不属实
+    // (a 不属实 lead issued again with new evidence is counted once).
+    return [p.township, issued, answered, confirmed, rejected, closed, pct(answered, total), pct(closed, confirmed + closed)];
   });
 
   const statusRows = CATEGORIES.map((c) => {
     const s = status.find((x) => x.category === c);
-    return [c, Number(s?.new ?? 0), Number(s?.continuing ?? 0), Number(resolved.find((x) => x.category === c)?.n ?? 0)];
+    return [c, Number(s?.new ?? 0), Number(s?.continuing ?? 0), Number(resolved.find((x) => x.category === c)?.n ?? 0), Number(s?.withheld ?? 0)];
   });
   const totalLeads = byTownship.reduce((s, r) => s + Number(r.n), 0);
   const zhOf = (d: string) => `${DATASETS.find((x) => x.name === d)?.zh ?? d}（${d}）`;
@@ -131,12 +134,12 @@ ${table(['规则', '类别', '名称', '执行结果', '户数', '证据条数',
 <p class="note">“未执行”表示缺少所需数据或配置，不代表没有线索。</p>
 
 <h2>与比较基准相比</h2>
-${table(['类别', '新增', '持续', '已消失'], statusRows, [false, true, true, true])}
+${table(['类别', '新增', '持续', '已消失', '已核实不属实（不再下发）'], statusRows, [false, true, true, true, true])}
 <p class="note">比较基准是此前最近一次完整交付了报告的每晚运行。新增：基准中没有的线索；持续：基准中已有；已消失：基准中有、本次没有（见 resolved.csv）。分析运行和没有写完报告的运行不作为基准，所以它们发现的变化会在下一次交付的报告中出现。</p>
 
 <h2>核实进度</h2>
 ${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整改', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true])}
-<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。答复率 = 已答复 / 线索数；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
+<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
 
 <h2>数据质量</h2>
 ${gate.accepted && gate.over?.length ? `<p class="warn">本次运行用 --accept-rejects 越过了质量关口：${escapeHtml(gate.over.map((d) => `${zhOf(d.dataset)} 拒收 ${d.rowsRejected} / ${d.rowsConsidered} 行（${(100 * d.share).toFixed(2)}%）`).join('；'))}，超过上限 ${((gate.limit ?? 0) * 100).toFixed(2)}%。这些数据集被拒收的记录没有参与比对。</p>` : ''}

@@ -32,6 +32,13 @@ export interface WorkbookJob {
   rows: ListRow[];
 }
 
+/**
+ * The height of one line of wrapped text, in points. Excel's Calibri 11 needs 15; LibreOffice
+ * with a CJK font (Noto Sans CJK) needs up to 17 for lines of Chinese (measured: its optimal
+ * row heights on the demo's lists were up to 1.14 × 15), so rows are sized for the larger.
+ */
+const LINE_POINTS = 17.5;
+
 export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   const { file, township, rules, rows, columns } = job;
   if (job.csvFile) writeCsvTwin(job.csvFile, township, rows, columns);
@@ -58,6 +65,7 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     const header = ws.getRow(1);
     header.font = { bold: true };
     header.alignment = { vertical: 'middle', wrapText: true };
+    header.height = LINE_POINTS;
     header.commit();
     // 核实结果: a drop-down of the three answers that refuses other text.
     if (answerColumn >= 0 && count > 0) {
@@ -78,9 +86,9 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
       const added = ws.addRow(columns.map((c) => row[c.key] ?? ''));
       for (let i = 0; i < columns.length; i++) added.getCell(i + 1).style = shared[i]!;
       // Tall enough for every line of the wrapped cells (Excel and WPS do not grow a row when
-      // they open a file, and print only what the row shows): 15 points a line, at most 409.
+      // they open a file, and print only what the row shows): LINE_POINTS a line, at most 409.
       const lines = Math.max(1, ...columns.filter((c) => c.wrap).map((c) => wrappedLines(String(row[c.key] ?? ''), c.width)));
-      if (lines > 1) added.height = Math.min(409, 15 * lines);
+      if (lines > 1) added.height = Math.min(409, LINE_POINTS * lines);
       added.commit();
     }
     ws.commit();
@@ -112,9 +120,9 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     // A text in column B with nothing after it runs across B:D, wrapped (it prints whole).
     if (line.length === 2 && String(line[1]).length > 20) {
       about.mergeCells(added.number, 2, added.number, 4);
-      added.height = 15 * wrappedLines(String(line[1]), widths[1]! + widths[2]! + widths[3]!);
+      added.height = Math.min(409, LINE_POINTS * wrappedLines(String(line[1]), widths[1]! + widths[2]! + widths[3]!));
     } else if (line.length === 4) {
-      added.height = 15 * Math.max(1, ...line.map((v, j) => wrappedLines(String(v), widths[j]!)));
+      added.height = Math.min(409, LINE_POINTS * Math.max(1, ...line.map((v, j) => wrappedLines(String(v), widths[j]!))));
     }
     added.commit();
   }

@@ -5,6 +5,7 @@ import iconv from 'iconv-lite';
 import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cellText, fifteenDigits, serialToIso } from '../src/ingest/readers/spreadsheet.js';
+import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { readCsvFile, runCli, testDir, writeJson } from './helpers.js';
 import { loadError, loadFiles, put } from './ingest-helpers.js';
 import { newId } from './rule-harness.js';
@@ -751,6 +752,9 @@ describe('input limits (limits in the config)', () => {
     const sheet = await loadError('roster', [put(dir, 'rows.xlsx', book(Array.from({ length: 30 }, (_, i) => ROSTER[i % 4]!)))], {}, limits);
     expect([sheet.code, sheet.message]).toEqual(['E_TOO_MANY_ROWS', expect.stringMatching(/工作表「名册」超过 3 行/)]);
     expect(picked((await loadFiles('roster', [put(dir, 'ok.csv', csv([ROSTER_HEADER, ...ROSTER]))], {}, '2020-06-30', { limits: { maxRowsPerFile: 4 } })).rows)).toEqual(EXPECTED);
+    // The default bounds nothing a real office loads: a province's 户籍 (about 32 million people;
+    // the first default, 2,000,000, refused a 1,000,000-household prefecture's 3.2 million).
+    expect(DEFAULT_LIMITS.maxRowsPerFile).toBeGreaterThanOrEqual(32_000_000);
   });
 
   it('characters per cell: a longer cell in a used column rejects its row with the reason', async () => {

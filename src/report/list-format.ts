@@ -60,17 +60,29 @@ export const ANSWERS = ['属实', '不属实', '已整改'] as const;
  */
 export function wrappedLines(text: string, width: number): number {
   const usable = Math.max(1, width - 1);
-  return text.split('\n').reduce((n, line) => {
+  let lines = 0;
+  for (const line of text.split('\n')) {
     let units = 0;
-    for (const ch of line) units += ch.charCodeAt(0) < 0x80 ? 1 : 2;
-    return n + Math.max(1, Math.ceil(units / usable));
-  }, 0);
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      // A surrogate pair is one character: its low half adds nothing.
+      if (c < 0xdc00 || c > 0xdfff) units += c < 0x80 ? 1 : 2;
+    }
+    lines += Math.max(1, Math.ceil(units / usable));
+  }
+  return lines;
 }
 
 /** The columns a row's checksum covers: what names the lead and the evidence a township answers. */
 export const CHECKED_COLUMNS = ['lead_key', 'household_key', 'village', 'rules_text', 'members_text', 'evidence_text'] as const;
 
-const listKey = (secret: Buffer) => crypto.createHmac('sha256', secret).update('bidui township list row check v1').digest();
+/** The key of the list checksums, derived from the workspace's secret once per secret (a report checks every row). */
+const listKeys = new WeakMap<Buffer, Buffer>();
+function listKey(secret: Buffer): Buffer {
+  let key = listKeys.get(secret);
+  if (!key) listKeys.set(secret, (key = crypto.createHmac('sha256', secret).update('bidui township list row check v1').digest()));
+  return key;
+}
 
 /**
  * The checksum of a township list row: HMAC-SHA-256, under a key derived from the workspace's

@@ -45,6 +45,7 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   const wb = createDeterministicWorkbookWriter(file);
   wb.creator = 'bidui';
   const answerColumn = columns.findIndex((c) => c.key === 'verify_result');
+  const wrapped = columns.filter((c) => c.wrap);
   for (const category of CATEGORIES) {
     const count = rows.filter((r) => r.category === category).length;
     const ws = wb.addWorksheet(category, {
@@ -87,7 +88,8 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
       for (let i = 0; i < columns.length; i++) added.getCell(i + 1).style = shared[i]!;
       // Tall enough for every line of the wrapped cells (Excel and WPS do not grow a row when
       // they open a file, and print only what the row shows): LINE_POINTS a line, at most 409.
-      const lines = Math.max(1, ...columns.filter((c) => c.wrap).map((c) => wrappedLines(String(row[c.key] ?? ''), c.width)));
+      let lines = 1;
+      for (const c of wrapped) lines = Math.max(lines, wrappedLines(String(row[c.key] ?? ''), c.width));
       if (lines > 1) added.height = Math.min(409, LINE_POINTS * lines);
       added.commit();
     }

@@ -433,7 +433,20 @@ describe('what a month of nights turned up', () => {
     const choice = runCli(['ingest', '--config', c.config, '--dataset', 'foo', 'x.csv']);
     expect([choice.code, choice.stderr]).toEqual([2, expect.stringMatching(/选项 --dataset 的取值「foo」无效，可用的值：roster、hukou/)]);
     const bare = runCli([]);
-    expect([bare.code, bare.stdout]).toEqual([0, expect.stringMatching(/Usage: bidui/)]);
+    expect([bare.code, bare.stdout]).toEqual([0, expect.stringMatching(/^用法： bidui \[选项\] \[命令\]/)]);
+    // Help and commander's own messages in Chinese, every command's too.
+    for (const args of [['--help'], ['run', '--help'], ['feedback', 'import', '--help'], ['help', 'verify']]) {
+      const h = runCli(args);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/选项：\n[\s\S]*-h, --help\s+显示帮助/);
+      expect(h.stdout).not.toMatch(/Usage:|Options:|Commands:|Arguments:|display help|output the version/);
+    }
+    expect(runCli(['--help']).stdout).toMatch(/-V, --version\s+显示版本号[\s\S]*命令：[\s\S]*help \[command\]\s+显示某个命令的帮助/);
+    const unknownCommand = runCli(['rnu']);
+    expect([unknownCommand.code, unknownCommand.stderr]).toEqual([2, expect.stringMatching(/未知的命令：'rnu'（是不是 run？）/)]);
+    const option = runCli(['run', '--config', c.config, '--asof', '2020-06-30']);
+    expect([option.code, option.stderr]).toEqual([2, expect.stringMatching(/未知的选项：'--asof'（是不是 --as-of？）/)]);
+    expect(`${unknownCommand.stderr}${option.stderr}`).not.toMatch(/Did you mean/);
   });
 
   it('output cut off by the reader (| head) ends quietly, exit 0', async () => {

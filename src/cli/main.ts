@@ -26,9 +26,16 @@ import { table } from './format.js';
 import { prepareDemo } from './demo.js';
 import { registerFixturesCommands } from './fixtures-commands.js';
 
+/** Commander's "(Did you mean …?)" in Chinese. */
+function didYouMean(message: string): string {
+  return message
+    .replace(/\s*\(Did you mean one of (.*)\?\)$/s, (_, list: string) => `（是不是：${list.split(', ').join('、')}？）`)
+    .replace(/\s*\(Did you mean (.*)\?\)$/s, (_, one: string) => `（是不是 ${one}？）`);
+}
+
 const COMMANDER_ZH: Record<string, (e: CommanderError) => string> = {
-  'commander.unknownOption': (e) => `未知的选项：${e.message.replace(/^error: unknown option /, '')}`,
-  'commander.unknownCommand': (e) => `未知的命令：${e.message.replace(/^error: unknown command /, '')}`,
+  'commander.unknownOption': (e) => `未知的选项：${didYouMean(e.message.replace(/^error: unknown option /, ''))}`,
+  'commander.unknownCommand': (e) => `未知的命令：${didYouMean(e.message.replace(/^error: unknown command /, ''))}`,
   'commander.missingMandatoryOptionValue': (e) => `缺少必需的选项：${e.message.replace(/^error: required option /, '').replace(/ not specified$/, '')}`,
   'commander.optionMissingArgument': (e) => `选项缺少取值：${e.message.replace(/^error: option /, '').replace(/ argument missing$/, '')}`,
   'commander.missingArgument': (e) => `缺少参数：${e.message.replace(/^error: missing required argument /, '')}`,
@@ -171,10 +178,20 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
   failIfPartial(result);
 }
 
+/** The headings of commander's help. */
+const HELP_TITLES_ZH: Record<string, string> = { 'Usage:': '用法：', 'Options:': '选项：', 'Commands:': '命令：', 'Arguments:': '参数：', 'Global Options:': '全局选项：' };
+
 export function buildProgram(): Command {
   const program = new Command('bidui')
     .description('部门数据比对：把各部门登记数据与建档立卡名册按身份证号比对，生成漏评、错评、错退线索')
-    .version(BIDUI_VERSION)
+    .version(BIDUI_VERSION, '-V, --version', '显示版本号')
+    // Help in Chinese, inherited by every command created below.
+    .helpOption('-h, --help', '显示帮助')
+    .helpCommand('help [command]', '显示某个命令的帮助')
+    .configureHelp({
+      styleTitle: (title: string) => HELP_TITLES_ZH[title] ?? title,
+      styleUsage: (usage: string) => usage.replace('[options]', '[选项]').replace('[command]', '[命令]'),
+    })
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .showHelpAfterError(false);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../src/fixtures/generate.js';
-import { fakeBidui, readCsvFile, ROOT, runCli, sqlOnWorkspace, testDir } from './helpers.js';
+import { fakeBidui, readCsvFile, ROOT, runCli, sqlOnWorkspace, testDir, withConnection } from './helpers.js';
 
 /**
  * Nightly operations an office can trust (issue 11): purposes and baselines, outputs written
@@ -318,7 +318,7 @@ describe('failures and exit codes', () => {
 });
 
 describe('a workspace of an earlier version', () => {
-  it('is migrated: its runs keep the baselines their reports used, and the next nightly run compares with the last delivered one', () => {
+  it('is migrated: its runs keep the baselines their reports used, and the next nightly run compares with the last delivered one', async () => {
     const dir = path.join(t.dir, 'v1');
     fs.mkdirSync(dir);
     const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
@@ -338,6 +338,21 @@ describe('a workspace of an earlier version', () => {
     // A new nightly run: its baseline is run 3, the last delivered nightly run.
     const night = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(dir, 'out4'), '--quiet']);
     expect([night.code, night.stdout]).toEqual([0, expect.stringMatching(/运行 4，比对日期 2020-06-30，每晚运行；比较基准：运行 3/)]);
+    // Store v5 dated the old runs' leads down their chain of baselines (run 1 ← none, run 2 ←
+    // run 1, run 3 ← run 2), never after the run's as-of date; run 4 carries run 3's dates.
+    const rows = await withConnection(async (conn) => {
+      await conn.run(`ATTACH '${path.join(dir, 'county', 'workspace', 'bidui.duckdb')}' AS s (READ_ONLY)`);
+      const r = await conn.runAndReadAll(`
+        SELECT l.run_id, count(*) AS n, count(l.first_issued) AS dated, count(*) FILTER (WHERE l.first_issued > r.as_of) AS late,
+               count(*) FILTER (WHERE p.lead_key IS NULL AND l.first_issued <> r.as_of) AS new_not_as_of,
+               count(*) FILTER (WHERE p.lead_key IS NOT NULL AND l.first_issued <> least(p.first_issued, r.as_of)) AS not_carried
+        FROM s.lead l JOIN s.run r USING (run_id)
+        LEFT JOIN s.lead p ON p.run_id = r.baseline_run_id AND p.category = l.category AND p.household_key = l.household_key
+        GROUP BY l.run_id ORDER BY l.run_id`);
+      return r.getRowObjectsJson();
+    });
+    expect(rows.map((r) => Number(r.run_id))).toEqual([1, 2, 3, 4]);
+    for (const r of rows) expect([r.run_id, Number(r.dated), Number(r.late), Number(r.new_not_as_of), Number(r.not_carried)]).toEqual([r.run_id, Number(r.n), 0, 0, 0]);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from '../src/core/exceljs.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { buildWorld } from '../src/fixtures/world.js';
-import { checkPage, chromiumPath } from '../src/report/check-page.js';
+import { checkPage, chromiumPath, pageWidth } from '../src/report/check-page.js';
 import { hashTree, readCsvFile as csv, runCli, testDir, fakeBidui } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
@@ -101,7 +101,7 @@ describe('bidui run and report on a generated county', () => {
     expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
-    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实结果', '核实说明', '校验码']);
+    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实期限', '核实结果', '核实说明', '校验码']);
     // Printing: A4 landscape, one page wide, the header row on every page; the checksum hidden.
     for (const ws of wb.worksheets.slice(0, 4)) {
       expect(ws.pageSetup).toMatchObject({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' });
@@ -162,7 +162,44 @@ describe('bidui run and report on a generated county', () => {
     for (const c of page.charts) expect([c.id, c.bars > 0]).toEqual([c.id, true]);
     const html = fs.readFileSync(path.join(t.dir, 'a', 'summary.html'), 'utf8');
     expect(html).not.toMatch(/<script|<link|src=/);
-    for (const s of ['运行编号', '比较基准', '各乡镇线索', '各规则', '与比较基准相比', '数据质量']) expect(html).toContain(s);
+    for (const s of ['运行编号', '比较基准', '各乡镇线索', '各规则', '与比较基准相比', '数据质量', '数据新鲜度', '本次运行的设置']) expect(html).toContain(s);
+    // Readable on a phone: nothing wider than 390 px (tables become cards, charts have a narrow
+    // twin); and the wide layout still uses the width at 1400 px.
+    expect(pageWidth(path.join(t.dir, 'a', 'summary.html'), 390).scrollWidth).toBeLessThanOrEqual(390);
+    expect(pageWidth(path.join(t.dir, 'a', 'summary.html'), 1400).scrollWidth).toBeLessThanOrEqual(1400);
+    expect(html).toContain('id="chart-townships-narrow"');
+  });
+
+  it('orders townships by their leads, tables villages within each, dates each dataset and describes the configuration', () => {
+    const html = fs.readFileSync(path.join(t.dir, 'a', 'summary.html'), 'utf8');
+    const leads = csv(path.join(t.dir, 'a', 'leads.csv'));
+    const perTownship = new Map<string, number>();
+    const perVillage = new Map<string, number>();
+    for (const l of leads) {
+      perTownship.set(l.township!, (perTownship.get(l.township!) ?? 0) + 1);
+      perVillage.set(`${l.township}/${l.village}`, (perVillage.get(`${l.township}/${l.village}`) ?? 0) + 1);
+    }
+    const section = html.slice(html.indexOf('<h2>各乡镇线索</h2>'), html.indexOf('<h2>各规则</h2>'));
+    const order = [...section.slice(section.indexOf('<table>')).matchAll(/<tr><td data-label="乡镇">([^<]+)<\/td>/g)].map((m) => m[1]!);
+    const expectedOrder = [...perTownship].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([name]) => name);
+    expect(order).toEqual(expectedOrder);
+    // One <details> per township; its village rows add up to what leads.csv says.
+    for (const [township, n] of perTownship) {
+      const d = new RegExp(`<details><summary>${township}：(\\d+) 个村，(\\d+) 条线索</summary>([\\s\\S]*?)</details>`).exec(section);
+      expect(d, township).not.toBeNull();
+      expect(Number(d![2])).toBe(n);
+      const villages = [...d![3]!.matchAll(/<tr><td data-label="村">([^<]+)<\/td>.*?data-label="合计"[^>]*>([0-9,]+)</g)].map((m) => [m[1]!, Number(m[2]!.replace(/,/g, ''))] as const);
+      expect(villages.length).toBe(Number(d![1]));
+      for (const [v, count] of villages) expect([township, v, count]).toEqual([township, v, perVillage.get(`${township}/${v}`)]);
+    }
+    // Freshness: every loaded dataset has a row with its file date and load time.
+    const fresh = html.slice(html.indexOf('<h2>数据新鲜度</h2>'), html.indexOf('<h2>数据质量</h2>'));
+    expect([...fresh.matchAll(/data-label="导出文件日期">(\d{4}-\d\d-\d\d)/g)]).toHaveLength(11);
+    // The configuration in words, the hash in small print.
+    const settings = html.slice(html.indexOf('<h2>本次运行的设置</h2>'));
+    expect(settings).toContain('核实期限：线索首次下发后 15 天');
+    expect(settings).toMatch(/比对的数据集：建档立卡（\d+ 个文件或通配符）、户籍人口/);
+    expect(settings).toMatch(/<p class="fine">配置摘要（SHA-256）：<code>[0-9a-f]{64}<\/code>/);
   });
 
   it('refuses a second run on a locked workspace with exit 3, and bad input with exit 2', () => {

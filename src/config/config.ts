@@ -45,6 +45,8 @@ export const configSchema = z
         // Optional without defaults: a config that does not use them keeps its hash.
         encrypt: z.boolean().optional(),
         passwordRound: z.number().int().min(1).max(999).optional(),
+        /** Days a township has to verify a lead, from the day it was first issued (核实期限). */
+        verificationDays: z.number().int().min(1).max(365).optional(),
       })
       .strict()
       .default({ maskIds: false }),
@@ -62,6 +64,8 @@ export const configSchema = z
       .object({
         /** Share of a dataset's rows that may be rejected before `bidui run` stops (DOMAIN.md "Counting"). */
         maxRejectedShare: z.number().min(0).max(1).default(0.01),
+        /** A dataset whose export is older than this many days on the as-of date is flagged in the summary. */
+        staleDays: z.number().int().min(1).max(3650).optional(),
       })
       .strict()
       .default({ maxRejectedShare: 0.01 }),

@@ -345,14 +345,14 @@ export async function ingest(store: Store, config: Config, options: IngestOption
             const r = part.report;
             await runStep(conn, `record file ${fileNo} of ${w.dataset}`,
               `INSERT INTO snapshot_file (snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, header_map, read_options_hash,
-                 rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no, rows_skipped, warnings, layout_json)
+                 rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no, rows_skipped, warnings, layout_json, file_mtime)
                VALUES ($sid, $fileNo, $path, $sha, $size, $format, $encoding, $sheet, $headerMap, $roh,
-                 $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo, $skipped, $warnings, $layout)`,
+                 $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo, $skipped, $warnings, $layout, $mtime::TIMESTAMP)`,
               {
                 sid, fileNo, path: file.path, sha: file.scan.sha256, size: file.scan.size, format: r.format, encoding: r.encoding,
                 sheet: r.sheet ?? null, headerMap: part.headerMap, roh: file.readOptionsHash, read: r.rowsRead, loaded: r.rowsLoaded,
                 rejected: r.rowsRejected, invalid: r.invalidIds, problems: canonicalJson(r.idProblems), fromSnapshot: from[0]!, fromFileNo: from[1]!,
-                skipped: r.rowsSkipped, warnings: r.warnings, layout: canonicalJson(r.layout),
+                skipped: r.rowsSkipped, warnings: r.warnings, layout: canonicalJson(r.layout), mtime: fileMtime(file.path),
               });
             const ms = Math.round(file.scanMs + (preps.get(file)?.ms ?? 0) / parts.length + performance.now() - loadStarted);
             log().info({ dataset: w.dataset, file: file.path, fileNo, ms }, 'file done');
@@ -391,5 +391,14 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       for (const t of p.prepared.temps) fs.rmSync(t, { recursive: true, force: true });
       for (const s of p.staged) await dropStaged(conn, s.table);
     }
+  }
+}
+
+/** A file's modification time in UTC as DuckDB reads a TIMESTAMP (the export's date, for the summary's freshness); null when unreadable. */
+function fileMtime(file: string): string | null {
+  try {
+    return fs.statSync(file).mtime.toISOString().replace('T', ' ').replace('Z', '');
+  } catch {
+    return null;
   }
 }

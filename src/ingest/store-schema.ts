@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS snapshot_file (
   rows_skipped BIGINT NOT NULL DEFAULT 0,
   warnings BIGINT NOT NULL DEFAULT 0,
   layout_json VARCHAR NOT NULL DEFAULT '{}',
+  file_mtime TIMESTAMP,
   PRIMARY KEY (snapshot_id, file_no)
 );
 CREATE TABLE IF NOT EXISTS reject (
@@ -134,4 +135,12 @@ ${DATASETS.flatMap((def) => def.fields.filter((fd) => fd.type === 'id').map((fd)
   return `ALTER TABLE ${quoteIdent(dataTable(def.name))} ADD COLUMN IF NOT EXISTS ${digits} VARCHAR;
 UPDATE ${quoteIdent(dataTable(def.name))} SET ${problem} = 'missing' WHERE ${problem} = 'empty';`;
 })).join('\n')}
+`;
+
+/**
+ * Store version 4 → 5 (ingest's part): each file's modification time (UTC) as it was loaded,
+ * for the summary's freshness of each dataset; unknown (NULL) for files loaded before.
+ */
+export const INGEST_MIGRATION_V5 = `
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS file_mtime TIMESTAMP;
 `;

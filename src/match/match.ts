@@ -478,7 +478,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
  * The run's rules, leads and evidence as rows of the store's tables (run_rule, lead, evidence),
  * into `prefix`-named tables: the store's own when recording, temp x_* tables for a re-run.
  */
-async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, runId: number, tables: { runRule: string; lead: string; evidence: string }): Promise<void> {
+async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, runId: number, tables: { runRule: string; lead: string; evidence: string }, issued: FirstIssued): Promise<void> {
   const { conn } = store;
   for (const rule of plan.rules) {
     const r = executed.results.get(rule.id)!;
@@ -490,7 +490,14 @@ async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, run
         params: canonicalJson(Object.fromEntries(rule.params.map((p) => [p, plan.parameters[p]]))), leads: r.leads, evidence: r.evidence, ms: r.ms,
       });
   }
-  await runStep(conn, 'insert leads', `INSERT INTO ${tables.lead} SELECT $id, lead_key, category, household_key, township, village, rules, rule_count, priority, members, flags FROM m_lead`, { id: runId });
+  // first_issued: a new run's leads carry the date of the same lead in the baseline, else the
+  // as-of date; a re-run takes the recorded dates (history, not recomputed from data).
+  const firstIssued = issued.from === 'baseline' ? 'least(coalesce(p.first_issued, $asOf::DATE), $asOf::DATE)' : 'p.first_issued';
+  await runStep(conn, 'insert leads', `
+    INSERT INTO ${tables.lead}
+    SELECT $id, m.lead_key, m.category, m.household_key, m.township, m.village, m.rules, m.rule_count, m.priority, m.members, m.flags, ${firstIssued}
+    FROM m_lead m LEFT JOIN (SELECT category, household_key, first_issued FROM lead WHERE run_id = $source) p USING (category, household_key)`,
+  { id: runId, source: issued.runId ?? -1, ...(issued.from === 'baseline' ? { asOf: plan.asOf } : {}) });
   await runStep(conn, 'insert evidence', `
     INSERT INTO ${tables.evidence}
     SELECT $id, l.lead_key, e.category, e.rule, e.household_key, e.id_number, e.name, e.dataset, e.snapshot_id, e.file_no, e.source_row,
@@ -530,6 +537,9 @@ function purposeOf(options: Pick<MatchOptions, 'intent' | 'asOf' | 'dataAsOf'>, 
   return { purpose: 'nightly', because: undefined };
 }
 
+/** Where a run's leads take their first_issued from: the baseline's leads (a new run) or the run's own recorded leads (a re-run). */
+type FirstIssued = { from: 'baseline' | 'recorded'; runId: number | undefined };
+
 /** Record an executed plan as a new run, in one transaction. */
 export async function recordRun(store: Store, plan: RunPlan, executed: Executed, started: Date, quality: GateResult, purpose: Purpose, baselineRunId: number | undefined): Promise<number> {
   const { conn } = store;
@@ -546,7 +556,7 @@ export async function recordRun(store: Store, plan: RunPlan, executed: Executed,
         prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory), quality: canonicalJson(quality),
         purpose, baseline: baselineRunId ?? null, scheme: plan.leadKeyScheme,
       });
-    await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' });
+    await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' }, { from: 'baseline', runId: baselineRunId });
     return id;
   });
 }
@@ -557,7 +567,7 @@ export async function stageRerun(store: Store, plan: RunPlan, executed: Executed
   for (const [name, source] of [['x_run_rule', 'run_rule'], ['x_lead', 'lead'], ['x_evidence', 'evidence']] as const) {
     await runStep(store.conn, `stage ${name}`, `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT * FROM ${source} WHERE false`);
   }
-  await writeRunRows(store, plan, executed, runId, RERUN_TABLES);
+  await writeRunRows(store, plan, executed, runId, RERUN_TABLES, { from: 'recorded', runId });
 }
 
 export async function match(store: Store, config: Config, options: MatchOptions): Promise<RunResult> {

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS lead (
   priority INTEGER NOT NULL,
   members INTEGER NOT NULL,
   flags VARCHAR,
+  first_issued DATE,
   PRIMARY KEY (run_id, lead_key)
 );
 CREATE TABLE IF NOT EXISTS evidence (
@@ -107,4 +108,27 @@ UPDATE run SET purpose = CASE WHEN data_as_of IS NULL THEN 'nightly' ELSE 'analy
 export const MATCH_MIGRATION_V4 = `
 ALTER TABLE run ADD COLUMN IF NOT EXISTS lead_key_scheme VARCHAR DEFAULT 'hmac-sha256';
 UPDATE run SET lead_key_scheme = 'sha256';
+`;
+
+/**
+ * Store version 4 → 5 (match's part): the day each lead was first issued (its 核实期限 counts
+ * from it). A lead carries the date of the same lead (category and household) in the run's
+ * baseline, else it is the run's as-of date (never later). The runs made before get the dates
+ * their baselines give, walked down the chain of baselines.
+ */
+export const MATCH_MIGRATION_V5 = `
+ALTER TABLE lead ADD COLUMN IF NOT EXISTS first_issued DATE;
+CREATE OR REPLACE TEMP TABLE m5_first AS
+WITH RECURSIVE chain(run_id, category, household_key, first_issued) AS (
+  SELECT l.run_id, l.category, l.household_key, r.as_of
+  FROM lead l JOIN run r USING (run_id)
+  WHERE NOT EXISTS (SELECT 1 FROM lead p WHERE p.run_id = r.baseline_run_id AND p.category = l.category AND p.household_key = l.household_key)
+  UNION ALL
+  SELECT l.run_id, l.category, l.household_key, least(c.first_issued, r.as_of)
+  FROM chain c JOIN run r ON r.baseline_run_id = c.run_id JOIN lead l ON l.run_id = r.run_id AND l.category = c.category AND l.household_key = c.household_key
+)
+SELECT * FROM chain;
+UPDATE lead SET first_issued = f.first_issued FROM m5_first f
+WHERE lead.run_id = f.run_id AND lead.category = f.category AND lead.household_key = f.household_key;
+DROP TABLE m5_first;
 `;

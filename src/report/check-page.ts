@@ -19,25 +19,57 @@ export function chromiumPath(): string | undefined {
   return undefined;
 }
 
-export function checkPage(file: string): PageCheck {
+/** Run headless Chromium on a page with extra arguments; its stdout and stderr. */
+function chromiumRun(file: string, args: string[]): { stdout: string; stderr: string } {
   const chromium = chromiumPath();
   if (!chromium) throw new Error('Chromium not found: install Debian package "chromium" (apt-get install chromium) or set CHROMIUM');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'bidui-chromium-'));
   try {
     const r = spawnSync(chromium, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--enable-logging=stderr', '--v=0',
-      '--dump-dom', pathToFileURL(path.resolve(file)).href,
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--enable-logging=stderr', '--v=0', '--hide-scrollbars',
+      ...args, pathToFileURL(path.resolve(file)).href,
     ], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`chromium exited with ${r.status}: ${r.stderr.slice(-500)}`);
+    return { stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * How wide the page lays out in a window `width` CSS pixels wide: the document's scroll width
+ * (more than `width` means a sideways scroll) and the widest element. Headless Chromium's window
+ * is at least 500 px wide, so the page is opened in a frame `width` px wide; it has no script, so
+ * a copy with a small probe added is used (beside the file, removed after).
+ */
+export function pageWidth(file: string, width: number): { scrollWidth: number; widest: string } {
+  const dir = path.dirname(path.resolve(file));
+  const copy = path.join(dir, `.probe-${process.pid}.html`);
+  const frame = path.join(dir, `.probe-${process.pid}-frame.html`);
+  const script = `<script>addEventListener('load', () => { let w = '', max = 0; for (const e of document.querySelectorAll('body *')) { const r = e.getBoundingClientRect(); if (r.right > max) { max = r.right; w = e.tagName + (e.id ? '#' + e.id : ''); } } parent.postMessage(JSON.stringify({ scrollWidth: document.documentElement.scrollWidth, widest: w + ' ' + Math.round(max) + ' of ' + innerWidth }), '*'); });</script>`;
+  fs.writeFileSync(copy, fs.readFileSync(file, 'utf8').replace('</body>', `${script}</body>`));
+  fs.writeFileSync(frame, `<!DOCTYPE html><html><body style="margin:0"><iframe src="${path.basename(copy)}" style="width:${width}px;height:900px;border:0"></iframe><script>addEventListener('message', (e) => document.body.setAttribute('data-probe', e.data));</script></body></html>`);
+  try {
+    const { stdout } = chromiumRun(frame, ['--virtual-time-budget=3000', '--allow-file-access-from-files', '--dump-dom']);
+    const m = /data-probe="([^"]+)"/.exec(stdout);
+    if (!m) throw new Error('the probe did not run');
+    return JSON.parse(m[1]!.replace(/&quot;/g, '"')) as { scrollWidth: number; widest: string };
+  } finally {
+    fs.rmSync(copy, { force: true });
+    fs.rmSync(frame, { force: true });
+  }
+}
+
+export function checkPage(file: string): PageCheck {
+  {
+    const r = chromiumRun(file, ['--dump-dom']);
     const consoleMessages = r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l));
     const charts = [...r.stdout.matchAll(/<svg id="([^"]+)" class="chart"[\s\S]*?<\/svg>/g)].map((m) => ({
       id: m[1]!,
       bars: [...m[0].matchAll(/<rect class="bar"[^>]*width="([0-9.]+)"/g)].filter((b) => Number(b[1]) > 0).length,
     }));
     return { consoleMessages, charts };
-  } finally {
-    fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 
@@ -48,6 +80,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(2);
   }
   const result = checkPage(file);
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  process.exitCode = result.consoleMessages.length === 0 && result.charts.length > 0 && result.charts.every((c) => c.bars > 0) ? 0 : 1;
+  const phone = pageWidth(file, 390);
+  process.stdout.write(`${JSON.stringify({ ...result, phone }, null, 2)}\n`);
+  process.exitCode = result.consoleMessages.length === 0 && result.charts.length > 0 && result.charts.every((c) => c.bars > 0) && phone.scrollWidth <= 390 ? 0 : 1;
 }

@@ -9,6 +9,19 @@ export const VERIFY_RESULT = '核实结果';
 export const VERIFY_NOTE = '核实说明';
 /** The checksum of a list row (see rowCheck): a township's answer is accepted only for an unedited row. */
 export const ROW_CHECK = '校验码';
+/**
+ * Days a township has to verify a lead, counted from the day it was first issued (config
+ * output.verificationDays). 15 days is the limit commonly set for verifying a 防止返贫动态监测
+ * lead (some provinces set 20 working days); it is not in the seeds or DOMAIN.md, so the office
+ * should set its own.
+ */
+export const DEFAULT_VERIFICATION_DAYS = 15;
+/**
+ * A dataset whose export is older than this many days on the as-of date is flagged as stale in
+ * the summary (config quality.staleDays): departments push their data monthly, so an export two
+ * months old has missed at least one push.
+ */
+export const DEFAULT_STALE_DAYS = 45;
 /** Where the household's township is unknown, its leads go to this list. */
 export const UNKNOWN_TOWNSHIP = '未知乡镇';
 
@@ -26,8 +39,8 @@ export interface Column {
 }
 
 /**
- * The columns of a township list. The visible widths add up to about 192 characters (an 18-digit 户号 and a name with an ID fit their columns), which
- * prints on one A4 landscape page wide at about 75% (the workbooks are set to fit the width).
+ * The columns of a township list. The visible widths add up to about 203 characters (an 18-digit 户号 and a name with an ID fit their columns), which
+ * prints on one A4 landscape page wide at about 70% (the workbooks are set to fit the width).
  */
 export const LIST_COLUMNS: Column[] = [
   { header: '线索编号', key: 'lead_key', width: 19, text: true },
@@ -41,6 +54,7 @@ export const LIST_COLUMNS: Column[] = [
   { header: '证据', key: 'evidence_text', width: 42, wrap: true },
   { header: '四有提示', key: 'flags', width: 9, wrap: true },
   { header: '上次核实', key: 'last_answer', width: 11, wrap: true },
+  { header: '核实期限', key: 'deadline', width: 11 },
   { header: VERIFY_RESULT, key: 'verify_result', width: 9 },
   { header: VERIFY_NOTE, key: 'verify_note', width: 18, wrap: true },
   { header: ROW_CHECK, key: 'row_check', width: 17, text: true, hidden: true },

@@ -34,6 +34,10 @@ export interface DatasetQuality {
   invalidIds: Partial<Record<IdProblem, number>>;
   /** Reasons of rejects and warnings with their counts. */
   reasons: { kind: '拒收' | '警告'; reason: string; count: number }[];
+  /** When the snapshot was loaded (UTC, as the store writes it). */
+  loadedAt: string;
+  /** The oldest and newest modification time of its files (UTC; null when not recorded, before store v5). */
+  fileTimes: { oldest: string | null; newest: string | null };
 }
 
 interface FileRow {
@@ -80,8 +84,12 @@ export async function datasetQuality(store: Store, snapshots: Partial<Record<Dat
        UNION ALL
        SELECT '警告', w.message, count(*) FROM ingest_warning w ${FILE_JOIN('w')} GROUP BY w.message
        ORDER BY kind DESC, n DESC, reason`, { sid });
+    const [when] = await queryStep<{ loaded: string; oldest: string | null; newest: string | null }>(store.conn, `quality: freshness ${def.name}`,
+      `SELECT s.created_at::VARCHAR AS loaded, min(f.file_mtime)::VARCHAR AS oldest, max(f.file_mtime)::VARCHAR AS newest
+       FROM snapshot s JOIN snapshot_file f USING (snapshot_id) WHERE s.snapshot_id = $sid GROUP BY s.created_at`, { sid });
     out.push({
       dataset: def.name, snapshot: sid, files: files.length,
+      loadedAt: when?.loaded ?? '', fileTimes: { oldest: when?.oldest ?? null, newest: when?.newest ?? null },
       rowsRead: sum('rows_read'), rowsLoaded: sum('rows_loaded'), rowsRejected: sum('rows_rejected'), rowsSkipped: sum('rows_skipped'), warnings: sum('warnings'),
       skipped, invalidIds: Object.fromEntries(problems.map((p) => [p.p, Number(p.n)])),
       reasons: reasons.map((r) => ({ kind: r.kind, reason: r.reason, count: Number(r.n) })),

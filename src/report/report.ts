@@ -11,7 +11,7 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews, newestSnapshots } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
-import { csvSafeSql, EVIDENCE_SIGNATURE, UNKNOWN_TOWNSHIP } from './list-format.js';
+import { csvSafeSql, DEFAULT_STALE_DAYS, DEFAULT_VERIFICATION_DAYS, EVIDENCE_SIGNATURE, UNKNOWN_TOWNSHIP } from './list-format.js';
 import { abandonOutput, beginOutput, checkOutputDir, commitOutput, recoverOutputDir } from './output-dir.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
@@ -79,6 +79,14 @@ export interface RunRow {
   quality_json: string;
   purpose: 'nightly' | 'analysis';
   baseline_run_id: number | null;
+  /** The validated config the run was made with (canonical JSON, defaults filled in). */
+  config_json: string;
+}
+
+/** What the run's recorded config says about the lists (defaults where it says nothing). */
+export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number } {
+  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number }; quality?: { staleDays?: number } };
+  return { verificationDays: raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS, staleDays: raw.quality?.staleDays ?? DEFAULT_STALE_DAYS };
 }
 
 /** A rule as the run recorded it (run_rule, or a re-run's x_run_rule). */
@@ -129,7 +137,9 @@ export function maskTextSql(expr: string, mask: boolean): string {
  * Build the report tables for one run (temp tables r_*), shared by every output:
  * r_lead (with status against the previous run), r_evidence (display columns), r_resolved.
  */
-async function prepareTables(store: Store, runId: number, previousRunId: number | undefined, mask: boolean, tables: RunTables): Promise<void> {
+async function prepareTables(store: Store, run: RunRow, previousRunId: number | undefined, mask: boolean, tables: RunTables): Promise<void> {
+  const runId = run.run_id;
+  const { verificationDays } = listSettings(run);
   const { conn } = store;
   const prev = previousRunId ?? -1;
   // Township answers imported before the run finished (so reports of a run never change).
@@ -142,10 +152,14 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     FROM feedback f JOIN feedback_import i USING (import_id)
     WHERE i.imported_at <= (SELECT finished_at FROM run WHERE run_id = $run)
     GROUP BY f.category, f.household_key`, { run: runId });
-  // A lead answered 不属实 is not issued again unless a new piece of evidence appeared.
+  // A lead answered 不属实 is not issued again unless a new piece of evidence appeared. 核实期限
+  // (deadline): the day the lead was first issued plus output.verificationDays; overdue when it
+  // is before the as-of date and the lead, issued, has no answer yet.
   await runStep(conn, 'report: leads', `
     CREATE OR REPLACE TEMP TABLE r_lead AS
+    SELECT *, (deadline < $asOf::DATE AND last_result IS NULL AND status <> '已核实不属实') AS overdue FROM (
     SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
+           coalesce(l.first_issued, $asOf::DATE) + ${verificationDays}::INTEGER AS deadline,
            CASE WHEN fb.last_result = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
                 WHEN p.prev_key IS NULL THEN '新增' ELSE '持续' END AS status,
            fb.last_result, fb.last_note,
@@ -163,7 +177,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
     LEFT JOIN (SELECT category, household_key, lead_key AS prev_key FROM lead WHERE run_id = $prev) p USING (category, household_key)
     LEFT JOIN r_feedback fb USING (category, household_key)
     LEFT JOIN (SELECT lead_key, list(DISTINCT ${EVIDENCE_SIGNATURE}) AS refs FROM ${tables.evidence} WHERE run_id = $run GROUP BY lead_key) ev ON ev.lead_key = l.lead_key
-    WHERE l.run_id = $run`, { run: runId, prev });
+    WHERE l.run_id = $run)`, { run: runId, prev, asOf: run.as_of });
   await runStep(conn, 'report: evidence', `
     CREATE OR REPLACE TEMP TABLE r_evidence AS
     SELECT e.lead_key, e.category, e.rule, l.township_name AS township, coalesce(l.village, '') AS village,
@@ -174,7 +188,7 @@ async function prepareTables(store: Store, runId: number, previousRunId: number 
                 ELSE regexp_extract(f.path, '[^/]+$') || coalesce('「' || f.sheet || '」', '') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
            l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id,
-           l.last_result, l.last_note, l.head_name
+           l.last_result, l.last_note, l.head_name, l.deadline
     FROM ${tables.evidence} e
     JOIN r_lead l USING (lead_key)
     LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
@@ -252,7 +266,7 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   progress.step(`生成运行 ${runId} 的报告…`);
   await createSnapshotViews(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
   const tables = options.tables ?? STORE_TABLES;
-  await prepareTables(store, runId, previousRunId, maskIds, tables);
+  await prepareTables(store, run, previousRunId, maskIds, tables);
   const rules = await loadRunRules(store, runId, tables.runRule);
 
   const files: string[] = [];

@@ -49,11 +49,37 @@ describe('config', () => {
       rules: { illnessWindowDays: -1, remoteVillages: ['舞阳镇顺城社区'], nosuch: 1 },
       extra: true,
     });
-    const paths = problems.map((p) => p.split(':')[0]);
+    const paths = problems.map((p) => p.split('：')[0]);
     expect(paths).toEqual(expect.arrayContaining([
       'workspace', 'datasets[0].files', 'datasets[1].dataset', 'datasets[2].encoding', 'rules.illnessWindowDays', 'rules.remoteVillages[0]',
     ]));
     expect(problems.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('words problems as a user would: what is expected, what was found, and the nearest key or dataset for a slip', () => {
+    const problems = problemsOf({
+      workspce: './ws',
+      datasets: [{ dataset: 'rostr', files: 'a.csv', encodng: 'gbk', headerRow: '3' }, { dataset: 'hukou', files: ['h.csv'], columns: { 户口号: 'hukou_i' } }],
+      rules: { illnessWindowDay: 30, elderlyAge: -1 },
+      output: { maskIds: 'yes' },
+    });
+    const text = problems.join('\n');
+    for (const line of [
+      'workspace：缺少这一项',
+      '配置文件顶层：不认识的配置项 "workspce"，是不是 "workspace"？',
+      'datasets[0].dataset：文本 "rostr" 不是可用的值；是不是 roster（建档立卡）？',
+      'datasets[0].files：应为列表（方括号，如 ["a.csv"]），这里是文本 "a.csv"',
+      'datasets[0]：不认识的配置项 "encodng"，是不是 "encoding"？',
+      'datasets[0].headerRow：应为数字（不加引号，如 15），这里是文本 "3"',
+      'rules：不认识的配置项 "illnessWindowDay"，是不是 "illnessWindowDays"？',
+      'rules.elderlyAge：不能小于 0，这里是数字 -1',
+      'output.maskIds：应为 true 或 false（不加引号），这里是文本 "yes"',
+    ]) expect(text).toContain(line);
+    // zod's own words (types in English, "invalid input") never reach the user.
+    expect(text).not.toMatch(/string|number|boolean|undefined|无效输入|期望/);
+    // Cross-field problems too: a misspelt field gets its nearest name.
+    expect(problemsOf({ workspace: 'w', datasets: [{ dataset: 'hukou', files: ['h.csv'], columns: { 户口号: 'hukou_i' } }] }).join('\n'))
+      .toMatch(/datasets\[0\]\.columns\.户口号：「hukou_i」不是 hukou（户籍人口）的字段；是不是 hukou_id？可用字段/);
   });
 
   it('checks cross-field rules after the schema', () => {

@@ -446,7 +446,11 @@ describe('what a month of nights turned up', () => {
     expect([j.code, j.stderr]).toEqual([2, expect.stringMatching(/配置文件不是合法的 JSON（第 3 行第 3 列附近）/)]);
     expect(j.stderr).not.toMatch(/Expected|position/);
     const choice = runCli(['ingest', '--config', c.config, '--dataset', 'foo', 'x.csv']);
-    expect([choice.code, choice.stderr]).toEqual([2, expect.stringMatching(/选项 --dataset 的取值「foo」无效，可用的值：roster、hukou/)]);
+    expect([choice.code, choice.stderr]).toEqual([2, expect.stringMatching(/没有名为「foo」的数据集\n处理办法：可用的数据集：roster（建档立卡）、hukou（户籍人口）/)]);
+    const slip = runCli(['ingest', '--config', c.config, '--dataset', 'rostr', 'x.csv']);
+    expect([slip.code, slip.stderr]).toEqual([2, expect.stringMatching(/没有名为「rostr」的数据集，是不是 roster（建档立卡）？/)]);
+    const label = runCli(['snapshots', '--config', c.config, '--dataset', '低保']);
+    expect([label.code, label.stderr]).toEqual([2, expect.stringMatching(/是不是 dibao（低保特困）？/)]);
     const bare = runCli([]);
     expect([bare.code, bare.stdout]).toEqual([0, expect.stringMatching(/^用法： bidui \[选项\] \[命令\]/)]);
     // Help and commander's own messages in Chinese, every command's too.

@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { EXIT, StepError, UserError, redact } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { queryStep } from '../core/sql.js';
-import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
+import { DATASET_NAMES, DATASETS, isDatasetName } from '../ingest/datasets.js';
+import { datasetLabel, nearest } from '../config/config-errors.js';
 import { ingest } from '../ingest/ingest.js';
 import { printGateNote, printIngestReport } from './ingest-report.js';
 export { printIngestReport } from './ingest-report.js';
@@ -200,10 +201,11 @@ export function buildProgram(): Command {
     .command('ingest')
     .description('导入配置中各数据集的文件，每个数据集生成一个快照')
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
-    .addOption(new Option('--dataset <name>', '只导入这个数据集（与 FILE… 一起用）').choices([...DATASET_NAMES]))
+    .option('--dataset <name>', '只导入这个数据集（与 FILE… 一起用）')
     .argument('[files...]', '与 --dataset 一起：要导入的文件（代替配置中的 files）')
     .option('--quiet', '不显示进度')
     .action(async (files: string[], opts: { config: string; dataset?: string; quiet?: boolean }) => {
+      if (opts.dataset !== undefined && !isDatasetName(opts.dataset)) throw unknownDataset(opts.dataset);
       if (files.length > 0 && !opts.dataset) throw new UserError('E_USAGE', '给出了文件但没有用 --dataset 指明数据集', { hint: '例如：bidui ingest --config bidui.config.json --dataset roster 名册.xlsx' });
       if (opts.dataset && files.length === 0) throw new UserError('E_USAGE', '--dataset 需要同时给出要导入的文件', { hint: '例如：bidui ingest --config bidui.config.json --dataset roster 名册.xlsx' });
       const only = opts.dataset && isDatasetName(opts.dataset) ? { dataset: opts.dataset, files } : undefined;
@@ -219,9 +221,7 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', '配置文件 bidui.config.json')
     .option('--dataset <name>', '只列这个数据集')
     .action(async (opts: { config: string; dataset?: string }) => {
-      if (opts.dataset !== undefined && !isDatasetName(opts.dataset)) {
-        throw new UserError('E_USAGE', `没有名为「${opts.dataset}」的数据集`, { hint: `可用的数据集：${DATASET_NAMES.join('、')}。` });
-      }
+      if (opts.dataset !== undefined && !isDatasetName(opts.dataset)) throw unknownDataset(opts.dataset);
       const { rows, timeZone } = await withStore(opts.config, 'snapshots', { lock: false, existing: true }, async (store, config) => ({
         timeZone: config.timeZone,
         rows: await queryStep<Record<string, string | number>>(store.conn, 'list snapshots',
@@ -492,4 +492,12 @@ function reportFailure(error: unknown): number {
   log().fatal({ error: redact(error instanceof Error ? error.message : String(error)) }, 'internal error');
   process.stderr.write(`内部错误：这是 bidui 的缺陷，不是您的数据或操作问题。请把以下信息和工作区 logs/bidui.log 发给维护者。\n${detail}\n`);
   return EXIT.internal;
+}
+
+/** An unknown dataset name given on the command line: the nearest known one, and all with their Chinese labels. */
+function unknownDataset(name: string): UserError {
+  // A Chinese label (户籍, 低保) points at its dataset too.
+  const byLabel = DATASETS.filter((d) => name.length >= 2 && (d.zh.includes(name) || name.includes(d.zh))).map((d) => d.name);
+  const guess = byLabel.length === 1 ? byLabel[0] : nearest(name, DATASET_NAMES);
+  return new UserError('E_USAGE', `没有名为「${name}」的数据集${guess ? `，是不是 ${datasetLabel(guess)}？` : ''}`, { hint: `可用的数据集：${DATASET_NAMES.map(datasetLabel).join('、')}。` });
 }

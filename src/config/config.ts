@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { zhCN } from 'zod/v4/locales';
 import { UserError } from '../core/errors.js';
+import { datasetLabel, describeIssue, nearest } from './config-errors.js';
 import { DEFAULT_TIME_ZONE, isTimeZone } from '../core/time.js';
 import { DEFAULT_LIMITS, type InputLimits } from '../ingest/limits.js';
 import { DATASET_NAMES, type DatasetName, datasetDef, normaliseHeader } from '../ingest/datasets.js';
@@ -14,7 +15,7 @@ z.config(zhCN());
 
 /**
  * bidui.config.json, validated in three steps (schema → normalise → cross-field rules); every
- * problem is collected and reported at once as `path: message`.
+ * problem is collected and reported at once, one line each (config-errors.ts words them).
  */
 export const ENCODINGS = ['auto', 'utf-8', 'gbk', 'gb18030', 'utf-16le', 'utf-16be'] as const;
 /** File extensions read as workbooks (SheetJS); everything else is delimited text. */
@@ -47,6 +48,8 @@ export const configSchema = z
         passwordRound: z.number().int().min(1).max(999).optional(),
         /** Days a township has to verify a lead, from the day it was first issued (核实期限). */
         verificationDays: z.number().int().min(1).max(365).optional(),
+        /** XLSX twins of evidence.csv and leads.csv (default true). */
+        analystWorkbooks: z.boolean().optional(),
       })
       .strict()
       .default({ maskIds: false }),
@@ -119,9 +122,6 @@ export interface Config {
   raw: RawConfig;
 }
 
-function formatPath(p: readonly PropertyKey[]): string {
-  return p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
-}
 
 /** Canonical JSON (sorted keys) so that the hash does not depend on key order. */
 export function canonicalJson(value: unknown): string {
@@ -136,10 +136,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function parseConfig(value: unknown, file: string): Config {
-  const parsed = configSchema.safeParse(value);
+  const parsed = configSchema.safeParse(value, { reportInput: true });
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${formatPath(issue.path) || '(根)'}: ${issue.message}`);
+    for (const issue of parsed.error.issues) problems.push(describeIssue(issue, configSchema));
     throw configError(file, problems);
   }
   const raw = parsed.data;
@@ -150,31 +150,31 @@ export function parseConfig(value: unknown, file: string): Config {
     for (const [header, field] of Object.entries(entry.columns)) {
       if (!fieldNames.has(field)) {
         problems.push(
-          `datasets[${i}].columns.${header}: 「${field}」不是 ${entry.dataset} 的字段；可用字段：${[...fieldNames].join(', ')}`,
+          `datasets[${i}].columns.${header}：「${field}」不是 ${datasetLabel(entry.dataset)}的字段${nearest(field, [...fieldNames]) ? `；是不是 ${nearest(field, [...fieldNames])}？` : '；'}可用字段：${def.fields.map((f) => `${f.name}（${f.zh}）`).join('、')}`,
         );
       }
     }
     if (entry.sheet && !entry.files.some((p) => SPREADSHEET_EXTENSIONS.some((ext) => p.toLowerCase().endsWith(ext)))) {
-      problems.push(`datasets[${i}].sheet: 只对工作簿（${SPREADSHEET_EXTENSIONS.join('、')}）有效，但 files 中没有工作簿`);
+      problems.push(`datasets[${i}].sheet：只对工作簿（${SPREADSHEET_EXTENSIONS.join('、')}）有效，但 files 中没有工作簿`);
     }
     for (const [field, spellings] of Object.entries(entry.values)) {
       const fd = def.fields.find((x) => x.name === field);
       if (!fd || !fd.values) {
         const coded = def.fields.filter((x) => x.values).map((x) => `${x.name}（${x.zh}）`);
-        problems.push(`datasets[${i}].values.${field}: 「${field}」不是 ${entry.dataset} 的代码字段；可映射的字段：${coded.join('、') || '（无）'}`);
+        problems.push(`datasets[${i}].values.${field}：「${field}」不是 ${datasetLabel(entry.dataset)}的代码字段；可映射的字段：${coded.join('、') || '（无）'}`);
         continue;
       }
       const canonical = Object.keys(fd.values);
       for (const [spelling, value] of Object.entries(spellings)) {
         if (!canonical.includes(value)) {
-          problems.push(`datasets[${i}].values.${field}.${spelling}: 「${value}」不是${fd.zh}的标准值；应为 ${canonical.join('、')} 之一`);
+          problems.push(`datasets[${i}].values.${field}.${spelling}：「${value}」不是${fd.zh}的标准值；应为 ${canonical.join('、')} 之一`);
         }
       }
     }
   });
   const rules = { ...defaultParameters(), ...raw.rules } as ParameterValues;
   if (rules.dropoutMinAge > rules.dropoutMaxAge) {
-    problems.push(`rules.dropoutMinAge: 不能大于 rules.dropoutMaxAge（${rules.dropoutMaxAge}）`);
+    problems.push(`rules.dropoutMinAge：不能大于 rules.dropoutMaxAge（${rules.dropoutMaxAge}）`);
   }
   if (problems.length > 0) throw configError(file, problems);
 

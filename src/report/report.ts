@@ -17,6 +17,7 @@ import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
 import { writeSummary } from './summary.js';
 import { type TownshipPassword, writeTownshipLists } from './township.js';
+import { WorkbookPool } from './workbook.js';
 
 /**
  * Report: from one recorded run to the files people act on. Every file is written in a fixed
@@ -84,10 +85,26 @@ export interface RunRow {
 }
 
 /** What the run's recorded config says about the lists (defaults where it says nothing). */
-export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number } {
-  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number }; quality?: { staleDays?: number } };
-  return { verificationDays: raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS, staleDays: raw.quality?.staleDays ?? DEFAULT_STALE_DAYS };
+export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number; analystWorkbooks: boolean } {
+  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number; analystWorkbooks?: boolean }; quality?: { staleDays?: number } };
+  return {
+    verificationDays: raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS,
+    staleDays: raw.quality?.staleDays ?? DEFAULT_STALE_DAYS,
+    analystWorkbooks: raw.output?.analystWorkbooks ?? true,
+  };
 }
+
+/** The analyst CSVs that get an XLSX twin (analyst-workbook.ts): sheet name, column widths, numeric columns. */
+const ANALYST_TWINS = [
+  {
+    csv: 'evidence.csv', xlsx: 'evidence.xlsx', sheet: 'evidence', numeric: [] as string[],
+    widths: { lead_key: 20, category: 9, rule: 6, township: 12, village: 12, household_key: 21, id_number: 21, name: 10, dataset: 18, record_ref: 24, detail: 60 } as Record<string, number>,
+  },
+  {
+    csv: 'leads.csv', xlsx: 'leads.xlsx', sheet: 'leads', numeric: ['priority', 'members'],
+    widths: { lead_key: 20, category: 9, township: 12, village: 12, household_key: 21, rules: 14, priority: 8, members: 8, flags: 14, status: 12, verification: 12 } as Record<string, number>,
+  },
+];
 
 /** A rule as the run recorded it (run_rule, or a re-run's x_run_rule). */
 export interface RunRuleRow {
@@ -290,7 +307,20 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
 
   progress.step('生成乡镇清单…');
   failpoint('report:townships');
-  const townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt);
+  const pool = new WorkbookPool();
+  let townships: Awaited<ReturnType<typeof writeTownshipLists>>;
+  try {
+    // The XLSX twins of evidence.csv and leads.csv (IDs as text cells), on the same threads as
+    // the township workbooks, started first: they are the largest.
+    const twins = listSettings(run).analystWorkbooks ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
+    const twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
+    for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below
+    townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt, pool);
+    await Promise.all(twinJobs);
+    files.push(...twins.map((t) => t.file));
+  } finally {
+    await pool.close();
+  }
   files.push(...townships.files);
 
   progress.step('生成问题数据工作簿…');

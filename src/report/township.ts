@@ -4,7 +4,7 @@ import { type Store, workspaceSecret } from '../core/store.js';
 import { privateDir } from '../core/files.js';
 import { encryptionSeed, townshipPassword } from '../core/office-crypto.js';
 import { LIST_COLUMNS, rowCheck, workspaceMark } from './list-format.js';
-import { type WorkbookJob, WorkbookPool } from './workbook.js';
+import { type WorkbookJob, type WorkbookPool } from './workbook.js';
 import type { RunRow, RunRuleRow } from './report.js';
 
 /**
@@ -60,7 +60,7 @@ export interface TownshipPassword {
  * `rules` in catalogue order (report.ts loads them once). With `encrypt`, each workbook gets its
  * township's open password and no CSV twin is written (a plain copy beside it would defeat it).
  */
-export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt?: { round: number }): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[] }> {
+export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt: { round: number } | undefined, pool: WorkbookPool): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[] }> {
   privateDir(dir);
   const all = (await queryStep<{ township: string }>(store.conn, 'township: all names', 'SELECT DISTINCT township FROM r_evidence')).map((r) => r.township);
   const fileNames = uniqueFileNames(all);
@@ -93,9 +93,8 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   const secret = await workspaceSecret(store);
   const mark = workspaceMark(secret);
   const passwords: TownshipPassword[] = [];
-  const pool = new WorkbookPool();
   const jobs: Promise<void>[] = [];
-  try {
+  {
     for (const township of bySize) {
       const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
         SELECT category, lead_key, status, priority, village, household_key, head_name, rules, flags, last_answer, deadline, members_text, evidence_text
@@ -119,8 +118,6 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
       jobs.push(written);
     }
     await Promise.all(jobs);
-  } finally {
-    await pool.close();
   }
   const files = names.flatMap((township) => (encrypt ? [`${basePath(township)}.xlsx`] : [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]));
   // In name order, whatever order the workbooks were written in.

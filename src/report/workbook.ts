@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { stringify } from 'csv-stringify/sync';
 import { encryptWorkbook } from '../core/office-crypto.js';
+import { type TableJob, writeTableWorkbook } from './analyst-workbook.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import { columnLetter } from '../ingest/headers.js';
@@ -142,10 +143,16 @@ function writeCsvTwin(file: string, township: string, rows: ListRow[], columns: 
 
 const WORKER_FILE = fileURLToPath(new URL('./workbook-worker.js', import.meta.url));
 
+/** A job for the pool: a township workbook, or the XLSX twin of an analyst CSV. */
+export type PoolJob = WorkbookJob | TableJob;
+export function runJob(job: PoolJob): Promise<void> {
+  return 'kind' in job && job.kind === 'table' ? writeTableWorkbook(job) : writeWorkbook(job as WorkbookJob);
+}
+
 export class WorkbookPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: WorkbookJob; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly queue: { job: PoolJob; resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly useThreads = fs.existsSync(WORKER_FILE);
 
   constructor(size = Math.max(1, Math.min(4, os.availableParallelism()))) {
@@ -157,8 +164,8 @@ export class WorkbookPool {
     }
   }
 
-  write(job: WorkbookJob): Promise<void> {
-    if (!this.useThreads) return writeWorkbook(job);
+  write(job: PoolJob): Promise<void> {
+    if (!this.useThreads) return runJob(job);
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.next();

@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ExcelJS from '../src/core/exceljs.js';
+import { generateFixtures } from '../src/fixtures/generate.js';
+import { readCsvFile as csv, runCli, testDir } from './helpers.js';
+
+/**
+ * Issue 13: the analyst files survive a spreadsheet. evidence.csv and leads.csv are for
+ * programs; their XLSX twins (IDs, household numbers and lead keys as text cells) are for people.
+ * Checked by a round trip through LibreOffice (headless): the twin comes back with every ID
+ * exact, while the CSV opened the ordinary way does not, which is why the twins exist.
+ */
+const hasLibreOffice = spawnSync('soffice', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!hasLibreOffice && process.env.BIDUI_REQUIRE_LIBREOFFICE) throw new Error('LibreOffice is required here (BIDUI_REQUIRE_LIBREOFFICE)');
+
+/** Every row of a workbook's sheets (header excluded) as strings, and the cells that are not text. */
+async function readSheets(file: string): Promise<{ header: string[]; rows: string[][]; nonText: string[] }> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(file);
+  let header: string[] = [];
+  const rows: string[][] = [];
+  const nonText: string[] = [];
+  for (const ws of wb.worksheets) {
+    header = (ws.getRow(1).values as unknown[]).slice(1).map(String);
+    ws.eachRow((row, n) => {
+      if (n === 1) return;
+      const cells = header.map((h, i) => {
+        const v = row.getCell(i + 1).value;
+        if (v !== null && v !== undefined && typeof v !== 'string' && ['lead_key', 'household_key', 'id_number'].includes(h)) nonText.push(`${ws.name}!${n}:${h}`);
+        return v === null || v === undefined ? '' : String(v);
+      });
+      rows.push(cells);
+    });
+  }
+  return { header, rows, nonText };
+}
+
+/** LibreOffice opens `file` and saves it as .xlsx into `dir` (its own profile, so runs do not collide). */
+function libreOfficeRoundTrip(file: string, dir: string, infilter?: string): string {
+  const profile = path.join(dir, 'profile');
+  const r = spawnSync('soffice', [`-env:UserInstallation=${pathToFileURL(profile).href}`, '--headless', '--norestore',
+    ...(infilter ? [`--infilter=${infilter}`] : []), '--convert-to', 'xlsx:Calc MS Excel 2007 XML', '--outdir', dir, file], { encoding: 'utf8', timeout: 120_000 });
+  const out = path.join(dir, `${path.basename(file, path.extname(file))}.xlsx`);
+  if (!fs.existsSync(out)) throw new Error(`LibreOffice did not convert ${file}: ${r.stdout}${r.stderr}`);
+  return out;
+}
+
+describe('analyst files', () => {
+  let t: { dir: string; cleanup: () => void };
+  let out: string;
+  beforeAll(async () => {
+    t = testDir('bidui-analyst-');
+    const county = path.join(t.dir, 'county');
+    await generateFixtures({ households: 600, seed: 41, asOf: '2020-06-30', messy: 0.5, out: county });
+    out = path.join(t.dir, 'out');
+    expect(runCli(['run', '--config', path.join(county, 'bidui.config.json'), '--as-of', '2020-06-30', '--out', out, '--quiet']).code).toBe(0);
+  }, 120_000);
+  afterAll(() => t.cleanup());
+
+  it('writes XLSX twins of evidence.csv and leads.csv: the same rows, IDs and keys as text cells', async () => {
+    for (const name of ['evidence', 'leads']) {
+      const rows = csv(path.join(out, `${name}.csv`));
+      const twin = await readSheets(path.join(out, `${name}.xlsx`));
+      expect(twin.header).toEqual(Object.keys(rows[0]!));
+      expect(twin.nonText).toEqual([]);
+      expect(twin.rows).toEqual(rows.map((r) => twin.header.map((h) => r[h] ?? '')));
+    }
+  });
+
+  it('continues on a next sheet past the rows a worksheet holds (a lowered limit stands in for 1,048,575)', async () => {
+    const small = path.join(t.dir, 'small');
+    const r = runCli(['report', '--config', path.join(t.dir, 'county', 'bidui.config.json'), '--run', '1', '--out', small, '--quiet'], { env: { BIDUI_SHEET_ROWS: '100' } });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = csv(path.join(small, 'evidence.csv'));
+    expect(rows.length).toBeGreaterThan(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(path.join(small, 'evidence.xlsx'));
+    expect(wb.worksheets.map((w) => [w.name, w.rowCount - 1])).toEqual(
+      Array.from({ length: Math.ceil(rows.length / 100) }, (_, i) => [i === 0 ? 'evidence' : `evidence (${i + 1})`, Math.min(100, rows.length - 100 * i)]));
+    expect((await readSheets(path.join(small, 'evidence.xlsx'))).rows.length).toBe(rows.length);
+  });
+
+  it.skipIf(!hasLibreOffice)('the twin survives a LibreOffice round trip with every ID exact; the CSV opened as is does not', async () => {
+    const rows = csv(path.join(out, 'evidence.csv'));
+    const ids = rows.map((r) => r.id_number ?? '');
+    expect(ids.filter((id) => /^\d{17}[\dX]$/.test(id)).length).toBeGreaterThan(100);
+    const twinDir = path.join(t.dir, 'lo-twin');
+    fs.mkdirSync(twinDir);
+    const back = await readSheets(libreOfficeRoundTrip(path.join(out, 'evidence.xlsx'), twinDir));
+    expect(back.nonText).toEqual([]);
+    expect(back.rows.map((r) => r[back.header.indexOf('id_number')])).toEqual(ids);
+    expect(back.rows.map((r) => r[back.header.indexOf('household_key')])).toEqual(rows.map((r) => r.household_key));
+    // The CSV, opened with LibreOffice's ordinary settings (UTF-8, comma, standard columns): the
+    // IDs become numbers and lose their last digits.
+    const csvDir = path.join(t.dir, 'lo-csv');
+    fs.mkdirSync(csvDir);
+    const opened = await readSheets(libreOfficeRoundTrip(path.join(out, 'evidence.csv'), csvDir, 'CSV:44,34,76,1'));
+    expect(opened.nonText.length).toBeGreaterThan(100);
+    expect(opened.rows.map((r) => r[opened.header.indexOf('id_number')]).filter((v, i) => v !== ids[i]).length).toBeGreaterThan(100);
+  }, 300_000);
+});

@@ -108,11 +108,23 @@ describe('config', () => {
   });
 });
 
-describe('README', () => {
-  it('shows the rule table exactly as the rule files define it', async () => {
-    const { rulesMarkdownTable } = await import('../src/rules/table.js');
+describe('README and the user guide', () => {
+  it('show the rule and dataset tables exactly as the rule files and dataset definitions define them (npm run docs:tables)', async () => {
+    const { GENERATED, section } = await import('../src/cli/doc-tables.js');
+    for (const g of GENERATED) {
+      const text = fs.readFileSync(path.join(ROOT, g.file), 'utf8');
+      expect([g.file, g.marker, section(text, g.marker)]).toEqual([g.file, g.marker, g.content()]);
+    }
+  });
+
+  it('the guide covers every command, and the README links it and points nowhere outside the repository', async () => {
+    const guide = fs.readFileSync(path.join(ROOT, 'docs', '使用说明.md'), 'utf8');
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const section = readme.split('<!-- rules:begin -->')[1]!.split('<!-- rules:end -->')[0]!.trim();
-    expect(section).toBe(rulesMarkdownTable());
+    const { buildProgram } = await import('../src/cli/main.js');
+    const commands = buildProgram().commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => `${c.name()} ${s.name()}`) : [c.name()])).filter((n) => n !== 'help');
+    expect(commands.length).toBeGreaterThan(10);
+    for (const c of commands) expect([c, guide.includes(`bidui ${c}`)]).toEqual([c, true]);
+    expect(readme).toContain('docs/使用说明.md');
+    expect(readme).not.toMatch(/\.\.\/shared|DOMAIN\.md/);
   });
 });

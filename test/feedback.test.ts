@@ -109,9 +109,9 @@ describe('township feedback', () => {
     const html = fs.readFileSync(path.join(t.dir, 'out2', 'summary.html'), 'utf8');
     expect(html).toContain('核实进度');
     expect(html).toMatch(/<th>已核实不属实（不再下发）<\/th>/);
-    const withheld = [...html.matchAll(/<tr><td>(漏评|错评|错退|信息核对)<\/td>(?:<td class="n">\d+<\/td>){3}<td class="n">(\d+)<\/td><\/tr>/g)].reduce((n, m) => n + Number(m[2]), 0);
+    const withheld = [...html.matchAll(/<tr><td data-label="类别">(漏评|错评|错退|信息核对)<\/td>(?:<td data-label="[^"]+" class="n">\d+<\/td>){3}<td data-label="已核实不属实（不再下发）" class="n">(\d+)<\/td><\/tr>/g)].reduce((n, m) => n + Number(m[2]), 0);
     expect(withheld).toBe(1);
-    expect(html).toMatch(new RegExp(`<td>${township}</td><td class="n">\\d+</td><td class="n">3</td><td class="n">1</td><td class="n">1</td><td class="n">1</td>`));
+    expect(html).toMatch(new RegExp(`<td data-label="乡镇">${township}</td><td data-label="下发线索" class="n">\\d+</td><td data-label="已答复" class="n">3</td><td data-label="属实" class="n">1</td><td data-label="不属实" class="n">1</td><td data-label="已整改" class="n">1</td>`));
     // The first run's report is unchanged by feedback imported after it: still verifiable.
     expect(runCli(['verify', '1', '--config', config, '--quiet']).code).toBe(0);
     expect(runCli(['verify', '2', '--config', config, '--quiet']).code).toBe(0);

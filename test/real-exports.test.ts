@@ -404,7 +404,7 @@ describe('nothing dropped unseen: the quality gate, the problem-data workbooks, 
     const q1 = readCsvFile(path.join(dir, 'out', 'evidence.csv')).filter((e) => e.rule === 'Q1');
     expect(q1.map((e) => e.name)).toEqual(['小明']);
     const summary = fs.readFileSync(path.join(dir, 'out', 'summary.html'), 'utf8');
-    expect(summary).toMatch(/建档立卡（roster）<\/td>(<td[^>]*>[^<]*<\/td>){8}<td class="n">1<\/td><td>证件号码中的出生日期无效或晚于比对日期：1<\/td>/);
+    expect(summary).toMatch(/建档立卡（roster）<\/td>(<td[^>]*>[^<]*<\/td>){8}<td data-label="无效证件号" class="n">1<\/td><td data-label="无效原因">证件号码中的出生日期无效或晚于比对日期：1<\/td>/);
   });
 
   it('prints reasons and row numbers, never a name or an ID, and no data row when no header is found', async () => {

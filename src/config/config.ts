@@ -207,7 +207,7 @@ export function parseConfig(value: unknown, file: string): Config {
 function configError(file: string, problems: string[]): UserError {
   return new UserError('E_CONFIG', `配置文件有 ${problems.length} 处问题：\n  ${problems.join('\n  ')}`, {
     file,
-    hint: '按上面列出的路径逐项修改配置文件后重试；各项的含义见 README 的 “Configuration: bidui.config.json” 一节。',
+    hint: '按上面列出的路径逐项修改配置文件后重试；各项的含义见 docs/使用说明.md 第 2 节（英文见 README 的 “Configuration”）。',
   });
 }
 

@@ -49,7 +49,7 @@ describe('config', () => {
       rules: { illnessWindowDays: -1, remoteVillages: ['舞阳镇顺城社区'], nosuch: 1 },
       extra: true,
     });
-    const paths = problems.map((p) => p.split('：')[0]);
+    const paths = problems.map((p) => p.split('：')[0]!.replace(/（第 \d+ 项(中的第 \d+ 项)*）$/, ''));
     expect(paths).toEqual(expect.arrayContaining([
       'workspace', 'datasets[0].files', 'datasets[1].dataset', 'datasets[2].encoding', 'rules.illnessWindowDays', 'rules.remoteVillages[0]',
     ]));
@@ -67,14 +67,17 @@ describe('config', () => {
     for (const line of [
       'workspace：缺少这一项',
       '配置文件顶层：不认识的配置项 "workspce"，是不是 "workspace"？',
-      'datasets[0].dataset：文本 "rostr" 不是可用的值；是不是 roster（建档立卡）？',
-      'datasets[0].files：应为列表（方括号，如 ["a.csv"]），这里是文本 "a.csv"',
-      'datasets[0]：不认识的配置项 "encodng"，是不是 "encoding"？',
-      'datasets[0].headerRow：应为数字（不加引号，如 15），这里是文本 "3"',
+      'datasets[0].dataset（第 1 项）：文本 "rostr" 不是可用的值；是不是 roster（建档立卡）？',
+      'datasets[0].files（第 1 项）：应为列表（方括号 [ … ]，各项用逗号隔开），这里是文本 "a.csv"',
+      'datasets[0]（第 1 项）：不认识的配置项 "encodng"，是不是 "encoding"？',
+      'datasets[0].headerRow（第 1 项）：应为数字（不加引号），这里是文本 "3"',
       'rules：不认识的配置项 "illnessWindowDay"，是不是 "illnessWindowDays"？',
       'rules.elderlyAge：不能小于 0，这里是数字 -1',
       'output.maskIds：应为 true 或 false（不加引号），这里是文本 "yes"',
     ]) expect(text).toContain(line);
+    // Chinese labels, an encoding's other name and two swapped letters are recognised.
+    expect(problemsOf({ workspace: 'w', datasets: [{ dataset: '低保', files: ['a'], encoding: 'GB2312' }, { dataset: 'hukuo', files: ['b'] }] }).join('\n'))
+      .toMatch(/是不是 dibao（低保特困）？[\s\S]*encoding（第 1 项）：文本 "GB2312" 不是可用的值；是不是 gbk？[\s\S]*是不是 hukou（户籍人口）？/);
     // zod's own words (types in English, "invalid input") never reach the user.
     expect(text).not.toMatch(/string|number|boolean|undefined|无效输入|期望/);
     // Cross-field problems too: a misspelt field gets its nearest name.

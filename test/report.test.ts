@@ -8,7 +8,7 @@ import { checkPage, chromiumPath, pageWidth } from '../src/report/check-page.js'
 import { hashTree, readCsvFile as csv, runCli, testDir, fakeBidui } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
-const EVIDENCE_HEADER = 'lead_key,category,rule,township,village,household_key,id_number,name,dataset,record_ref,detail';
+const EVIDENCE_HEADER = 'lead_key,category,rule,township,village,household_key,id_number,name,dataset,record_ref,detail,linkage';
 
 
 
@@ -101,7 +101,7 @@ describe('bidui run and report on a generated county', () => {
     expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
-    expect(header).toEqual(['线索编号', '状态', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实期限', '核实结果', '核实说明', '校验码']);
+    expect(header).toEqual(['线索编号', '状态', '关联', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实期限', '核实结果', '核实说明', '校验码']);
     // Printing: A4 landscape, one page wide, the header row on every page; the checksum hidden.
     for (const ws of wb.worksheets.slice(0, 4)) {
       expect(ws.pageSetup).toMatchObject({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' });

@@ -4,8 +4,8 @@ import { EXIT, StepError, UserError, redact } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { queryStep } from '../core/sql.js';
-import { DATASET_NAMES, DATASETS, isDatasetName } from '../ingest/datasets.js';
-import { datasetLabel, nearest } from '../config/config-errors.js';
+import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
+import { datasetGuess, datasetLabel } from '../config/config-errors.js';
 import { ingest } from '../ingest/ingest.js';
 import { printGateNote, printIngestReport } from './ingest-report.js';
 export { printIngestReport } from './ingest-report.js';
@@ -432,10 +432,16 @@ export async function main(argv: string[]): Promise<number> {
   for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     process.on(event, (error: unknown) => process.exit(reportFailure(error)));
   }
-  // Output cut off by the reader (bidui … | head): the work is done, nothing more to say.
+  // Output cut off by the reader (bidui … | head): the job goes on to its end, silently, and
+  // exits with its own code (a nightly run piped into head must still be recorded and written).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(EXIT.ok);
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') return;
+      (stream as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
+        const done = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+        done?.();
+        return true;
+      };
     });
   }
   const program = buildProgram();
@@ -497,7 +503,6 @@ function reportFailure(error: unknown): number {
 /** An unknown dataset name given on the command line: the nearest known one, and all with their Chinese labels. */
 function unknownDataset(name: string): UserError {
   // A Chinese label (户籍, 低保) points at its dataset too.
-  const byLabel = DATASETS.filter((d) => name.length >= 2 && (d.zh.includes(name) || name.includes(d.zh))).map((d) => d.name);
-  const guess = byLabel.length === 1 ? byLabel[0] : nearest(name, DATASET_NAMES);
+  const guess = datasetGuess(name);
   return new UserError('E_USAGE', `没有名为「${name}」的数据集${guess ? `，是不是 ${datasetLabel(guess)}？` : ''}`, { hint: `可用的数据集：${DATASET_NAMES.map(datasetLabel).join('、')}。` });
 }

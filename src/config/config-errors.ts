@@ -15,11 +15,11 @@ export function formatPath(p: readonly PropertyKey[]): string {
 }
 
 const TYPE_WORDS: Record<string, string> = {
-  string: '文本（加英文双引号，如 "3GB"）',
-  number: '数字（不加引号，如 15）',
-  int: '整数（不加引号，如 15）',
+  string: '文本（用英文双引号括起来）',
+  number: '数字（不加引号）',
+  int: '整数（不加引号）',
   boolean: ' true 或 false（不加引号）',
-  array: '列表（方括号，如 ["a.csv"]）',
+  array: '列表（方括号 [ … ]，各项用逗号隔开）',
   object: '一组设置（花括号 { … }）',
   record: '一组设置（花括号 { … }）',
 };
@@ -45,7 +45,18 @@ export function nearest(word: string, candidates: readonly string[]): string | u
       best = c;
     }
   }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(Math.max(word.length, best.length) / 3)) ? best : undefined;
+  // A slip: a third of the letters, and two for words of five or more (hukuo for hukou).
+  const len = Math.max(word.length, best?.length ?? 0);
+  return best !== undefined && bestD <= (len >= 5 ? Math.max(2, Math.floor(len / 3)) : 1) ? best : undefined;
+}
+
+/** Names people use for a value that has another name here (encodings). */
+const OTHER_NAMES: Record<string, string> = { gb2312: 'gbk', cp936: 'gbk', ansi: 'gbk', utf8: 'utf-8', 'utf-8-sig': 'utf-8', unicode: 'utf-16le', utf16: 'utf-16le' };
+
+/** The dataset meant by a misspelt name, or by (part of) its Chinese label (户籍, 低保). */
+export function datasetGuess(name: string): string | undefined {
+  const byLabel = DATASETS.filter((d) => name.length >= 2 && (d.zh.includes(name) || name.includes(d.zh))).map((d) => d.name);
+  return byLabel.length === 1 ? byLabel[0] : nearest(name, DATASETS.map((d) => d.name));
 }
 
 /** A dataset name with its Chinese label: `roster（建档立卡）`. */
@@ -79,7 +90,10 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
 
 /** One finding as one line: `path：message`. */
 export function describeIssue(issue: Issue, schema: z.ZodType): string {
-  const where = formatPath(issue.path) || '配置文件顶层';
+  const path = formatPath(issue.path);
+  // Positions counted as people count them: datasets[0] is the first entry.
+  const nth = [...path.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]) + 1);
+  const where = path ? `${path}${nth.length ? `（${nth.map((n) => `第 ${n} 项`).join('中的')}）` : ''}` : '配置文件顶层';
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'invalid_type': {
@@ -90,8 +104,8 @@ export function describeIssue(issue: Issue, schema: z.ZodType): string {
       const options = issue.values.map(String);
       const isDataset = issue.path[issue.path.length - 1] === 'dataset';
       const label = (o: string) => (isDataset ? datasetLabel(o) : o);
-      const guess = typeof input === 'string' ? nearest(input, options) : undefined;
-      return `${where}：${typeOf(input)} 不是可用的值${guess ? `；是不是 ${label(guess)}？` : ''}可用的值：${options.map(label).join('、')}`;
+      const guess = typeof input === 'string' ? (isDataset ? datasetGuess(input) : nearest(input, options) ?? OTHER_NAMES[input.toLowerCase()]) : undefined;
+      return `${where}：${typeOf(input)} 不是可用的值；${guess && options.includes(guess) ? `是不是 ${label(guess)}？` : ''}可用的值：${options.map(label).join('、')}`;
     }
     case 'unrecognized_keys': {
       const allowed = keysAt(schema, issue.path);

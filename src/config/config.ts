@@ -72,6 +72,13 @@ export const configSchema = z
       })
       .strict()
       .default({ maxRejectedShare: 0.01 }),
+    linkage: z
+      .object({
+        /** Link records with a damaged ID to 户籍 people (match/linkage.ts); default on. */
+        recoverDamagedIds: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     /** The office's time zone (IANA): dates without a time, and times shown to users. */
     timeZone: z.string().refine(isTimeZone, '不是可识别的时区名称（IANA 时区，例如 "Asia/Shanghai"）').default(DEFAULT_TIME_ZONE),
     limits: z
@@ -117,6 +124,8 @@ export interface Config {
   output: { dir: string | undefined; maskIds: boolean; encrypt: { round: number } | undefined };
   engine: { memoryLimit: string; threads: number | undefined };
   quality: { maxRejectedShare: number };
+  /** recoverDamagedIds: the linkage lane of damaged IDs (default true). */
+  linkage: { recoverDamagedIds: boolean };
   timeZone: string;
   limits: InputLimits;
   raw: RawConfig;
@@ -198,6 +207,7 @@ export function parseConfig(value: unknown, file: string): Config {
     output: { dir: raw.output.dir ? path.resolve(dir, raw.output.dir) : undefined, maskIds: raw.output.maskIds, encrypt: raw.output.encrypt ? { round: raw.output.passwordRound ?? 1 } : undefined },
     engine: { memoryLimit: raw.engine.memoryLimit, threads: raw.engine.threads },
     quality: { maxRejectedShare: raw.quality.maxRejectedShare },
+    linkage: { recoverDamagedIds: raw.linkage?.recoverDamagedIds ?? true },
     timeZone: raw.timeZone,
     limits: { ...raw.limits },
     raw,
@@ -230,7 +240,10 @@ export function loadConfig(file: string): Config {
     const lc = /line (\d+) column (\d+)/.exec(message);
     const pos = /position (\d+)/.exec(message);
     const before = pos ? text.replace(/^\uFEFF/, '').slice(0, Number(pos[1])) : undefined;
-    const where = lc ? `第 ${lc[1]} 行第 ${lc[2]} 列附近` : before !== undefined ? `第 ${before.split('\n').length} 行第 ${before.length - before.lastIndexOf('\n')} 列附近` : '';
+    // A comma before } or ] (the commonest slip) has no position in some of Node's messages.
+    const comma = /,\s*[}\]]/.exec(text.replace(/^\uFEFF/, ''));
+    const at = before ?? (comma ? text.replace(/^\uFEFF/, '').slice(0, comma.index) : undefined);
+    const where = lc ? `第 ${lc[1]} 行第 ${lc[2]} 列附近` : at !== undefined ? `第 ${at.split('\n').length} 行第 ${at.length - at.lastIndexOf('\n')} 列附近${!before && comma ? '，可能是多余的逗号' : ''}` : '';
     throw new UserError('E_CONFIG_JSON', `配置文件不是合法的 JSON${where ? `（${where}）` : ''}`, {
       file,
       hint: '检查是否有多余的逗号、缺少引号或注释（JSON 不允许注释）。',

@@ -16,6 +16,7 @@ import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/dat
 import { CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
 import { BIDUI_VERSION } from '../version.js';
+import { LANE_DATASETS, linkageSql, METHOD_ZH } from './linkage.js';
 
 /**
  * Match: from pinned snapshots to leads and evidence, as of a date. Stages meet in the store:
@@ -154,6 +155,25 @@ async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetNam
  * as the flags can always run). Outside the roster, only rows whose ID is valid on D: invalid
  * IDs never join.
  */
+/**
+ * The linked records of the lane (linkage.ts m_link) added to the views of the datasets they
+ * belong to, with the linked person's ID (and birth date) in place of the invalid one: the rules
+ * read them like any other record, and their hits are marked afterwards.
+ */
+async function addLinkedRecords(store: Store, snapshots: Partial<Record<DatasetName, number>>, asOf: string): Promise<void> {
+  for (const name of LANE_DATASETS) {
+    const id = snapshots[name];
+    if (id === undefined) continue;
+    const table = quoteIdent(dataTable(name));
+    await runStep(store.conn, `view ${name} with linked records`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS
+      SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
+      WHERE f.snapshot_id = ${Number(id)} AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})
+      UNION ALL
+      SELECT d.* REPLACE (l.linked_id AS id_number, NULL AS id_number_problem, l.linked_birth AS id_number_birth)
+      FROM ${table} d JOIN m_link l ON l.dataset = ${quoteLiteral(name)} AND l.snapshot_id = d.snapshot_id AND l.file_no = d.file_no AND l.source_row = d.source_row`);
+  }
+}
+
 export async function createSnapshotViews(store: Store, snapshots: Partial<Record<DatasetName, number>>, asOf: string): Promise<void> {
   for (const def of DATASETS) {
     const id = snapshots[def.name];
@@ -163,6 +183,11 @@ export async function createSnapshotViews(store: Store, snapshots: Partial<Recor
          WHERE f.snapshot_id = ${Number(id)}${def.name === 'roster' ? '' : ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})`}`
       : `SELECT * FROM ${table} WHERE false`;
     await runStep(store.conn, `view ${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS ${body}`);
+    // Every row of the pinned snapshot, invalid IDs included (linkage reads them).
+    const all = id !== undefined
+      ? `SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no WHERE f.snapshot_id = ${Number(id)}`
+      : `SELECT * FROM ${table} WHERE false`;
+    await runStep(store.conn, `view all_${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(`all_${def.name}`)} AS ${all}`);
   }
 }
 
@@ -247,12 +272,16 @@ export interface RunPlan {
   parameters: ParameterValues;
   prelude: string;
   flags: string;
+  /** The linkage of damaged IDs (linkage.ts); '' for runs made before it existed. */
+  linkage: string;
   configHash: string;
   configJson: string;
 }
 
 export interface Executed {
   results: Map<string, RuleResult>;
+  /** Records linked, ambiguous and without a candidate, per dataset (linkage.ts). */
+  linkage: Record<string, { linked: number; ambiguous: number; unmatched: number }>;
   leadsByCategory: Record<Category, number>;
   total: number;
   status: 'complete' | 'partial';
@@ -300,6 +329,7 @@ export async function planFromConfig(store: Store, config: Config, asOf: string,
     leadKeyScheme: 'hmac-sha256',
     prelude: fs.readFileSync(PRELUDE_FILE(), 'utf8'),
     flags: fs.readFileSync(FLAGS_FILE(), 'utf8'),
+    linkage: linkageSql(config.linkage.recoverDamagedIds),
     configHash: config.hash,
     configJson: canonicalJson(config.raw),
   };
@@ -316,6 +346,7 @@ interface RecordedRun {
   snapshots_json: string;
   prelude_sql: string;
   flags_sql: string;
+  linkage_sql: string;
   duckdb_version: string;
   bidui_version: string;
 }
@@ -344,7 +375,7 @@ export async function planFromRun(store: Store, runId: number): Promise<{ plan: 
     plan: {
       leadKeyScheme: run.lead_key_scheme,
       asOf: run.as_of, dataAsOf: run.data_as_of, snapshots, rules, parameters: JSON.parse(run.params_json) as ParameterValues,
-      prelude: run.prelude_sql, flags: run.flags_sql, configHash: run.config_hash, configJson: run.config_json,
+      prelude: run.prelude_sql, flags: run.flags_sql, linkage: run.linkage_sql ?? '', configHash: run.config_hash, configJson: run.config_json,
     },
   };
 }
@@ -364,6 +395,15 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   progress.step(`比对日期 ${asOf}：准备数据…`);
   await createSnapshotViews(store, plan.snapshots, asOf);
   for (const step of splitSteps(plan.prelude)) await runStep(conn, `people: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
+  // Linkage of damaged IDs (linkage.ts): links, then the lane's records in the datasets' views.
+  if (plan.linkage) {
+    progress.step('关联证件号码受损的记录…');
+    for (const step of splitSteps(plan.linkage)) await runStep(conn, `linkage: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
+    await addLinkedRecords(store, plan.snapshots, asOf);
+  } else {
+    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, place VARCHAR);
+      CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT)`);
+  }
 
   // Prepare every runnable rule first and report all problems together.
   const fields = await snapshotFields(store, plan.snapshots);
@@ -386,13 +426,13 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     throw new StepError('prepare rules', prepareProblems.join('\n'), new Error(`${prepareProblems.length} rule(s) failed to prepare:\n${prepareProblems.join('\n')}`));
   }
 
-  await runStep(conn, 'hits table', `CREATE OR REPLACE TEMP TABLE m_hit (rule VARCHAR, key VARCHAR, id_number VARCHAR, name VARCHAR, township VARCHAR, village VARCHAR, dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, detail VARCHAR)`);
+  await runStep(conn, 'hits table', `CREATE OR REPLACE TEMP TABLE m_hit (rule VARCHAR, key VARCHAR, id_number VARCHAR, name VARCHAR, township VARCHAR, village VARCHAR, dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, detail VARCHAR, linkage VARCHAR)`);
   for (const rule of runnable) {
     progress.step(`规则 ${rule.id} ${rule.title}`);
     const t = performance.now();
     const p = bindParams(rule.sql, plan.parameters, asOf);
     try {
-      await conn.run(`INSERT INTO m_hit SELECT ${quoteLiteral(rule.id)}, * FROM (SELECT key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail FROM (${rule.sql}))`, p.values, p.types);
+      await conn.run(`INSERT INTO m_hit SELECT ${quoteLiteral(rule.id)}, *, NULL FROM (SELECT key, id_number, name, township, village, dataset, snapshot_id, file_no, source_row, detail FROM (${rule.sql}))`, p.values, p.types);
     } catch (error) {
       const r = results.get(rule.id)!;
       r.outcome = 'Error';
@@ -402,6 +442,16 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     results.get(rule.id)!.ms = Math.round(performance.now() - t);
     log().debug({ rule: rule.id, ms: results.get(rule.id)!.ms }, 'rule done');
   }
+
+  // Hits on a linked record (the lane of linkage.ts): marked with the link's confidence, and
+  // their detail says how the record was linked. Roster records only suggest corrections (Q6).
+  await runStep(conn, 'mark linked hits', `
+    UPDATE m_hit SET linkage = l.confidence,
+      detail = printf('【关联，可信度%s】原证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.raw_id,
+                      CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[0])}`).join(' ')} END, l.place,
+                      CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
+    FROM m_link l
+    WHERE m_hit.dataset <> 'roster' AND l.dataset = m_hit.dataset AND l.snapshot_id = m_hit.snapshot_id AND l.file_no = m_hit.file_no AND l.source_row = m_hit.source_row`);
 
   // Households: 漏评 people go to their 户籍 household on D (or stand alone), and households with
   // a roster member are dropped; roster rules already name their household.
@@ -414,7 +464,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     CREATE OR REPLACE TEMP TABLE m_evidence AS
     SELECT r.category, h.rule, coalesce(u.hukou_id, h.key) AS household_key,
            coalesce(pl.township, h.township) AS township, coalesce(pl.village, h.village) AS village,
-           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail
+           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail, h.linkage
     FROM m_hit h JOIN m_rule r USING (rule)
     LEFT JOIN m_hukou_unit u ON u.id_number = h.key
     LEFT JOIN m_unit_place pl ON pl.hukou_id = u.hukou_id
@@ -423,12 +473,12 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
                 ELSE u.hukou_id NOT IN (SELECT hukou_id FROM m_unit_in_roster) END)
     UNION ALL
     SELECT r.category, h.rule, h.key, h.township, h.village,
-           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail
+           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail, h.linkage
     FROM m_hit h JOIN m_rule r USING (rule)
     WHERE r.target = 'hukou_household' AND h.key NOT IN (SELECT hukou_id FROM m_unit_in_roster)
     UNION ALL
     SELECT r.category, h.rule, h.key, hh.township, hh.village,
-           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail
+           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail, h.linkage
     FROM m_hit h JOIN m_rule r USING (rule) JOIN m_household hh ON hh.household_id = h.key
     WHERE r.target = 'roster_household'`);
 
@@ -448,11 +498,13 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
       FROM hr JOIN m_rule USING (rule, category) GROUP BY category, household_key
     ),
     pl AS (
-      SELECT category, household_key, min(township) AS township, min(village) AS village, count(DISTINCT id_number)::INTEGER AS members
+      SELECT category, household_key, min(township) AS township, min(village) AS village, count(DISTINCT id_number)::INTEGER AS members,
+             -- A lead that rests only on linked records: the lowest confidence of them.
+             CASE WHEN bool_and(linkage IS NOT NULL) THEN CASE WHEN bool_or(linkage = '低') THEN '低' WHEN bool_or(linkage = '中') THEN '中' ELSE '高' END END AS linkage
       FROM m_evidence GROUP BY category, household_key
     )
     SELECT (CASE category ${code} END) || '-' || substr(${digest}, 1, 16) AS lead_key,
-           category, household_key, township, village, rules, rule_count, priority, members, NULL::VARCHAR AS flags
+           category, household_key, township, village, rules, rule_count, priority, members, NULL::VARCHAR AS flags, linkage
     FROM pr JOIN pl USING (category, household_key)`);
 
   // 四有 counter-evidence on 漏评 households, shown as a flag, never used to suppress the lead.
@@ -471,7 +523,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   const total = Object.values(leadsByCategory).reduce((a, b) => a + b, 0);
   const status = [...results.values()].some((r) => r.outcome === 'Error') ? 'partial' : 'complete';
   const [{ v: duckdbVersion }] = (await queryStep<{ v: string }>(conn, 'duckdb version', 'SELECT version() AS v')) as [{ v: string }];
-  return { results, leadsByCategory, total, status, duckdbVersion };
+  const linkage = Object.fromEntries((await queryStep<{ dataset: string; linked: string; ambiguous: string; unmatched: string }>(conn, 'linkage counts', 'SELECT * FROM m_link_stats ORDER BY dataset'))
+    .map((r) => [r.dataset, { linked: Number(r.linked), ambiguous: Number(r.ambiguous), unmatched: Number(r.unmatched) }]));
+  return { results, leadsByCategory, total, status, duckdbVersion, linkage };
 }
 
 /**
@@ -495,14 +549,14 @@ async function writeRunRows(store: Store, plan: RunPlan, executed: Executed, run
   const firstIssued = issued.from === 'baseline' ? 'least(coalesce(p.first_issued, $asOf::DATE), $asOf::DATE)' : 'p.first_issued';
   await runStep(conn, 'insert leads', `
     INSERT INTO ${tables.lead}
-    SELECT $id, m.lead_key, m.category, m.household_key, m.township, m.village, m.rules, m.rule_count, m.priority, m.members, m.flags, ${firstIssued}
+    SELECT $id, m.lead_key, m.category, m.household_key, m.township, m.village, m.rules, m.rule_count, m.priority, m.members, m.flags, ${firstIssued}, m.linkage
     FROM m_lead m LEFT JOIN (SELECT category, household_key, first_issued FROM lead WHERE run_id = $source) p USING (category, household_key)`,
   { id: runId, source: issued.runId ?? -1, ...(issued.from === 'baseline' ? { asOf: plan.asOf } : {}) });
   await runStep(conn, 'insert evidence', `
     INSERT INTO ${tables.evidence}
     SELECT $id, l.lead_key, e.category, e.rule, e.household_key, e.id_number, e.name, e.dataset, e.snapshot_id, e.file_no, e.source_row,
            e.dataset || ':' || coalesce(e.snapshot_id::VARCHAR, '') || ':' || coalesce(e.file_no::VARCHAR, '') || ':' || coalesce(e.source_row::VARCHAR, ''),
-           e.detail
+           e.detail, e.linkage
     FROM m_evidence e JOIN m_lead l USING (category, household_key)`, { id: runId });
 }
 
@@ -547,14 +601,14 @@ export async function recordRun(store: Store, plan: RunPlan, executed: Executed,
     const [{ id }] = (await queryStep<{ id: number }>(conn, 'next run id', "SELECT nextval('run_seq')::INTEGER AS id")) as [{ id: number }];
     await runStep(conn, 'insert run',
       `INSERT INTO run (run_id, as_of, data_as_of, started_at, finished_at, status, bidui_version, duckdb_version, config_hash, config_json,
-         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json, purpose, baseline_run_id, lead_key_scheme)
+         params_json, snapshots_json, prelude_sql, flags_sql, leads, leads_by_category, quality_json, purpose, baseline_run_id, lead_key_scheme, linkage_sql, linkage_json)
        VALUES ($id, $asOf::DATE, $dataAsOf::TIMESTAMP, $started, now()::TIMESTAMP, $status, $version, $duckdb, $hash, $config, $params, $snapshots, $prelude, $flags, $leads, $byCategory, $quality,
-         $purpose, $baseline, $scheme)`,
+         $purpose, $baseline, $scheme, $linkage, $linkageJson)`,
       {
         id, asOf: plan.asOf, dataAsOf: plan.dataAsOf, started: sqlTimestamp(started), status: executed.status, version: BIDUI_VERSION,
         duckdb: executed.duckdbVersion, hash: plan.configHash, config: plan.configJson, params: canonicalJson(plan.parameters), snapshots: canonicalJson(plan.snapshots),
         prelude: plan.prelude, flags: plan.flags, leads: executed.total, byCategory: canonicalJson(executed.leadsByCategory), quality: canonicalJson(quality),
-        purpose, baseline: baselineRunId ?? null, scheme: plan.leadKeyScheme,
+        purpose, baseline: baselineRunId ?? null, scheme: plan.leadKeyScheme, linkage: plan.linkage, linkageJson: canonicalJson(executed.linkage),
       });
     await writeRunRows(store, plan, executed, id, { runRule: 'run_rule', lead: 'lead', evidence: 'evidence' }, { from: 'baseline', runId: baselineRunId });
     return id;

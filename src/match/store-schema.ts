@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS run (
   quality_json VARCHAR NOT NULL DEFAULT '{}',
   purpose VARCHAR NOT NULL DEFAULT 'analysis',
   baseline_run_id INTEGER,
-  lead_key_scheme VARCHAR NOT NULL DEFAULT 'hmac-sha256'
+  lead_key_scheme VARCHAR NOT NULL DEFAULT 'hmac-sha256',
+  linkage_sql VARCHAR NOT NULL DEFAULT '',
+  linkage_json VARCHAR NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS run_rule (
   run_id INTEGER NOT NULL,
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS lead (
   members INTEGER NOT NULL,
   flags VARCHAR,
   first_issued DATE,
+  linkage VARCHAR,
   PRIMARY KEY (run_id, lead_key)
 );
 CREATE TABLE IF NOT EXISTS evidence (
@@ -80,7 +83,8 @@ CREATE TABLE IF NOT EXISTS evidence (
   file_no INTEGER,
   source_row BIGINT,
   record_ref VARCHAR NOT NULL,
-  detail VARCHAR
+  detail VARCHAR,
+  linkage VARCHAR
 );
 `;
 
@@ -111,13 +115,18 @@ UPDATE run SET lead_key_scheme = 'sha256';
 `;
 
 /**
- * Store version 4 → 5 (match's part): the day each lead was first issued (its 核实期限 counts
- * from it). A lead carries the date of the same lead (category and household) in the run's
+ * Store version 4 → 5 (match's part): linkage of damaged IDs (the run's linkage SQL and counts,
+ * each lead's and evidence row's confidence when it rests on a linked record; none before), and
+ * the day each lead was first issued (its 核实期限 counts from it). A lead carries the date of the same lead (category and household) in the run's
  * baseline, else it is the run's as-of date (never later). The runs made before get the dates
  * their baselines give, walked down the chain of baselines.
  */
 export const MATCH_MIGRATION_V5 = `
 ALTER TABLE lead ADD COLUMN IF NOT EXISTS first_issued DATE;
+ALTER TABLE lead ADD COLUMN IF NOT EXISTS linkage VARCHAR;
+ALTER TABLE evidence ADD COLUMN IF NOT EXISTS linkage VARCHAR;
+ALTER TABLE run ADD COLUMN IF NOT EXISTS linkage_sql VARCHAR DEFAULT '';
+ALTER TABLE run ADD COLUMN IF NOT EXISTS linkage_json VARCHAR DEFAULT '{}';
 CREATE OR REPLACE TEMP TABLE m5_first AS
 WITH RECURSIVE chain(run_id, category, household_key, first_issued) AS (
   SELECT l.run_id, l.category, l.household_key, r.as_of

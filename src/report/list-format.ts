@@ -39,12 +39,13 @@ export interface Column {
 }
 
 /**
- * The columns of a township list. The visible widths add up to about 203 characters (an 18-digit 户号 and a name with an ID fit their columns), which
+ * The columns of a township list. The visible widths add up to about 211 characters (an 18-digit 户号 and a name with an ID fit their columns), which
  * prints on one A4 landscape page wide at about 70% (the workbooks are set to fit the width).
  */
 export const LIST_COLUMNS: Column[] = [
   { header: '线索编号', key: 'lead_key', width: 19, text: true },
   { header: '状态', key: 'status', width: 6 },
+  { header: '关联', key: 'linkage', width: 8, wrap: true },
   { header: '优先级', key: 'priority', width: 6 },
   { header: '村', key: 'village', width: 10, wrap: true },
   { header: '户编号/户号', key: 'household_key', width: 20, text: true },

@@ -82,6 +82,8 @@ export interface RunRow {
   baseline_run_id: number | null;
   /** The validated config the run was made with (canonical JSON, defaults filled in). */
   config_json: string;
+  /** Records linked, ambiguous and without a candidate, per dataset (match/linkage.ts). */
+  linkage_json: string;
 }
 
 /** What the run's recorded config says about the lists (defaults where it says nothing). */
@@ -98,11 +100,11 @@ export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDa
 const ANALYST_TWINS = [
   {
     csv: 'evidence.csv', xlsx: 'evidence.xlsx', sheet: 'evidence', numeric: [] as string[],
-    widths: { lead_key: 20, category: 9, rule: 6, township: 12, village: 12, household_key: 21, id_number: 21, name: 10, dataset: 18, record_ref: 24, detail: 60 } as Record<string, number>,
+    widths: { lead_key: 20, category: 9, rule: 6, township: 12, village: 12, household_key: 21, id_number: 21, name: 10, dataset: 18, record_ref: 24, detail: 60, linkage: 8 } as Record<string, number>,
   },
   {
     csv: 'leads.csv', xlsx: 'leads.xlsx', sheet: 'leads', numeric: ['priority', 'members'],
-    widths: { lead_key: 20, category: 9, township: 12, village: 12, household_key: 21, rules: 14, priority: 8, members: 8, flags: 14, status: 12, verification: 12 } as Record<string, number>,
+    widths: { lead_key: 20, category: 9, township: 12, village: 12, household_key: 21, rules: 14, priority: 8, members: 8, flags: 14, status: 12, verification: 12, linkage: 8 } as Record<string, number>,
   },
 ];
 
@@ -205,7 +207,7 @@ async function prepareTables(store: Store, run: RunRow, previousRunId: number | 
                 ELSE regexp_extract(f.path, '[^/]+$') || coalesce('「' || f.sheet || '」', '') || ' 第' || e.source_row || '行' END AS record_place,
            ${maskTextSql('e.detail', mask)} AS detail,
            l.priority, l.status, l.rules, l.flags, l.category_order, e.source_row, e.file_no, e.snapshot_id,
-           l.last_result, l.last_note, l.head_name, l.deadline
+           l.last_result, l.last_note, l.head_name, l.deadline, l.linkage AS lead_linkage, e.linkage
     FROM ${tables.evidence} e
     JOIN r_lead l USING (lead_key)
     LEFT JOIN snapshot_file f ON f.snapshot_id = e.snapshot_id AND f.file_no = e.file_no
@@ -289,14 +291,14 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   const files: string[] = [];
   const evidenceFile = path.join(out, 'evidence.csv');
   await copyCsv(store, 'report: evidence.csv', `
-    SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail
+    SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail, coalesce(linkage, '') AS linkage
     FROM r_evidence
     ORDER BY category_order, township, village, household_key, rule, dataset, snapshot_id, file_no, source_row, id_number`, evidenceFile);
   files.push(evidenceFile);
   const leadsFile = path.join(out, 'leads.csv');
   await copyCsv(store, 'report: leads.csv', `
     SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
-           rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification
+           rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification, coalesce(linkage, '') AS linkage
     FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
   files.push(leadsFile);
   const resolvedFile = path.join(out, 'resolved.csv');

@@ -130,6 +130,11 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
     return [p.township, issued, answered, confirmed, rejected, closed, overdue > 0 ? { html: `<strong class="late">${fmt(overdue)}</strong>` } : 0, pct(answered, total), pct(closed, confirmed + closed)];
   });
   const zhOf = (d: string) => `${DATASETS.find((x) => x.name === d)?.zh ?? d}（${d}）`;
+  const linkedByCategory = await queryStep<{ category: string; n: string }>(conn, 'summary: linked leads', 'SELECT category, count(*) AS n FROM r_lead WHERE linkage IS NOT NULL GROUP BY category');
+  const linkedLeads = linkedByCategory.reduce((a, r) => a + Number(r.n), 0);
+  const linkStats = JSON.parse(run.linkage_json || '{}') as Record<string, { linked: number; ambiguous: number; unmatched: number }>;
+  const linkRows = Object.entries(linkStats).filter(([, v]) => v.linked + v.ambiguous + v.unmatched > 0)
+    .map(([d, v]) => [zhOf(d), v.linked + v.ambiguous + v.unmatched, v.linked, v.ambiguous, v.unmatched]);
   const totalOverdue = progress.reduce((s, p) => s + Number(p.overdue), 0);
   const timeZone = (JSON.parse(run.config_json || '{}') as { timeZone?: string }).timeZone ?? DEFAULT_TIME_ZONE;
   const freshnessRows = quality.map((q) => {
@@ -198,7 +203,7 @@ ul.settings { padding-left: 1.2em; } ul.settings li { margin: .2em 0; }
 <dt>运行编号</dt><dd>${run.run_id}</dd>
 <dt>比对日期</dt><dd>${escapeHtml(run.as_of)}</dd>
 <dt>运行状态</dt><dd>${run.status === 'complete' ? '完整' : '不完整（有规则出错）'}</dd>
-<dt>线索总数</dt><dd>${fmt(totalLeads)}（${CATEGORIES.map((c) => `${c} ${fmt(townships.reduce((s, t) => s + cell(t, c), 0))}`).join('，')}）</dd>
+<dt>线索总数</dt><dd>${fmt(totalLeads)}（${CATEGORIES.map((c) => `${c} ${fmt(townships.reduce((s, t) => s + cell(t, c), 0))}`).join('，')}）${linkedLeads ? `；其中按证件号码精确比对 ${fmt(totalLeads - linkedLeads)} 条，<strong>疑似（关联）${fmt(linkedLeads)} 条</strong>（${linkedByCategory.map((r) => `${escapeHtml(r.category)} ${fmt(Number(r.n))}`).join('，')}；见“证件号码受损记录的关联”）` : ''}</dd>
 ${totalOverdue ? `<dt>逾期未答复</dt><dd><strong class="late">${fmt(totalOverdue)}</strong> 条线索已过核实期限仍未答复（见“核实进度”）</dd>` : ''}
 ${staleCount ? `<dt>数据过旧</dt><dd><strong class="late">${staleCount}</strong> 个数据集的导出文件超过 ${settings.staleDays} 天（见“数据新鲜度”）</dd>` : ''}
 <dt>程序版本</dt><dd>bidui ${escapeHtml(run.bidui_version)}，DuckDB ${escapeHtml(run.duckdb_version)}</dd>
@@ -229,6 +234,10 @@ ${table(['类别', '新增', '持续', '已消失', '已核实不属实（不再
 <h2>核实进度</h2>
 ${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整改', '逾期未答复', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true, true])}
 <p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
+
+${linkRows.length ? `<h2>证件号码受损记录的关联</h2>
+${table(['数据集', '证件号码无效的记录', '已关联', '有多个可能的人（未关联）', '找不到对应的人'], linkRows, [false, true, true, true, true])}
+<p class="note">证件号码无效（被 Excel 损坏、录错一两位或 15 位旧号码）的记录，按姓名、乡镇（和村）及号码的其余部分在户籍中找对应的人；只有唯一一人符合时才关联。关联记录引出的线索标为“疑似（关联）”并注明可信度（高：号码前 15 位或出生日期和顺序码相同且同村；中：同乡镇，或录错一位且同村；低：其他），须先核对是否本人。名册中的关联只作为信息核对 Q6 的更正建议。关联可在配置 linkage.recoverDamagedIds 中关闭。</p>` : ''}
 
 <h2>数据新鲜度</h2>
 ${table(['数据集', '导出文件日期', '导入时间', '距比对日期（天）', '状态'], freshnessRows, [false, false, false, true, false])}

@@ -80,7 +80,8 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
            any_value(priority) AS priority, any_value(village) AS village, any_value(household_key) AS household_key,
            any_value(rules) AS rules, coalesce(any_value(flags), '') AS flags,
            CASE WHEN any_value(last_result) IS NULL THEN '' ELSE any_value(last_result) || coalesce('：' || any_value(last_note), '') END AS last_answer,
-           coalesce(any_value(head_name), '') AS head_name, strftime(any_value(deadline), '%Y-%m-%d') AS deadline,
+           coalesce(any_value(head_name), '') AS head_name,
+           CASE WHEN any_value(lead_linkage) IS NULL THEN '' ELSE '疑似（关联）' || any_value(lead_linkage) END AS linkage, strftime(any_value(deadline), '%Y-%m-%d') AS deadline,
            string_agg(DISTINCT coalesce(name, '') || ' ' || coalesce(id_number, ''), chr(10) ORDER BY coalesce(name, '') || ' ' || coalesce(id_number, '')) AS members_text,
            string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
                       ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
@@ -97,7 +98,7 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   {
     for (const township of bySize) {
       const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
-        SELECT category, lead_key, status, priority, village, household_key, head_name, rules, flags, last_answer, deadline, members_text, evidence_text
+        SELECT category, lead_key, status, linkage, priority, village, household_key, head_name, rules, flags, last_answer, deadline, members_text, evidence_text
         FROM r_list WHERE township = $township
         ORDER BY category_order, priority DESC, village, household_key, lead_key`, { township });
       for (const row of rows) {

@@ -59,9 +59,11 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
       },
       headerFooter: { oddHeader: `&L${township} ${category}线索&R比对日期 ${job.asOf}`, oddFooter: '&C第 &P 页，共 &N 页' },
     });
+    // Thin borders, so that rows can be followed on paper; 优先级 centred, apart from 村.
+    const border = { top: { style: 'thin' }, left: { style: 'thin' }, bottom: { style: 'thin' }, right: { style: 'thin' } } as const;
     ws.columns = columns.map((c) => ({
       header: c.header, key: c.key, width: c.width, hidden: Boolean(c.hidden),
-      style: { ...(c.text ? { numFmt: '@' } : {}), alignment: { vertical: 'top', ...(c.wrap ? { wrapText: true } : {}) } },
+      style: { ...(c.text ? { numFmt: '@' } : {}), border, alignment: { vertical: 'top', ...(c.key === 'priority' ? { horizontal: 'center' } : {}), ...(c.wrap ? { wrapText: true } : {}) } },
     }));
     ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: columns.length } };
     const header = ws.getRow(1);
@@ -111,7 +113,8 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     [],
     ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
     ['', '打印：每个工作表按 A4 横向、所有列在一页宽内打印，每页重复表头。'],
-    ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。'],
+    ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。「核实期限」之前请答复。'],
+    ['', '「关联」：写着“疑似（关联）”的线索，其证据来自证件号码受损（被 Excel 损坏或录错）的部门记录，是按姓名、乡镇和号码的其余部分关联到本人的，可信度分高、中、低；请先核对此人是否就是记录中的人，再核实线索。空白的线索按证件号码精确比对。'],
     [],
     ['规则', '类别', '名称', '说明'],
     ...rules.map((r) => [r.rule_id, r.category, r.title, r.outcome === 'Success' ? r.explain : `${r.explain}（本次未执行：${r.reason ?? ''}）`]),

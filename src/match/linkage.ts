@@ -1,0 +1,108 @@
+import { DATASETS } from '../ingest/datasets.js';
+
+/**
+ * Linkage of records whose ID is invalid to 户籍 people (issue 14): the SQL of one run, recorded
+ * with it (run.linkage_sql) so that a re-run replays it. Every dataset but 户籍 itself (its people
+ * are the candidates) has its records with an invalid ID on D and a name linked to a 户籍 person
+ * (any status, valid ID) with the same name, in the record's township when it has one (else
+ * anywhere in the county), whose ID
+ *   - starts with the 15 digits Excel kept of the record's ID (`excel`: a number cell, or the
+ *     …000 rule), or
+ *   - is one substitution or one adjacent transposition away from the record's 18 characters
+ *     (`edit`), or
+ *   - has the birth date and sequence of a 15-digit ID that failed only by its region (`upgrade`:
+ *     an old region code).
+ * A link is made only when exactly one candidate remains. Its confidence: 高 for excel or
+ * upgrade with the same village, 中 for excel or upgrade in the same township or an edit in the
+ * same village, 低 otherwise (an edit in the township, or no township on the record). An ID of
+ * which Excel kept fewer than 15 digits (5.22625E+17 keeps 6) is not linked: name and region
+ * alone are no proof.
+ *
+ * Tables: m_link (dataset, snapshot_id, file_no, source_row, linked_id, linked_birth, method,
+ * confidence, raw_id), m_link_stats (dataset, linked, ambiguous, unmatched), and m_q6 (the roster's
+ * suggested corrections, rule Q6). Off (`linkage.recoverDamagedIds` false): no links, and m_q6 is
+ * exactly what Q6 found before linkage existed (one edit, same name and township).
+ */
+const LINKED_DATASETS = DATASETS.filter((d) => d.name !== 'hukou' && d.fields.some((f) => f.name === 'id_number') && d.fields.some((f) => f.name === 'name'));
+
+/** Why the record's ID is invalid, and what of it the link rests on, per method. */
+export const METHOD_ZH: Record<string, [string, string]> = {
+  excel: ['被 Excel 损坏，只保留了前 15 位', '号码前 15 位'],
+  edit: ['有一位录错或相邻两位颠倒', '号码其余各位'],
+  upgrade: ['是地区码已撤销的 15 位旧号码', '出生日期和顺序码'],
+};
+
+export function linkageSql(enabled: boolean): string {
+  if (!enabled) {
+    return `-- step: Q6 suggestions (linkage off: one edit, same name and township)
+CREATE OR REPLACE TEMP TABLE m_q6 AS
+SELECT r.household_id, trim(coalesce(r.id_number_raw, r.id_number, '')) AS raw_id, r.name, any_value(k.snapshot_id) AS snapshot_id, any_value(k.file_no) AS file_no,
+       any_value(k.source_row) AS source_row, any_value(k.id_number) AS linked_id, 'edit' AS method, NULL::VARCHAR AS confidence
+FROM m_roster_row r
+JOIN hukou k ON k.name = r.name AND k.township = r.township AND bidui_one_edit(r.id_number, k.id_number)
+WHERE r.id_problem IS NOT NULL AND length(r.id_number) = 18
+GROUP BY r.household_id, r.id_number, r.id_number_raw, r.name, r.snapshot_id, r.file_no, r.source_row
+HAVING count(DISTINCT k.id_number) = 1;
+
+-- step: no links
+CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, place VARCHAR);
+CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT);
+`;
+  }
+  const records = LINKED_DATASETS.map((d) => {
+    const has = (f: string) => d.fields.some((x) => x.name === f);
+    const source = d.name === 'roster' ? 'm_roster_row' : `all_${d.name}`;
+    const problem = d.name === 'roster' ? 'id_problem' : 'bidui_id_problem_on(id_number_problem, id_number_birth, $asOf)';
+    return `SELECT '${d.name}' AS dataset, snapshot_id, file_no, source_row, id_number, id_number_raw, id_number_excel_digits AS digits, ${problem} AS problem, name,
+       ${has('township') ? 'township' : 'NULL::VARCHAR'} AS township, ${has('village') ? 'village' : 'NULL::VARCHAR'} AS village
+FROM ${source} WHERE ${problem} IS NOT NULL AND name IS NOT NULL AND id_number IS NOT NULL`;
+  }).join('\nUNION ALL\n');
+  return `-- step: records with an invalid ID on D, to link
+CREATE OR REPLACE TEMP TABLE m_link_rec AS
+SELECT *, length(regexp_replace(coalesce(id_number_raw, id_number), '[^0-9Xx]', '', 'g')) = 15 AS was15 FROM (
+${records});
+
+-- step: 户籍 people with a valid ID (any status) who bear the name of a record to link
+CREATE OR REPLACE TEMP TABLE m_link_cand AS
+SELECT id_number, any_value(id_number_birth) AS birth, name, township, village,
+       min({'s': snapshot_id, 'f': file_no, 'r': source_row}) AS ref
+FROM hukou WHERE name IN (SELECT DISTINCT name FROM m_link_rec) GROUP BY id_number, name, township, village;
+
+-- step: candidates of each record
+CREATE OR REPLACE TEMP TABLE m_link_pair AS
+SELECT r.dataset, r.snapshot_id, r.file_no, r.source_row, c.id_number AS cand, c.birth,
+       CASE WHEN r.problem = 'excel' THEN 'excel' WHEN r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11) THEN 'upgrade' ELSE 'edit' END AS method,
+       r.township IS NOT NULL AND r.village IS NOT NULL AND c.village = r.village AS same_village, r.township IS NOT NULL AS same_township,
+       trim(coalesce(r.id_number_raw, r.id_number)) AS raw_id
+FROM m_link_rec r JOIN m_link_cand c ON c.name = r.name AND (r.township IS NULL OR c.township = r.township)
+WHERE (r.problem = 'excel' AND length(r.digits) >= 15 AND starts_with(c.id_number, r.digits))
+   OR (r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11))
+   OR (r.problem <> 'excel' AND length(r.id_number) = 18 AND bidui_one_edit(r.id_number, c.id_number));
+
+-- step: a link where exactly one candidate remains
+CREATE OR REPLACE TEMP TABLE m_link AS
+SELECT dataset, snapshot_id, file_no, source_row, any_value(cand) AS linked_id, any_value(birth) AS linked_birth, any_value(method) AS method,
+       CASE WHEN any_value(method) IN ('excel', 'upgrade') AND bool_or(same_village) THEN '高'
+            WHEN (any_value(method) IN ('excel', 'upgrade') AND bool_or(same_township)) OR bool_or(same_village) THEN '中'
+            ELSE '低' END AS confidence,
+       any_value(raw_id) AS raw_id,
+       CASE WHEN bool_or(same_village) THEN '乡镇、村' WHEN bool_or(same_township) THEN '乡镇' ELSE '全县范围内的' END AS place
+FROM m_link_pair GROUP BY dataset, snapshot_id, file_no, source_row
+HAVING count(DISTINCT cand) = 1;
+
+-- step: records linked, ambiguous (two or more candidates) or without a candidate, per dataset
+CREATE OR REPLACE TEMP TABLE m_link_stats AS
+SELECT r.dataset, count(*) FILTER (WHERE p.n = 1) AS linked, count(*) FILTER (WHERE p.n > 1) AS ambiguous, count(*) FILTER (WHERE p.n IS NULL) AS unmatched
+FROM m_link_rec r LEFT JOIN (SELECT dataset, snapshot_id, file_no, source_row, count(DISTINCT cand) AS n FROM m_link_pair GROUP BY ALL) p USING (dataset, snapshot_id, file_no, source_row)
+GROUP BY r.dataset;
+
+-- step: Q6 suggestions (the roster's links)
+CREATE OR REPLACE TEMP TABLE m_q6 AS
+SELECT r.household_id, l.raw_id, r.name, c.ref.s AS snapshot_id, c.ref.f AS file_no, c.ref.r AS source_row, l.linked_id, l.method, l.confidence
+FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row
+JOIN (SELECT id_number, min(ref) AS ref FROM m_link_cand GROUP BY id_number) c ON c.id_number = l.linked_id;
+`;
+}
+
+/** The datasets whose views take in linked records (the roster's links only suggest corrections, Q6). */
+export const LANE_DATASETS = LINKED_DATASETS.filter((d) => d.name !== 'roster').map((d) => d.name);

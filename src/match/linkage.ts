@@ -19,7 +19,7 @@ import { DATASETS } from '../ingest/datasets.js';
  * alone are no proof.
  *
  * Tables: m_link (dataset, snapshot_id, file_no, source_row, linked_id, linked_birth, method,
- * confidence, raw_id), m_link_stats (dataset, linked, ambiguous, unmatched), and m_q6 (the roster's
+ * confidence, raw_id, ref: the linked person's 户籍 record, place), m_link_stats (dataset, linked, ambiguous, unmatched), and m_q6 (the roster's
  * suggested corrections, rule Q6). Off (`linkage.recoverDamagedIds` false): no links, and m_q6 is
  * exactly what Q6 found before linkage existed (one edit, same name and township).
  */
@@ -45,7 +45,7 @@ GROUP BY r.household_id, r.id_number, r.id_number_raw, r.name, r.snapshot_id, r.
 HAVING count(DISTINCT k.id_number) = 1;
 
 -- step: no links
-CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, place VARCHAR);
+CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
 CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT);
 `;
   }
@@ -53,9 +53,11 @@ CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambig
     const has = (f: string) => d.fields.some((x) => x.name === f);
     const source = d.name === 'roster' ? 'm_roster_row' : `all_${d.name}`;
     const problem = d.name === 'roster' ? 'id_problem' : 'bidui_id_problem_on(id_number_problem, id_number_birth, $asOf)';
+    // Cheap columns first: an ID is invalid on D only with a problem, or a birth date missing or after D.
+    const cheap = d.name === 'roster' ? 'id_problem IS NOT NULL' : '(id_number_problem IS NOT NULL OR id_number_birth IS NULL OR id_number_birth > $asOf)';
     return `SELECT '${d.name}' AS dataset, snapshot_id, file_no, source_row, id_number, id_number_raw, id_number_excel_digits AS digits, ${problem} AS problem, name,
        ${has('township') ? 'township' : 'NULL::VARCHAR'} AS township, ${has('village') ? 'village' : 'NULL::VARCHAR'} AS village
-FROM ${source} WHERE ${problem} IS NOT NULL AND name IS NOT NULL AND id_number IS NOT NULL`;
+FROM ${source} WHERE ${cheap} AND ${problem} IS NOT NULL AND name IS NOT NULL AND id_number IS NOT NULL`;
   }).join('\nUNION ALL\n');
   return `-- step: records with an invalid ID on D, to link
 CREATE OR REPLACE TEMP TABLE m_link_rec AS
@@ -63,14 +65,14 @@ SELECT *, length(regexp_replace(coalesce(id_number_raw, id_number), '[^0-9Xx]', 
 ${records});
 
 -- step: 户籍 people with a valid ID (any status) who bear the name of a record to link
+-- (people.sql's m_hukou_person: one 户籍 record per person).
 CREATE OR REPLACE TEMP TABLE m_link_cand AS
-SELECT id_number, any_value(id_number_birth) AS birth, name, township, village,
-       min({'s': snapshot_id, 'f': file_no, 'r': source_row}) AS ref
-FROM hukou WHERE name IN (SELECT DISTINCT name FROM m_link_rec) GROUP BY id_number, name, township, village;
+SELECT id_number, id_number_birth AS birth, name, township, village, {'s': snapshot_id, 'f': file_no, 'r': source_row} AS ref
+FROM m_hukou_person WHERE name IN (SELECT DISTINCT name FROM m_link_rec);
 
 -- step: candidates of each record
 CREATE OR REPLACE TEMP TABLE m_link_pair AS
-SELECT r.dataset, r.snapshot_id, r.file_no, r.source_row, c.id_number AS cand, c.birth,
+SELECT r.dataset, r.snapshot_id, r.file_no, r.source_row, c.id_number AS cand, c.birth, c.ref,
        CASE WHEN r.problem = 'excel' THEN 'excel' WHEN r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11) THEN 'upgrade' ELSE 'edit' END AS method,
        r.township IS NOT NULL AND r.village IS NOT NULL AND c.village = r.village AS same_village, r.township IS NOT NULL AS same_township,
        trim(coalesce(r.id_number_raw, r.id_number)) AS raw_id
@@ -85,7 +87,7 @@ SELECT dataset, snapshot_id, file_no, source_row, any_value(cand) AS linked_id, 
        CASE WHEN any_value(method) IN ('excel', 'upgrade') AND bool_or(same_village) THEN '高'
             WHEN (any_value(method) IN ('excel', 'upgrade') AND bool_or(same_township)) OR bool_or(same_village) THEN '中'
             ELSE '低' END AS confidence,
-       any_value(raw_id) AS raw_id,
+       any_value(raw_id) AS raw_id, any_value(ref) AS ref,
        CASE WHEN bool_or(same_village) THEN '乡镇、村' WHEN bool_or(same_township) THEN '乡镇' ELSE '全县范围内的' END AS place
 FROM m_link_pair GROUP BY dataset, snapshot_id, file_no, source_row
 HAVING count(DISTINCT cand) = 1;
@@ -98,9 +100,8 @@ GROUP BY r.dataset;
 
 -- step: Q6 suggestions (the roster's links)
 CREATE OR REPLACE TEMP TABLE m_q6 AS
-SELECT r.household_id, l.raw_id, r.name, c.ref.s AS snapshot_id, c.ref.f AS file_no, c.ref.r AS source_row, l.linked_id, l.method, l.confidence
-FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row
-JOIN (SELECT id_number, min(ref) AS ref FROM m_link_cand GROUP BY id_number) c ON c.id_number = l.linked_id;
+SELECT r.household_id, l.raw_id, r.name, l.ref.s AS snapshot_id, l.ref.f AS file_no, l.ref.r AS source_row, l.linked_id, l.method, l.confidence
+FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row;
 `;
 }
 

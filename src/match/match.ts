@@ -161,9 +161,11 @@ async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetNam
  * read them like any other record, and their hits are marked afterwards.
  */
 async function addLinkedRecords(store: Store, snapshots: Partial<Record<DatasetName, number>>, asOf: string): Promise<void> {
+  const withLinks = new Set((await queryStep<{ dataset: string }>(store.conn, 'datasets with links', 'SELECT DISTINCT dataset FROM m_link')).map((r) => r.dataset));
   for (const name of LANE_DATASETS) {
     const id = snapshots[name];
-    if (id === undefined) continue;
+    // Only views that gain records change (the others stay as plain as without linkage).
+    if (id === undefined || !withLinks.has(name)) continue;
     const table = quoteIdent(dataTable(name));
     await runStep(store.conn, `view ${name} with linked records`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS
       SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
@@ -401,7 +403,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     for (const step of splitSteps(plan.linkage)) await runStep(conn, `linkage: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
     await addLinkedRecords(store, plan.snapshots, asOf);
   } else {
-    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, place VARCHAR);
+    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
       CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT)`);
   }
 

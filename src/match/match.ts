@@ -155,6 +155,12 @@ async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetNam
  * as the flags can always run). Outside the roster, only rows whose ID is valid on D: invalid
  * IDs never join.
  */
+/** The rows of a dataset's snapshot (reused rows included); with `validOn`, only those whose ID is valid on that date. */
+function snapshotRows(name: DatasetName, snapshotId: number, validOn?: string): string {
+  return `SELECT d.* FROM ${quoteIdent(dataTable(name))} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
+         WHERE f.snapshot_id = ${Number(snapshotId)}${validOn ? ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(validOn)})` : ''}`;
+}
+
 /**
  * The linked records of the lane (linkage.ts m_link) added to the views of the datasets they
  * belong to, with the linked person's ID (and birth date) in place of the invalid one: the rules
@@ -168,8 +174,7 @@ async function addLinkedRecords(store: Store, snapshots: Partial<Record<DatasetN
     if (id === undefined || !withLinks.has(name)) continue;
     const table = quoteIdent(dataTable(name));
     await runStep(store.conn, `view ${name} with linked records`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS
-      SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
-      WHERE f.snapshot_id = ${Number(id)} AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})
+      ${snapshotRows(name, id, asOf)}
       UNION ALL
       SELECT d.* REPLACE (l.linked_id AS id_number, NULL AS id_number_problem, l.linked_birth AS id_number_birth)
       FROM ${table} d JOIN m_link l ON l.dataset = ${quoteLiteral(name)} AND l.snapshot_id = d.snapshot_id AND l.file_no = d.file_no AND l.source_row = d.source_row`);
@@ -180,15 +185,10 @@ export async function createSnapshotViews(store: Store, snapshots: Partial<Recor
   for (const def of DATASETS) {
     const id = snapshots[def.name];
     const table = quoteIdent(dataTable(def.name));
-    const body = id !== undefined
-      ? `SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
-         WHERE f.snapshot_id = ${Number(id)}${def.name === 'roster' ? '' : ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(asOf)})`}`
-      : `SELECT * FROM ${table} WHERE false`;
+    const body = id !== undefined ? snapshotRows(def.name, id, def.name === 'roster' ? undefined : asOf) : `SELECT * FROM ${table} WHERE false`;
     await runStep(store.conn, `view ${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS ${body}`);
     // Every row of the pinned snapshot, invalid IDs included (linkage reads them).
-    const all = id !== undefined
-      ? `SELECT d.* FROM ${table} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no WHERE f.snapshot_id = ${Number(id)}`
-      : `SELECT * FROM ${table} WHERE false`;
+    const all = id !== undefined ? snapshotRows(def.name, id) : `SELECT * FROM ${table} WHERE false`;
     await runStep(store.conn, `view all_${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(`all_${def.name}`)} AS ${all}`);
   }
 }

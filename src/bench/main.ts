@@ -5,6 +5,7 @@
  *   npm run bench -- match --households N [--runs R]
  *   npm run bench -- run --households N [--messy X] [--runs R]
  *   npm run bench -- sheets --rows N [--runs R]
+ *   npm run bench -- linkage --households N [--messy X] [--runs R]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -170,6 +171,48 @@ program
         `bare people tables + rule SELECTs: ${(b.ms / 1000).toFixed(2)} s, peak RSS ${fmt(b.rss)} MB; ratio ${(m.ms / b.ms).toFixed(2)}x`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+program
+  .command('linkage')
+  .description('linkage of damaged IDs: precision and recall against the generator\'s truth, and match time with it on and off')
+  .option('--households <n>', 'households', (v) => Number(v), 100_000)
+  .option('--messy <x>', 'messiness', (v) => Number(v), 1)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1)
+  .option('--as-of <date>', 'as-of date', '2020-06-30')
+  .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
+  .action(async (o: { households: number; messy: number; seed: number; asOf: string; runs: number }) => {
+    const { dir } = fixtures(o.households, o.messy, o.seed);
+    const on = path.join(dir, 'bidui.config.json');
+    const off = path.join(dir, 'linkage-off.config.json');
+    fs.writeFileSync(off, JSON.stringify({ ...(JSON.parse(fs.readFileSync(on, 'utf8')) as object), linkage: { recoverDamagedIds: false } }));
+    fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
+    child(['ingest', on]);
+    // Wall time of `bidui match` as the office runs it, alternating on and off.
+    const time = (config: string) => {
+      const started = performance.now();
+      const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'match', '--config', config, '--as-of', o.asOf, '--quiet'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`match failed: ${r.stderr}`);
+      return { s: (performance.now() - started) / 1000, rssMb: Number(r.stderr.trim().split('\n').pop()) / 1024 };
+    };
+    const onRuns: { s: number; rssMb: number }[] = [];
+    const offRuns: { s: number; rssMb: number }[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      if (i % 2 === 0) { onRuns.push(time(on)); offRuns.push(time(off)); } else { offRuns.push(time(off)); onRuns.push(time(on)); }
+      process.stderr.write(`run ${i + 1}/${o.runs}: on ${onRuns.at(-1)!.s.toFixed(2)} s, off ${offRuns.at(-1)!.s.toFixed(2)} s\n`);
+    }
+    const { linkQuality } = await import('../fixtures/link-quality.js');
+    const q = await linkQuality(on, o.asOf);
+    const mOn = median(onRuns.map((r) => r.s));
+    const mOff = median(offRuns.map((r) => r.s));
+    const lines = [
+      `machine: ${machine()}`,
+      `county: ${fmt(o.households)} households, --messy ${o.messy}, seed ${o.seed}, as of ${o.asOf}; median of ${o.runs} runs`,
+      `links: ${fmt(q.links.length)}; precision ${q.precision.toFixed(4)} (${q.wrong.length} wrong); recall ${q.found}/${q.eligible} = ${(100 * q.recall).toFixed(1)}% of damaged records that kept 15 digits or have one typo and whose person is unique by name and place; model says ${q.missing.length} missing, ${q.extra.length} extra`,
+      `bidui match: linkage on ${mOn.toFixed(2)} s (peak ${fmt(Math.max(...onRuns.map((r) => r.rssMb)))} MB), off ${mOff.toFixed(2)} s (peak ${fmt(Math.max(...offRuns.map((r) => r.rssMb)))} MB): ${(100 * (mOn / mOff - 1)).toFixed(1)}%`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (q.wrong.length > 0) process.exitCode = 1;
   });
 
 program

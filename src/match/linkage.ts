@@ -18,6 +18,10 @@ import { DATASETS } from '../ingest/datasets.js';
  * which Excel kept fewer than 15 digits (5.22625E+17 keeps 6) is not linked: name and region
  * alone are no proof.
  *
+ * Roster rows so linked are not made members (that would silently drop 漏评 leads and change
+ * Q2–Q5); they join the rules on members' records (C1–C4, T1–T3) through the view m_member_lane
+ * (m_member and them; m_member_link names them), and suggest corrections (Q6).
+ *
  * Tables: m_link (dataset, snapshot_id, file_no, source_row, linked_id, linked_birth, method,
  * confidence, raw_id, ref: the linked person's 户籍 record, place), m_link_stats (dataset, linked, ambiguous, unmatched), and m_q6 (the roster's
  * suggested corrections, rule Q6). Off (`linkage.recoverDamagedIds` false): no links, and m_q6 is
@@ -43,6 +47,10 @@ JOIN hukou k ON k.name = r.name AND k.township = r.township AND bidui_one_edit(r
 WHERE r.id_problem IS NOT NULL AND length(r.id_number) = 18
 GROUP BY r.household_id, r.id_number, r.id_number_raw, r.name, r.snapshot_id, r.file_no, r.source_row
 HAVING count(DISTINCT k.id_number) = 1;
+
+-- step: no linked members
+CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR);
+CREATE OR REPLACE TEMP VIEW m_member_lane AS SELECT * FROM m_member;
 
 -- step: no links
 CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
@@ -97,6 +105,16 @@ CREATE OR REPLACE TEMP TABLE m_link_stats AS
 SELECT r.dataset, count(*) FILTER (WHERE p.n = 1) AS linked, count(*) FILTER (WHERE p.n > 1) AS ambiguous, count(*) FILTER (WHERE p.n IS NULL) AS unmatched
 FROM m_link_rec r LEFT JOIN (SELECT dataset, snapshot_id, file_no, source_row, count(DISTINCT cand) AS n FROM m_link_pair GROUP BY ALL) p USING (dataset, snapshot_id, file_no, source_row)
 GROUP BY r.dataset;
+
+-- step: roster members whose damaged ID is linked to a person (for the rules on members, C and T)
+CREATE OR REPLACE TEMP TABLE m_member_link AS
+SELECT r.household_id, l.linked_id AS id_number, l.confidence, l.raw_id, l.method, l.place
+FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row;
+CREATE OR REPLACE TEMP VIEW m_member_lane AS
+SELECT * FROM m_member
+UNION ALL
+SELECT r.* EXCLUDE (id_problem) REPLACE (l.linked_id AS id_number, l.linked_birth AS id_number_birth, NULL AS id_number_problem)
+FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row;
 
 -- step: Q6 suggestions (the roster's links)
 CREATE OR REPLACE TEMP TABLE m_q6 AS

@@ -403,7 +403,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     for (const step of splitSteps(plan.linkage)) await runStep(conn, `linkage: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
     await addLinkedRecords(store, plan.snapshots, asOf);
   } else {
-    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
+    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR);
+      CREATE OR REPLACE TEMP VIEW m_member_lane AS SELECT * FROM m_member;
+      CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
       CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT)`);
   }
 
@@ -454,6 +456,18 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
                       CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
     FROM m_link l
     WHERE m_hit.dataset <> 'roster' AND l.dataset = m_hit.dataset AND l.snapshot_id = m_hit.snapshot_id AND l.file_no = m_hit.file_no AND l.source_row = m_hit.source_row`);
+  // Hits of the rules on members (m_member_lane) on a roster member linked by name and place.
+  const memberRules = plan.rules.filter((r) => r.sql.includes('m_member_lane')).map((r) => r.id);
+  if (memberRules.length) {
+    await runStep(conn, 'mark hits on linked members', `
+      UPDATE m_hit SET linkage = l.confidence,
+        detail = printf('【关联，可信度%s】名册中此人的证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.raw_id,
+                        CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[0])}`).join(' ')} END, l.place,
+                        CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
+      FROM m_member_link l
+      WHERE m_hit.linkage IS NULL AND m_hit.rule IN (${memberRules.map(quoteLiteral).join(', ')}) AND m_hit.key = l.household_id AND m_hit.id_number = l.id_number
+        AND NOT EXISTS (SELECT 1 FROM m_member m WHERE m.household_id = l.household_id AND m.id_number = l.id_number)`);
+  }
 
   // Households: 漏评 people go to their 户籍 household on D (or stand alone), and households with
   // a roster member are dropped; roster rules already name their household.

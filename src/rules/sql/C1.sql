@@ -9,7 +9,7 @@ SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS vil
        'vehicle' AS dataset, v.snapshot_id, v.file_no, v.source_row,
        printf('%s %s，%s 初次登记%s（识别时间 %s）', v.vehicle_type, v.plate, v.registered_on,
               CASE WHEN v.deregistered_on IS NULL THEN '' ELSE printf('，%s 注销', v.deregistered_on) END, h.identified_on) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN vehicle v ON v.id_number = m.id_number
 WHERE list_contains($passengerCarTypes, v.vehicle_type)

@@ -9,7 +9,7 @@ SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS vil
        'commercial_housing' AS dataset, c.snapshot_id, c.file_no, c.source_row,
        printf('%s%s 备案%s（识别时间 %s）', coalesce(c.project || '，', ''), c.contract_on,
               CASE WHEN c.area IS NULL THEN '' ELSE printf('，%.2f 平方米', c.area::DOUBLE) END, h.identified_on) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN commercial_housing c ON c.id_number = m.id_number
 WHERE c.contract_on < h.identified_on

@@ -9,7 +9,7 @@ SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS vil
        'market_entity' AS dataset, e.snapshot_id, e.file_no, e.source_row,
        printf('%s（%s），%s 成立%s（识别时间 %s）', e.entity_name, e.entity_type, e.established_on,
               CASE WHEN e.closed_on IS NULL THEN '' ELSE printf('，%s 注销/吊销', e.closed_on) END, h.identified_on) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN market_entity e ON e.id_number = m.id_number
 WHERE NOT list_contains($excludedEntityTypes, e.entity_type)

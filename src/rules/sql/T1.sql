@@ -10,7 +10,7 @@ SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS vil
        printf('%s级危房，%s 鉴定，%s（%s 脱贫）', s.grade, s.assessed_on,
               CASE WHEN s.renovated_on IS NOT NULL AND s.renovated_on > $asOf THEN printf('%s 竣工（晚于比对日）', s.renovated_on)
                    ELSE coalesce(s.renovation_status, '改造状态未填') END, h.exited_on_d) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN housing_safety s ON s.id_number = m.id_number
 WHERE h.exited_on_d IS NOT NULL

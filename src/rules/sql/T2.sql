@@ -8,7 +8,7 @@
 SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS village,
        'dropout' AS dataset, d.snapshot_id, d.file_no, d.source_row,
        printf('%d 岁，%s 辍学（%s 脱贫）', bidui_age_on(d.id_number_birth, $asOf), d.dropped_on, h.exited_on_d) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN dropout d ON d.id_number = m.id_number
 WHERE h.exited_on_d IS NOT NULL

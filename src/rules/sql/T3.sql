@@ -8,7 +8,7 @@
 SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS village,
        'illness' AS dataset, i.snapshot_id, i.file_no, i.source_row,
        printf('大病（%s），%s 确诊（%s 脱贫）', coalesce(i.disease, '病种未填'), i.diagnosed_on, h.exited_on_d) AS detail
-FROM m_member m
+FROM m_member_lane m  -- members, and roster rows linked to a person (match/linkage.ts)
 JOIN m_household h USING (household_id)
 JOIN illness i ON i.id_number = m.id_number
 WHERE h.exited_on_d IS NOT NULL

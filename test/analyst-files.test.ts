@@ -83,6 +83,36 @@ describe('analyst files', () => {
     expect((await readSheets(path.join(small, 'evidence.xlsx'))).rows.length).toBe(rows.length);
   });
 
+  it('splits a township category with more leads than a sheet holds across sheets, says so, and reads answers back from every one', async () => {
+    const small = path.join(t.dir, 'tiny');
+    const config = path.join(t.dir, 'county', 'bidui.config.json');
+    expect(runCli(['report', '--config', config, '--run', '1', '--out', small, '--quiet'], { env: { BIDUI_SHEET_ROWS: '5' } }).code).toBe(0);
+    const leads = csv(path.join(small, 'leads.csv'));
+    const perTownship = new Map<string, number>();
+    for (const l of leads.filter((x) => x.category === '漏评')) perTownship.set(l.township!, (perTownship.get(l.township!) ?? 0) + 1);
+    const [township, n] = [...perTownship].sort((a, b) => b[1] - a[1])[0]!;
+    expect(n).toBeGreaterThan(10);
+    const file = path.join(small, 'townships', `${township}.xlsx`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(file);
+    const sheets = wb.worksheets.filter((w) => /^漏评( \(\d+\))?$/.test(w.name));
+    expect(sheets.map((w) => [w.name, w.rowCount - 1])).toEqual(Array.from({ length: Math.ceil(n / 5) }, (_, i) => [i === 0 ? '漏评' : `漏评 (${i + 1})`, Math.min(5, n - 5 * i)]));
+    const about = wb.getWorksheet('说明')!;
+    const aboutText = about.getSheetValues().flat().map(String).join('\n');
+    expect(aboutText).toContain(`「漏评」线索较多，分在 「漏评」、「漏评 (2)」`);
+    // Answer the first lead of the second sheet, as a township would, and import it.
+    const second = wb.getWorksheet('漏评 (2)')!;
+    const header = (second.getRow(1).values as string[]).slice(1);
+    const key = String(second.getRow(2).getCell(header.indexOf('线索编号') + 1).value);
+    second.getRow(2).getCell(header.indexOf('核实结果') + 1).value = '属实';
+    const answered = path.join(t.dir, `${township}-answered.xlsx`);
+    await wb.xlsx.writeFile(answered);
+    const r = runCli(['feedback', 'import', '--config', config, answered]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/导入.*1/);
+    expect(key).toMatch(/^L-/);
+  });
+
   it.skipIf(!hasLibreOffice)('the twin survives a LibreOffice round trip with every ID exact; the CSV opened as is does not', async () => {
     const rows = csv(path.join(out, 'evidence.csv'));
     const ids = rows.map((r) => r.id_number ?? '');

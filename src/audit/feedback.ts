@@ -115,17 +115,22 @@ async function readRows(file: string, problems: string[], passwordsFor: Password
     out.township = aboutValue('乡镇') || null;
     out.mark = aboutValue('工作区标识') || null;
     for (const category of CATEGORIES) {
-      const ws = wb.getWorksheet(category);
-      if (!ws) {
+      if (!wb.getWorksheet(category)) {
         problems.push(`${name}：缺少工作表「${category}」——这不是 bidui 生成的乡镇清单`);
         continue;
       }
-      const headers = (ws.getRow(1).values as unknown[]).slice(1).map(text);
-      ws.eachRow((row, n) => {
-        if (n === 1) return;
-        const values = (row.values as unknown[]).slice(1);
-        out.rows.push({ sheet: category, row: n, township: out.township, cells: Object.fromEntries(headers.map((h, i) => [h, text(values[i]).trim()])) });
-      });
+      // A category too long for one worksheet continues on 漏评 (2), 漏评 (3) …
+      for (let k = 1; ; k++) {
+        const sheet = k === 1 ? category : `${category} (${k})`;
+        const ws = wb.getWorksheet(sheet);
+        if (!ws) break;
+        const headers = (ws.getRow(1).values as unknown[]).slice(1).map(text);
+        ws.eachRow((row, n) => {
+          if (n === 1) return;
+          const values = (row.values as unknown[]).slice(1);
+          out.rows.push({ sheet, row: n, township: out.township, cells: Object.fromEntries(headers.map((h, i) => [h, text(values[i]).trim()])) });
+        });
+      }
     }
     return out;
   }

@@ -10,6 +10,7 @@ import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '
 import { CATEGORIES } from '../rules/catalogue.js';
 import { columnLetter } from '../ingest/headers.js';
 import { ANSWERS, type Column, csvSafe, wrappedLines } from './list-format.js';
+import { SHEET_DATA_ROWS } from './sheet-limit.js';
 import type { ListRow } from './township.js';
 
 /**
@@ -47,9 +48,16 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
   wb.creator = 'bidui';
   const answerColumn = columns.findIndex((c) => c.key === 'verify_result');
   const wrapped = columns.filter((c) => c.wrap);
+  // A category with more leads than a worksheet holds continues on 漏评 (2), 漏评 (3) …
+  const limit = SHEET_DATA_ROWS();
+  const parts: { category: string; sheet: string; rows: ListRow[] }[] = [];
   for (const category of CATEGORIES) {
-    const count = rows.filter((r) => r.category === category).length;
-    const ws = wb.addWorksheet(category, {
+    const mine = rows.filter((r) => r.category === category);
+    for (let i = 0; i === 0 || i * limit < mine.length; i++) parts.push({ category, sheet: i === 0 ? category : `${category} (${i + 1})`, rows: mine.slice(i * limit, (i + 1) * limit) });
+  }
+  for (const { category, sheet, rows: sheetRows } of parts) {
+    const count = sheetRows.length;
+    const ws = wb.addWorksheet(sheet, {
       views: [{ state: 'frozen', ySplit: 1 }],
       // Printing: A4 landscape, every column on one page wide (as many pages tall as needed),
       // the header row on every page, page numbers in the footer.
@@ -85,8 +93,7 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     // a column the same object lets its style cache (keyed by object) answer instead. Each column
     // holds one cell type, so the style ids, and the bytes, are the same.
     const shared = columns.map((_, i) => ({ ...ws.getColumn(i + 1).style }));
-    for (const row of rows) {
-      if (row.category !== category) continue;
+    for (const row of sheetRows) {
       const added = ws.addRow(columns.map((c) => row[c.key] ?? ''));
       for (let i = 0; i < columns.length; i++) added.getCell(i + 1).style = shared[i]!;
       // Tall enough for every line of the wrapped cells (Excel and WPS do not grow a row when
@@ -114,6 +121,8 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
     ['', '打印：每个工作表按 A4 横向、所有列在一页宽内打印，每页重复表头。'],
     ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。「核实期限」之前请答复。'],
+    ...CATEGORIES.map((c) => parts.filter((p) => p.category === c)).filter((ps) => ps.length > 1)
+      .map((ps) => ['', `「${ps[0]!.category}」线索较多，分在 ${ps.map((p) => `「${p.sheet}」`).join('、')} ${ps.length} 张工作表中（每张最多 ${limit.toLocaleString('en-US')} 行）。`]),
     ['', '「关联」：写着“疑似（关联）”的线索，其证据来自证件号码受损（被 Excel 损坏或录错）的部门记录，是按姓名、乡镇和号码的其余部分关联到本人的，可信度分高、中、低；请先核对此人是否就是记录中的人，再核实线索。空白的线索按证件号码精确比对。'],
     [],
     ['规则', '类别', '名称', '说明'],

@@ -287,6 +287,7 @@ function settingsList(run: RunRow, settings: { verificationDays: number; staleDa
     datasets?: { dataset: string; files: string[] }[];
     output?: { maskIds?: boolean; encrypt?: boolean; passwordRound?: number };
     quality?: { maxRejectedShare?: number };
+    linkage?: { recoverDamagedIds?: boolean };
   };
   const files = new Map<string, number>();
   for (const d of raw.datasets ?? []) files.set(d.dataset, (files.get(d.dataset) ?? 0) + d.files.length);
@@ -302,6 +303,7 @@ function settingsList(run: RunRow, settings: { verificationDays: number; staleDa
     `核实期限：线索首次下发后 ${settings.verificationDays} 天`,
     `数据过旧提醒：导出文件超过 ${settings.staleDays} 天`,
     `质量关口：某数据集拒收的行超过 ${((raw.quality?.maxRejectedShare ?? 0.01) * 100).toFixed(2)}% 时停止运行`,
+    `证件号码受损的记录：${raw.linkage?.recoverDamagedIds === false ? '不关联（只按证件号码精确比对）' : '按姓名、乡镇和号码的其余部分关联，所得线索标为“疑似（关联）”'}`,
     `乡镇清单：${raw.output?.encrypt ? `加密（打开密码第 ${raw.output.passwordRound ?? 1} 轮）` : '不加密'}`,
     `时区：${timeZone}`,
   ];

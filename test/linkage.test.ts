@@ -47,6 +47,9 @@ for (const messy of [0.5, 1]) {
       const leads = csv(path.join(t.dir, 'on', 'leads.csv'));
       const k = (r: Record<string, string | undefined>) => `${r.category}|${r.rule}|${r.household_key}`;
       expect(new Set(evidence.map(k))).toEqual(new Set(expected.map(k)));
+      // No evidence row twice (a member both exact and linked in one household is there once).
+      const rowKey = (e: Record<string, string | undefined>) => `${e.lead_key}|${e.rule}|${e.id_number}|${e.record_ref}`;
+      expect(evidence.length).toBe(new Set(evidence.map(rowKey)).size);
       const linkedExpected = new Set(expected.filter((e) => e.linkage === 'linked').map((e) => `${e.category}|${e.household_key}`));
       expect(linkedExpected.size).toBeGreaterThanOrEqual(2);
       expect(new Set(leads.filter((l) => l.linkage).map((l) => `${l.category}|${l.household_key}`))).toEqual(linkedExpected);
@@ -58,6 +61,18 @@ for (const messy of [0.5, 1]) {
       const list = fs.readdirSync(path.join(t.dir, 'on', 'townships')).filter((f) => f.endsWith('.csv')).flatMap((f) => csv(path.join(t.dir, 'on', 'townships', f)));
       expect(list.filter((r) => r['关联']).length).toBe(linkedExpected.size);
       for (const r of list.filter((x) => x['关联'])) expect(r['关联']).toMatch(/^疑似（关联）[高中低]$/);
+    });
+
+    it('masks the damaged IDs quoted in linked evidence like every other ID', async () => {
+      const masked = path.join(t.dir, 'masked');
+      expect(runCli(['report', '--config', config, '--run', '1', '--out', masked, '--mask-ids', '--quiet']).code).toBe(0);
+      const linked = csv(path.join(masked, 'evidence.csv')).filter((e) => e.linkage);
+      expect(linked.length).toBeGreaterThan(0);
+      const texts = [path.join(masked, 'evidence.csv'), path.join(masked, 'leads.csv'),
+        ...fs.readdirSync(path.join(masked, 'townships')).filter((f) => f.endsWith('.csv')).map((f) => path.join(masked, 'townships', f))].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+      // No run of 11 or more ID digits survives masking (IDs, raw damaged IDs, household numbers);
+      // lead keys (L-…) and checksums (K…) are hex, and are told apart by the letters around them.
+      expect(texts.match(/(?<![0-9a-fA-FK-])[0-9]{11,}[0-9Xx]?(?![0-9a-fA-F])/g) ?? []).toEqual([]);
     });
 
     it('with linkage.recoverDamagedIds off gives the results of exact matching', () => {
@@ -77,6 +92,10 @@ for (const messy of [0.5, 1]) {
       const q6 = (rows: Record<string, string>[]) => rows.filter((r) => r.rule === 'Q6').map((r) => `${r.household_key}|${r.id_number}|${/疑似应为 (\S{18})/.exec(r.detail!)?.[1]}`);
       const onQ6 = new Set(q6(onRows));
       expect(q6(offRows).filter((x) => !onQ6.has(x))).toEqual([]);
+      // Exact leads keep their 四有 flags: linked records never feed them.
+      const flags = (dir: string) => new Map(csv(path.join(t.dir, dir, 'leads.csv')).filter((l) => !l.linkage).map((l) => [`${l.category}|${l.household_key}`, l.flags]));
+      const onFlags = flags('on');
+      for (const [k, f] of flags('off')) if (onFlags.has(k)) expect([k, onFlags.get(k)]).toEqual([k, f]);
       // And exactly the exact lane of expected.csv, with Q6 as it was before linkage.
       const expected = csv(path.join(county, 'expected.csv')).filter((e) => e.linkage !== 'linked');
       const got = new Set(offRows.map((r) => `${r.category}|${r.rule}|${r.household_key}`));
@@ -84,3 +103,34 @@ for (const messy of [0.5, 1]) {
     });
   });
 }
+
+describe('a damaged ID written with full-width digits and a transposition', () => {
+  it('is linked, and masking hides it in every list (the detail quotes it normalised)', async () => {
+    const t = testDir('bidui-linkage-fw-');
+    try {
+      const county = path.join(t.dir, 'county');
+      await generateFixtures({ households: 600, seed: 3, asOf: '2020-06-30', messy: 0, out: county });
+      // An elderly-only household outside the roster (an L6 lead): its head gets a D-grade house
+      // whose record carries the head's ID in full-width digits with two digits swapped.
+      const l6 = csv(path.join(county, 'expected.csv')).find((e) => e.rule === 'L6')!.household_key!;
+      const hukou = csv(path.join(county, 'exports', '户籍人口.csv')).find((p) => p['户号'] === l6)!;
+      const id = hukou['公民身份号码']!;
+      let i = 8;
+      while (id[i] === id[i + 1]) i++;
+      const swapped = id.slice(0, i) + id[i + 1] + id[i] + id.slice(i + 2);
+      const wide = swapped.replace(/[0-9X]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+      fs.appendFileSync(path.join(county, 'exports', '农村危房鉴定.csv'), `${wide},${hukou['姓名']},${hukou['乡镇']},${hukou['村(居)委会']},D,2020-03-12,未改造,\n`);
+      const out = path.join(t.dir, 'out');
+      expect(runCli(['run', '--config', path.join(county, 'bidui.config.json'), '--as-of', '2020-06-30', '--out', out, '--mask-ids', '--quiet']).code).toBe(0);
+      const linked = csv(path.join(out, 'evidence.csv')).filter((e) => e.linkage && e.rule === 'L2' && e.household_key!.startsWith(l6.slice(0, 6)));
+      expect(linked.length).toBe(1);
+      const texts = [path.join(out, 'evidence.csv'), ...fs.readdirSync(path.join(out, 'townships')).filter((f) => f.endsWith('.csv')).map((f) => path.join(out, 'townships', f))]
+        .map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+      expect(texts).not.toContain(wide);
+      expect(texts).not.toContain(swapped);
+      expect(texts.match(/[０-９]{6,}/g) ?? []).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

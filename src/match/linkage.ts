@@ -11,7 +11,8 @@ import { DATASETS } from '../ingest/datasets.js';
  *   - is one substitution or one adjacent transposition away from the record's 18 characters
  *     (`edit`), or
  *   - has the birth date and sequence of a 15-digit ID that failed only by its region (`upgrade`:
- *     an old region code).
+ *     a province code that is not a current one; IDs are checked by province only, so an old
+ *     county code in a valid province makes a valid ID, which joins exactly).
  * A link is made only when exactly one candidate remains. Its confidence: 高 for excel or
  * upgrade with the same village, 中 for excel or upgrade in the same township or an edit in the
  * same village, 低 otherwise (an edit in the township, or no township on the record). An ID of
@@ -33,7 +34,7 @@ const LINKED_DATASETS = DATASETS.filter((d) => d.name !== 'hukou' && d.fields.so
 export const METHOD_ZH: Record<string, [string, string]> = {
   excel: ['被 Excel 损坏，只保留了前 15 位', '号码前 15 位'],
   edit: ['有一位录错或相邻两位颠倒', '号码其余各位'],
-  upgrade: ['是地区码已撤销的 15 位旧号码', '出生日期和顺序码'],
+  upgrade: ['是省份代码已不存在的 15 位旧号码', '出生日期和顺序码'],
 };
 
 export function linkageSql(enabled: boolean): string {
@@ -49,11 +50,11 @@ GROUP BY r.household_id, r.id_number, r.id_number_raw, r.name, r.snapshot_id, r.
 HAVING count(DISTINCT k.id_number) = 1;
 
 -- step: no linked members
-CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR);
+CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR, linked_birth DATE, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT);
 CREATE OR REPLACE TEMP VIEW m_member_lane AS SELECT * FROM m_member;
 
 -- step: no links
-CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
+CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, norm_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
 CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT);
 `;
   }
@@ -83,7 +84,7 @@ CREATE OR REPLACE TEMP TABLE m_link_pair AS
 SELECT r.dataset, r.snapshot_id, r.file_no, r.source_row, c.id_number AS cand, c.birth, c.ref,
        CASE WHEN r.problem = 'excel' THEN 'excel' WHEN r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11) THEN 'upgrade' ELSE 'edit' END AS method,
        r.township IS NOT NULL AND r.village IS NOT NULL AND c.village = r.village AS same_village, r.township IS NOT NULL AS same_township,
-       trim(coalesce(r.id_number_raw, r.id_number)) AS raw_id
+       trim(coalesce(r.id_number_raw, r.id_number)) AS raw_id, r.id_number AS norm_id
 FROM m_link_rec r JOIN m_link_cand c ON c.name = r.name AND (r.township IS NULL OR c.township = r.township)
 WHERE (r.problem = 'excel' AND length(r.digits) >= 15 AND starts_with(c.id_number, r.digits))
    OR (r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11))
@@ -95,7 +96,7 @@ SELECT dataset, snapshot_id, file_no, source_row, any_value(cand) AS linked_id, 
        CASE WHEN any_value(method) IN ('excel', 'upgrade') AND bool_or(same_village) THEN '高'
             WHEN (any_value(method) IN ('excel', 'upgrade') AND bool_or(same_township)) OR bool_or(same_village) THEN '中'
             ELSE '低' END AS confidence,
-       any_value(raw_id) AS raw_id, any_value(ref) AS ref,
+       any_value(raw_id) AS raw_id, any_value(norm_id) AS norm_id, any_value(ref) AS ref,
        CASE WHEN bool_or(same_village) THEN '乡镇、村' WHEN bool_or(same_township) THEN '乡镇' ELSE '全县范围内的' END AS place
 FROM m_link_pair GROUP BY dataset, snapshot_id, file_no, source_row
 HAVING count(DISTINCT cand) = 1;
@@ -107,14 +108,16 @@ FROM m_link_rec r LEFT JOIN (SELECT dataset, snapshot_id, file_no, source_row, c
 GROUP BY r.dataset;
 
 -- step: roster members whose damaged ID is linked to a person (for the rules on members, C and T)
+-- A person who is already a member of the household (by a valid ID on another row) is not added again.
 CREATE OR REPLACE TEMP TABLE m_member_link AS
-SELECT r.household_id, l.linked_id AS id_number, l.confidence, l.raw_id, l.method, l.place
-FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row;
+SELECT r.household_id, l.linked_id AS id_number, l.confidence, l.norm_id AS raw_id, l.method, l.place, l.linked_birth, l.snapshot_id, l.file_no, l.source_row
+FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row
+WHERE NOT EXISTS (SELECT 1 FROM m_member m WHERE m.household_id = r.household_id AND m.id_number = l.linked_id);
 CREATE OR REPLACE TEMP VIEW m_member_lane AS
 SELECT * FROM m_member
 UNION ALL
-SELECT r.* EXCLUDE (id_problem) REPLACE (l.linked_id AS id_number, l.linked_birth AS id_number_birth, NULL AS id_number_problem)
-FROM m_link l JOIN m_roster_row r ON l.dataset = 'roster' AND r.snapshot_id = l.snapshot_id AND r.file_no = l.file_no AND r.source_row = l.source_row;
+SELECT r.* EXCLUDE (id_problem) REPLACE (ml.id_number AS id_number, ml.linked_birth AS id_number_birth, NULL AS id_number_problem)
+FROM m_member_link ml JOIN m_roster_row r USING (snapshot_id, file_no, source_row);
 
 -- step: Q6 suggestions (the roster's links)
 CREATE OR REPLACE TEMP TABLE m_q6 AS

@@ -403,9 +403,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     for (const step of splitSteps(plan.linkage)) await runStep(conn, `linkage: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
     await addLinkedRecords(store, plan.snapshots, asOf);
   } else {
-    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR);
+    await runStep(conn, 'linkage: none', `CREATE OR REPLACE TEMP TABLE m_member_link (household_id VARCHAR, id_number VARCHAR, confidence VARCHAR, raw_id VARCHAR, method VARCHAR, place VARCHAR, linked_birth DATE, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT);
       CREATE OR REPLACE TEMP VIEW m_member_lane AS SELECT * FROM m_member;
-      CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
+      CREATE OR REPLACE TEMP TABLE m_link (dataset VARCHAR, snapshot_id INTEGER, file_no INTEGER, source_row BIGINT, linked_id VARCHAR, linked_birth DATE, method VARCHAR, confidence VARCHAR, raw_id VARCHAR, norm_id VARCHAR, ref STRUCT(s INTEGER, f INTEGER, r BIGINT), place VARCHAR);
       CREATE OR REPLACE TEMP TABLE m_link_stats (dataset VARCHAR, linked BIGINT, ambiguous BIGINT, unmatched BIGINT)`);
   }
 
@@ -451,7 +451,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   // their detail says how the record was linked. Roster records only suggest corrections (Q6).
   await runStep(conn, 'mark linked hits', `
     UPDATE m_hit SET linkage = l.confidence,
-      detail = printf('【关联，可信度%s】原证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.raw_id,
+      detail = printf('【关联，可信度%s】原证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.norm_id,
                       CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[0])}`).join(' ')} END, l.place,
                       CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
     FROM m_link l
@@ -523,7 +523,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
            category, household_key, township, village, rules, rule_count, priority, members, NULL::VARCHAR AS flags, linkage
     FROM pr JOIN pl USING (category, household_key)`);
 
-  // 四有 counter-evidence on 漏评 households, shown as a flag, never used to suppress the lead.
+  // 四有 counter-evidence on 漏评 households, shown as a flag, never used to suppress the lead;
+  // from exact records only (the views as they were before linked records joined them).
+  if (plan.linkage) await createSnapshotViews(store, plan.snapshots, asOf);
   for (const step of splitSteps(plan.flags)) await runStep(conn, `flags: ${step.name}`, step.sql, bindParams(step.sql, plan.parameters, asOf));
 
   const ruleCounts = await queryStep<{ rule: string; households: string; rows: string }>(conn, 'count per rule',

@@ -214,7 +214,7 @@ ${staleCount ? `<dt>数据过旧</dt><dd><strong class="late">${staleCount}</str
 <h2>各乡镇线索</h2>
 ${stackedBars('chart-townships', '各乡镇线索数（按类别）', townships, [...CATEGORIES], cell)}
 ${table(['乡镇', ...CATEGORIES, '合计'], townships.map((t) => [t, ...CATEGORIES.map((c) => cell(t, c)), cell(t, '')]), [false, true, true, true, true, true])}
-<p class="note">乡镇按线索数从多到少排列。点开乡镇名称可看各村的线索数。</p>
+<p class="note">乡镇按线索数从多到少排列；线索数含核实为“不属实”、证据未变而不再下发的线索，所以可能多于乡镇工作簿中的行数。点开乡镇名称可看各村的线索数。</p>
 ${townships.map((t) => `<details><summary>${escapeHtml(t)}：${fmt(villagesOf(t).length)} 个村，${fmt(cell(t, ''))} 条线索</summary>
 ${table(['村', ...CATEGORIES, '合计'], villagesOf(t).map((v) => [v, ...CATEGORIES.map((c) => villageCell(t, v, c)), villageCell(t, v, '')]), [false, true, true, true, true, true])}
 </details>`).join('\n')}
@@ -237,7 +237,7 @@ ${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整�
 
 ${linkRows.length ? `<h2>证件号码受损记录的关联</h2>
 ${table(['数据集', '证件号码无效的记录', '已关联', '有多个可能的人（未关联）', '找不到对应的人'], linkRows, [false, true, true, true, true])}
-<p class="note">证件号码无效（被 Excel 损坏、录错一两位或 15 位旧号码）的记录，按姓名、乡镇（和村）及号码的其余部分在户籍中找对应的人；只有唯一一人符合时才关联。关联记录引出的线索标为“疑似（关联）”并注明可信度（高：号码前 15 位或出生日期和顺序码相同且同村；中：同乡镇，或录错一位且同村；低：其他），须先核对是否本人。名册中的关联只作为信息核对 Q6 的更正建议。关联可在配置 linkage.recoverDamagedIds 中关闭。</p>` : ''}
+<p class="note">证件号码无效（被 Excel 损坏、录错一两位或 15 位旧号码）的记录，按姓名、乡镇（和村）及号码的其余部分在户籍中找对应的人；只有唯一一人符合时才关联。关联记录引出的线索标为“疑似（关联）”并注明可信度（高：号码前 15 位或出生日期和顺序码相同且同村；中：同乡镇，或录错一位且同村；低：其他），须先核对是否本人。名册中号码受损的成员关联后不算作名册成员，只用于错评、错退规则（线索同样标为疑似（关联））和信息核对 Q6 的更正建议。“找不到对应的人”包括只剩 6 位的号码（如 5.22625E+17，不做关联）。关联可在配置 linkage.recoverDamagedIds 中关闭。</p>` : ''}
 
 <h2>数据新鲜度</h2>
 ${table(['数据集', '导出文件日期', '导入时间', '距比对日期（天）', '状态'], freshnessRows, [false, false, false, true, false])}

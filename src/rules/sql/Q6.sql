@@ -1,6 +1,6 @@
 /*---
 { "id": "Q6", "category": "信息核对", "title": "证件号码疑似录错",
-  "explain": "无效证件号码（录错一位、相邻两位颠倒、被 Excel 损坏只剩前 15 位，或 15 位旧号码的地区码已撤销）与同乡镇同姓名的唯一一位户籍人员的号码相符，建议核对后更正。",
+  "explain": "无效证件号码（录错一位、相邻两位颠倒、被 Excel 损坏只剩前 15 位，或 15 位旧号码的省份代码已不存在）与同乡镇同姓名的唯一一位户籍人员的号码相符，建议核对后更正。",
   "target": "roster_household", "weight": 1,
   "needs": { "roster": ["id_number", "name", "township"], "hukou": ["id_number", "name", "township"] },
   "params": [] }
@@ -12,6 +12,6 @@ SELECT q.household_id AS key, q.raw_id AS id_number, q.name, NULL AS township, N
        CASE q.method
          WHEN 'edit' THEN printf('疑似应为 %s（户籍中同乡镇同名）', q.linked_id)
          WHEN 'excel' THEN printf('疑似应为 %s（原号码被 Excel 损坏；户籍中同乡镇同名、前 15 位相同，可信度%s）', q.linked_id, q.confidence)
-         ELSE printf('疑似应为 %s（15 位旧号码；户籍中同乡镇同名、出生日期和顺序码相同，可信度%s）', q.linked_id, q.confidence)
+         ELSE printf('疑似应为 %s（省份代码已不存在的 15 位旧号码；户籍中同乡镇同名、出生日期和顺序码相同，可信度%s）', q.linked_id, q.confidence)
        END AS detail
 FROM m_q6 q

@@ -6,40 +6,18 @@ Prints: ROWS <rows checked> SHORT <rows too short>, then one line per short row.
 Used by test/print.test.ts.
 """
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 import uno
-from com.sun.star.beans import PropertyValue
-
-
-def prop(name, value):
-    p = PropertyValue()
-    p.Name = name
-    p.Value = value
-    return p
+from libreoffice_session import office_desktop, prop
 
 
 def main():
     port, files = sys.argv[1], sys.argv[2:]
-    profile = tempfile.mkdtemp(prefix='lo-profile-')
-    office = subprocess.Popen(['soffice', '--headless', '--invisible', '--norestore', '--nologo',
-                               f'-env:UserInstallation=file://{profile}',
-                               f'--accept=socket,host=127.0.0.1,port={port};urp;'],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        local = uno.getComponentContext()
-        resolver = local.ServiceManager.createInstanceWithContext('com.sun.star.bridge.UnoUrlResolver', local)
-        ctx = None
-        for _ in range(240):
-            try:
-                ctx = resolver.resolve(f'uno:socket,host=127.0.0.1,port={port};urp;StarOffice.ComponentContext')
-                break
-            except Exception:
-                time.sleep(0.25)
-        desktop = ctx.ServiceManager.createInstanceWithContext('com.sun.star.frame.Desktop', ctx)
+    with office_desktop(port) as desktop:
+        if desktop is None:
+            print('NO LIBREOFFICE')
+            return
         checked, short = 0, []
         for file in files:
             doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(os.path.abspath(file)), '_blank', 0, (prop('Hidden', True),))
@@ -59,9 +37,6 @@ def main():
         print('ROWS', checked, 'SHORT', len(short))
         for line in short:
             print(line)
-    finally:
-        office.terminate()
-        office.wait()
 
 
 main()

@@ -451,9 +451,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   // their detail says how the record was linked. Roster records only suggest corrections (Q6).
   await runStep(conn, 'mark linked hits', `
     UPDATE m_hit SET linkage = l.confidence,
-      detail = printf('【关联，可信度%s】原证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.norm_id,
-                      CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[0])}`).join(' ')} END, l.place,
-                      CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
+      detail = ${linkedDetail('原证件号码', 'l.norm_id')}
     FROM m_link l
     WHERE m_hit.dataset <> 'roster' AND l.dataset = m_hit.dataset AND l.snapshot_id = m_hit.snapshot_id AND l.file_no = m_hit.file_no AND l.source_row = m_hit.source_row`);
   // Hits of the rules on members (m_member_lane) on a roster member linked by name and place.
@@ -461,12 +459,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   if (memberRules.length) {
     await runStep(conn, 'mark hits on linked members', `
       UPDATE m_hit SET linkage = l.confidence,
-        detail = printf('【关联，可信度%s】名册中此人的证件号码 %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, l.raw_id,
-                        CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[0])}`).join(' ')} END, l.place,
-                        CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[1])}`).join(' ')} END) || coalesce(m_hit.detail, '')
+        detail = ${linkedDetail('名册中此人的证件号码', 'l.raw_id')}
       FROM m_member_link l
-      WHERE m_hit.linkage IS NULL AND m_hit.rule IN (${memberRules.map(quoteLiteral).join(', ')}) AND m_hit.key = l.household_id AND m_hit.id_number = l.id_number
-        AND NOT EXISTS (SELECT 1 FROM m_member m WHERE m.household_id = l.household_id AND m.id_number = l.id_number)`);
+      WHERE m_hit.linkage IS NULL AND m_hit.rule IN (${memberRules.map(quoteLiteral).join(', ')}) AND m_hit.key = l.household_id AND m_hit.id_number = l.id_number`);
   }
 
   // Households: 漏评 people go to their 户籍 household on D (or stand alone), and households with
@@ -607,6 +602,16 @@ function purposeOf(options: Pick<MatchOptions, 'intent' | 'asOf' | 'dataAsOf'>, 
   if (options.asOf > today) return { purpose: 'analysis', because: `比对日期在今天（${today}）之后` };
   if (baseline && options.asOf < baseline.asOf) return { purpose: 'analysis', because: `比对日期早于上次交付的每晚运行的比对日期（${baseline.asOf}）` };
   return { purpose: 'nightly', because: undefined };
+}
+
+/**
+ * The detail of a hit on a linked record (alias l: a row of m_link or m_member_link): how it was
+ * linked, then the rule's own detail. `subject` names the ID quoted (`idExpr`, normalised, so
+ * that masking finds it).
+ */
+function linkedDetail(subject: string, idExpr: string): string {
+  const byMethod = (i: 0 | 1) => `CASE l.method ${Object.entries(METHOD_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v[i])}`).join(' ')} END`;
+  return `printf('【关联，可信度%s】${subject} %s %s，按姓名、%s和%s关联到户籍中的此人；', l.confidence, ${idExpr}, ${byMethod(0)}, l.place, ${byMethod(1)}) || coalesce(m_hit.detail, '')`;
 }
 
 /** Where a run's leads take their first_issued from: the baseline's leads (a new run) or the run's own recorded leads (a re-run). */

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ageOn, fromDays, toDays } from '../src/fixtures/dates.js';
 import { oneEditAway } from '../src/fixtures/expected.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
+import { PROVINCE_COUNTIES, buildWorld } from '../src/fixtures/world.js';
 import { idProblem } from '../src/ingest/id-number.js';
 import { ROOT, hashTree, readCsvFile, testDir } from './helpers.js';
 
@@ -120,6 +122,49 @@ describe('fixture generator', () => {
     const committed = hashTree(path.join(ROOT, 'fixtures', 'demo'));
     for (const k of Object.keys(committed)) if (k.startsWith('workspace') || k.startsWith('out')) delete committed[k];
     expect(committed).toEqual(hashTree(regenerated));
+  });
+
+  describe('a province (counties built apart)', () => {
+    it('writes each county to its own folder and lists every file in one config', async () => {
+      const out = path.join(t.dir, 'province');
+      const summary = await generateFixtures({ households: 2000, seed: 4, asOf: '2020-06-30', messy: 0.5, out, countyHouseholds: 700 });
+      const config = JSON.parse(fs.readFileSync(path.join(out, 'bidui.config.json'), 'utf8'));
+      const info = JSON.parse(fs.readFileSync(path.join(out, 'fixture.json'), 'utf8'));
+      expect(info.counties.map((c: { county: string }) => c.county)).toEqual(PROVINCE_COUNTIES.slice(0, 3).map((c) => c.county));
+      expect(info.counties.map((c: { households: number }) => c.households)).toEqual([667, 667, 666]);
+      for (const d of config.datasets) {
+        expect(d.files.map((f: string) => f.split('/')[1])).toEqual(info.counties.map((c: { county: string }) => c.county));
+        for (const f of d.files) expect(fs.existsSync(path.join(out, f))).toBe(true);
+      }
+      expect(config.rules.remoteVillages).toHaveLength(3);
+      // Every county plants its own positives: all rules appear in each county's expected leads.
+      const expected = readCsv(path.join(out, 'expected.csv'));
+      expect(expected.length).toBe(summary.expected);
+      for (const c of info.counties as { code: string }[]) {
+        const mine = expected.filter((r) => r.household_key!.startsWith(c.code));
+        expect(ALL_RULES.filter((rule) => !mine.some((r) => r.rule === rule))).toEqual([]);
+      }
+    });
+
+    it('never gives two people one ID, across counties built apart', () => {
+      const ids = new Set<string>();
+      let n = 0;
+      for (let k = 0; k < 3; k++) {
+        const world = buildWorld({ households: 3000, seed: 4, asOf: '2020-06-30', messy: 0, county: PROVINCE_COUNTIES[k]!, countyIndex: k });
+        for (const p of world.persons) ids.add(p.id);
+        n += world.persons.length;
+      }
+      expect(ids.size).toBe(n);
+    });
+
+    it('built on worker threads (the compiled generator), byte-identical to one thread', async () => {
+      const dist = (await import(pathToFileURL(path.join(ROOT, 'dist', 'fixtures', 'generate.js')).href)) as typeof import('../src/fixtures/generate.js');
+      const a = path.join(t.dir, 'pa');
+      const b = path.join(t.dir, 'pb');
+      await dist.generateFixtures({ households: 1500, seed: 8, asOf: '2020-06-30', messy: 0.7, out: a, countyHouseholds: 500 });
+      await generateFixtures({ households: 1500, seed: 8, asOf: '2020-06-30', messy: 0.7, out: b, countyHouseholds: 500 });
+      expect(hashTree(a)).toEqual(hashTree(b));
+    });
   });
 
   it('plants 错退 only when the as-of date allows an exit', async () => {

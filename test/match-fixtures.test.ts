@@ -22,6 +22,8 @@ const CASES = [
   { seed: 12, households: 1500, asOf: '2014-09-30', messy: 0, note: 'before most identifications' },
   { seed: 13, households: 1500, asOf: '2021-12-31', messy: 1, note: 'after all exits, messiest exports' },
   { seed: 14, households: 1200, asOf: '2017-03-15', messy: 0.3, note: 'mid-way' },
+  // A province: three counties written apart (their own exports, one config listing them all).
+  { seed: 15, households: 2400, asOf: '2020-06-30', messy: 0.5, note: 'a province of three counties', countyHouseholds: 800 },
 ];
 
 describe('leads equal the generator expected.csv', () => {
@@ -34,7 +36,7 @@ describe('leads equal the generator expected.csv', () => {
   for (const c of CASES) {
     it(`seed ${c.seed}, as of ${c.asOf} (${c.note})`, async () => {
       const out = path.join(t.dir, `s${c.seed}`);
-      await generateFixtures({ households: c.households, seed: c.seed, asOf: c.asOf, messy: c.messy, out });
+      await generateFixtures({ households: c.households, seed: c.seed, asOf: c.asOf, messy: c.messy, out, ...(c.countyHouseholds ? { countyHouseholds: c.countyHouseholds } : {}) });
       const config = loadConfig(path.join(out, 'bidui.config.json'));
       const store = await openStore(ensureWorkspace(config.workspace), config.engine);
       const quiet = createProgress(process.stderr, true);

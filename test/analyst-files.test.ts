@@ -70,6 +70,35 @@ describe('analyst files', () => {
     }
   });
 
+  it('"auto" (the default) leaves the twins out of a run with more evidence rows than its limit, and says so; true writes them anyway', () => {
+    const config = path.join(t.dir, 'county', 'bidui.config.json');
+    const evidenceRows = csv(path.join(out, 'evidence.csv')).length;
+    const limit = String(evidenceRows - 1);
+    const auto = path.join(t.dir, 'auto');
+    const r = runCli(['report', '--config', config, '--run', '1', '--out', auto], { env: { BIDUI_ANALYST_AUTO_ROWS: limit } });
+    expect(r.code).toBe(0);
+    expect(fs.existsSync(path.join(auto, 'evidence.csv'))).toBe(true);
+    expect(fs.existsSync(path.join(auto, 'evidence.xlsx'))).toBe(false);
+    expect(fs.existsSync(path.join(auto, 'leads.xlsx'))).toBe(false);
+    expect(r.stdout).toContain(`证据较多（${evidenceRows.toLocaleString('en-US')} 行），未生成 evidence.xlsx、leads.xlsx`);
+    expect(fs.readFileSync(path.join(auto, 'summary.html'), 'utf8')).toContain(`未生成：证据表有 ${evidenceRows.toLocaleString('en-US')} 行，超过自动生成的上限 ${Number(limit).toLocaleString('en-US')} 行`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(auto, 'manifest.json'), 'utf8')) as { outputs: { file: string }[] };
+    expect(manifest.outputs.map((f) => f.file)).toContain('evidence.csv');
+    expect(manifest.outputs.map((f) => f.file).filter((f) => f === 'evidence.xlsx' || f === 'leads.xlsx')).toEqual([]);
+    // At the limit they are written; `true` writes them whatever the size (the run records the config).
+    const at = path.join(t.dir, 'at-limit');
+    expect(runCli(['report', '--config', config, '--run', '1', '--out', at, '--quiet'], { env: { BIDUI_ANALYST_AUTO_ROWS: String(evidenceRows) } }).code).toBe(0);
+    expect(fs.existsSync(path.join(at, 'evidence.xlsx'))).toBe(true);
+    const forced = JSON.parse(fs.readFileSync(config, 'utf8')) as { output: Record<string, unknown> };
+    forced.output.analystWorkbooks = true;
+    const forcedConfig = path.join(t.dir, 'county', 'forced.config.json');
+    fs.writeFileSync(forcedConfig, JSON.stringify(forced));
+    const on = path.join(t.dir, 'forced');
+    expect(runCli(['run', '--config', forcedConfig, '--as-of', '2020-06-30', '--out', on, '--quiet'], { env: { BIDUI_ANALYST_AUTO_ROWS: '0' } }).code).toBe(0);
+    expect(fs.existsSync(path.join(on, 'evidence.xlsx'))).toBe(true);
+    expect(fs.readFileSync(path.join(on, 'summary.html'), 'utf8')).toContain('分析用工作簿 evidence.xlsx、leads.xlsx：已生成');
+  });
+
   it('continues on a next sheet past the rows a worksheet holds (a lowered limit stands in for 1,048,575)', async () => {
     const small = path.join(t.dir, 'small');
     const r = runCli(['report', '--config', path.join(t.dir, 'county', 'bidui.config.json'), '--run', '1', '--out', small, '--quiet'], { env: { BIDUI_SHEET_ROWS: '50' } });

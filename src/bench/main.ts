@@ -3,11 +3,11 @@
  *   npm run bench -- fixtures --households N
  *   npm run bench -- ingest --households N [--messy X] [--runs R]
  *   npm run bench -- match --households N [--runs R]
- *   npm run bench -- run --households N [--messy X] [--runs R]
+ *   npm run bench -- run --households N [--messy X] [--runs R] [--memory-limit 6GB] [--no-bare]
  *   npm run bench -- sheets --rows N [--runs R]
  *   npm run bench -- linkage --households N [--messy X] [--runs R]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -215,31 +215,92 @@ program
     if (q.wrong.length > 0) process.exitCode = 1;
   });
 
+/**
+ * `bidui run` as the office runs it, timed from outside, with the progress lines it prints on
+ * stderr timestamped as they arrive: each step's time is the gap to the next line.
+ */
+function timedRun(args: string[]): Promise<{ ms: number; rssMb: number; steps: { step: string; ms: number }[] }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const lines: { t: number; text: string }[] = [];
+    let buffer = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        lines.push({ t: performance.now(), text: buffer.slice(0, nl) });
+        buffer = buffer.slice(nl + 1);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`bidui run failed (${code}): ${lines.slice(-5).map((l) => l.text).join('\n')}`));
+      const rssMb = Number(lines.pop()?.text) / 1024;
+      // A step is a progress line; numbers (counts, run ids) are dropped so runs compare.
+      // Per-file and per-rule lines are summed into one step each.
+      const group = (text: string) => (/^检查 /.test(text) ? '检查 (check each file)' : /^准备 /.test(text) ? '准备 (plan each file)' : /^读取 /.test(text) ? '读取 (read and type each file)' : /^导入 /.test(text) ? '导入 (store each dataset)' : /^规则 /.test(text) ? '规则 (each rule)' : text.replace(/[0-9][0-9,.-]*/g, 'N').slice(0, 40));
+      const steps = [{ step: 'start (process, config, store)', t: started }, ...lines.map((l) => ({ step: group(l.text), t: l.t }))]
+        .map((l, i, all) => ({ step: l.step, ms: (all[i + 1]?.t ?? started + ms) - l.t }));
+      resolve({ ms, rssMb, steps });
+    });
+  });
+}
+
 program
   .command('run')
+  .description('bidui run end to end on a fresh workspace (leads checked against expected.csv), beside a bare DuckDB pipeline in the same run')
   .option('--households <n>', 'households', (v) => Number(v), 100_000)
   .option('--messy <x>', 'messiness', (v) => Number(v), 0)
   .option('--seed <n>', 'seed', (v) => Number(v), 1)
   .option('--as-of <date>', 'as-of date', '2020-06-30')
   .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
-  .action((o: { households: number; messy: number; seed: number; asOf: string; runs: number }) => {
+  .option('--memory-limit <size>', "engine.memoryLimit for the run (e.g. 6GB, 2GB); default: the config's")
+  .option('--no-bare', 'skip the bare pipeline (it needs a clean county)')
+  .action(async (o: { households: number; messy: number; seed: number; asOf: string; runs: number; memoryLimit?: string; bare: boolean }) => {
     const { dir } = fixtures(o.households, o.messy, o.seed);
-    const configFile = path.join(dir, 'bidui.config.json');
-    const times: number[] = [];
-    const rss: number[] = [];
+    let configFile = path.join(dir, 'bidui.config.json');
+    if (o.memoryLimit) {
+      const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      configFile = path.join(dir, `bench-${o.memoryLimit}.config.json`);
+      fs.writeFileSync(configFile, JSON.stringify({ ...config, engine: { ...(config.engine as object | undefined), memoryLimit: o.memoryLimit } }, null, 2));
+    }
+    const bare = o.bare && o.messy === 0;
+    const runs: Awaited<ReturnType<typeof timedRun>>[] = [];
+    const bares: Measured[] = [];
+    const out = path.join(dir, 'out');
     for (let i = 0; i < o.runs; i++) {
       // The nightly job on a fresh workspace: ingest everything, match, report.
-      fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
-      const out = path.join(dir, 'out');
-      const started = performance.now();
-      const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'run', '--config', configFile, '--as-of', o.asOf, '--out', out, '--quiet'], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`bidui run failed: ${r.stderr}`);
-      times.push(performance.now() - started);
-      rss.push(Number(r.stderr.trim().split('\n').pop()) / 1024);
-      process.stderr.write(`run ${i + 1}/${o.runs}: ${(times.at(-1)! / 1000).toFixed(2)} s, peak RSS ${fmt(rss.at(-1)!)} MB\n`);
+      const a = async () => {
+        fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
+        runs.push(await timedRun(['run', '--config', configFile, '--as-of', o.asOf, '--out', out]));
+      };
+      const b = () => bare && bares.push(child(['pipeline-bare', configFile, o.asOf, path.join(dir, 'bare')]));
+      // Alternate the order so neither side always gets the warm page cache.
+      if (i % 2 === 0) { await a(); b(); } else { b(); await a(); }
+      process.stderr.write(`run ${i + 1}/${o.runs}: bidui ${(runs.at(-1)!.ms / 1000).toFixed(2)} s, peak RSS ${fmt(runs.at(-1)!.rssMb)} MB${bare ? `; bare ${(bares.at(-1)!.ms / 1000).toFixed(2)} s, peak ${fmt(bares.at(-1)!.maxRssMb)} MB` : ''}\n`);
     }
-    const check = checkLeads(dir, path.join(dir, 'out', 'evidence.csv'), o.asOf);
-    process.stdout.write(`machine: ${machine()}\ncounty: ${fmt(o.households)} households, messy ${o.messy}; bidui run (ingest + match + report, fresh workspace), median of ${o.runs}: ${(median(times) / 1000).toFixed(2)} s, peak RSS ${fmt(Math.max(...rss))} MB\n${check}\n`);
+    fs.rmSync(path.join(dir, 'bare'), { recursive: true, force: true });
+    const check = checkLeads(dir, path.join(out, 'evidence.csv'), o.asOf);
+    const m = median(runs.map((r) => r.ms));
+    // Steps: median over runs of each step's time, and its share of the median run.
+    const names = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
+    const stepMs = names.map((name) => ({ name, ms: median(runs.map((r) => r.steps.filter((s) => s.step === name).reduce((t, s) => t + s.ms, 0))) }));
+    const b = bares.length ? summarise(bares) : undefined;
+    const lines = [
+      `machine: ${machine()}`,
+      `county: ${fmt(o.households)} households, messy ${o.messy}${o.memoryLimit ? `, engine.memoryLimit ${o.memoryLimit}` : ''}; median of ${o.runs} runs`,
+      `bidui run (ingest + match + report, fresh workspace): ${(m / 1000).toFixed(2)} s (runs ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...runs.map((r) => r.rssMb)))} MB`,
+      ...(b ? [`bare pipeline (read_csv, normalise, people + rule SELECTs, evidence CSV): ${(b.ms / 1000).toFixed(2)} s (runs ${bares.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(b.rss)} MB; ratio ${(m / b.ms).toFixed(2)}x`,
+        `  bare steps: ${[...b.byName.entries()].map(([name, x]) => `${name} ${(x.ms / 1000).toFixed(2)} s`).join(', ')}`] : []),
+      check,
+      '',
+      '| step (progress line of bidui run) | s | share |',
+      '| --- | ---: | ---: |',
+      ...stepMs.map((s) => `| ${s.name} | ${(s.ms / 1000).toFixed(2)} | ${((100 * s.ms) / m).toFixed(1)}% |`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
   });
 
 /**
@@ -321,6 +382,14 @@ program
       process.stderr.write(`${name}: ${(s.ms / 1000).toFixed(2)} s\n`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+program
+  .command('chart')
+  .description('redraw docs/growth.svg from the figures in docs/growth.json')
+  .action(async () => {
+    const { writeGrowthChart } = await import('./chart.js');
+    writeGrowthChart(path.join(ROOT, 'docs', 'growth.json'), path.join(ROOT, 'docs', 'growth.svg'));
   });
 
 await program.parseAsync(process.argv);

@@ -147,3 +147,21 @@ export function csvUnsafe(value: string): string {
 }
 /** The SQL twin of csvSafe, for a text expression x. */
 export const csvSafeSql = (x: string) => `CASE WHEN regexp_matches(${x}, '^''*[=+\\-@\\t\\r]') THEN '''' || ${x} ELSE ${x} END`;
+
+/**
+ * A township's list rows as the workbook writer needs them, from the rows of r_list (as parsed
+ * from the JSON the report hands to the worker): rules spelt out in catalogue order, empty answer
+ * columns, and each row's checksum (list-format.ts rowCheck).
+ */
+export function completeListRows(rows: Record<string, string | number | null>[], township: string, secret: Buffer, rules: { rule_id: string; title: string }[]): Record<string, string | number | null>[] {
+  const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
+  const title = new Map(rules.map((r) => [r.rule_id, r.title]));
+  for (const row of rows) {
+    row.rules_text = String(row.rules).split(',').sort((a, b) => (ruleOrder.get(a) ?? 0) - (ruleOrder.get(b) ?? 0)).map((r) => `${r} ${title.get(r) ?? ''}`).join('；');
+    row.priority = Number(row.priority);
+    row.verify_result = '';
+    row.verify_note = '';
+    row.row_check = rowCheck(secret, township, String(row.category), row);
+  }
+  return rows;
+}

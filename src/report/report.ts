@@ -61,6 +61,8 @@ export interface ReportResult {
   passwordsFile?: string | undefined;
   /** Leads answered 不属实 whose evidence has not changed: counted in `leads`, not issued again. */
   withheld: number;
+  /** Evidence rows when "auto" left out the analyst twins (too many rows), else undefined. */
+  analystTwinsSkipped?: number | undefined;
 }
 
 export interface RunRow {
@@ -87,13 +89,35 @@ export interface RunRow {
 }
 
 /** What the run's recorded config says about the lists (defaults where it says nothing). */
-export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number; analystWorkbooks: boolean } {
-  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number; analystWorkbooks?: boolean }; quality?: { staleDays?: number } };
+export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number; analystWorkbooks: boolean | 'auto' } {
+  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number; analystWorkbooks?: boolean | 'auto' }; quality?: { staleDays?: number } };
   return {
     verificationDays: raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS,
     staleDays: raw.quality?.staleDays ?? DEFAULT_STALE_DAYS,
-    analystWorkbooks: raw.output?.analystWorkbooks ?? true,
+    analystWorkbooks: raw.output?.analystWorkbooks ?? 'auto',
   };
+}
+
+/**
+ * `output.analystWorkbooks: "auto"` (the default) writes the XLSX twins when evidence.csv has at
+ * most this many rows: a county's run (100,000 households give about 27,000). Above it the
+ * twins cost more than the rest of the report at prefecture scale (exceljs writes about 40,000
+ * rows a second a thread: 6.5 s of a 1M-household run's 18 s report, docs/BENCHMARKS.md), and a
+ * workbook of hundreds of thousands of evidence rows is for a database, not a spreadsheet; the
+ * township workbooks keep IDs as text for spreadsheet users. `true` always writes them.
+ */
+export const ANALYST_AUTO_MAX_ROWS = 100_000;
+/** ANALYST_AUTO_MAX_ROWS, or `BIDUI_ANALYST_AUTO_ROWS` for tests only (a test county is small). */
+export function analystAutoMaxRows(): number {
+  const env = Number(process.env.BIDUI_ANALYST_AUTO_ROWS);
+  return Number.isInteger(env) && env >= 0 && env < ANALYST_AUTO_MAX_ROWS ? env : ANALYST_AUTO_MAX_ROWS;
+}
+
+/** Whether a run's report writes the analyst twins, and why (the summary says which). */
+export interface AnalystTwins {
+  written: boolean;
+  setting: boolean | 'auto';
+  evidenceRows: number;
 }
 
 /** The analyst CSVs that get an XLSX twin (analyst-workbook.ts): sheet name, column widths, numeric columns. */
@@ -307,6 +331,10 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     ORDER BY category_order, township, village, household_key`, resolvedFile);
   files.push(resolvedFile);
 
+  const setting = listSettings(run).analystWorkbooks;
+  const [{ n: evidenceRows }] = (await queryStep<{ n: string }>(conn, 'report: evidence rows', 'SELECT count(*) AS n FROM r_evidence')) as [{ n: string }];
+  const analyst: AnalystTwins = { setting, evidenceRows: Number(evidenceRows), written: setting === true || (setting === 'auto' && Number(evidenceRows) <= analystAutoMaxRows()) };
+
   progress.step('生成乡镇清单…');
   failpoint('report:townships');
   const pool = new WorkbookPool();
@@ -314,23 +342,24 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   try {
     // The XLSX twins of evidence.csv and leads.csv (IDs as text cells), on the same threads as
     // the township workbooks, started first: they are the largest.
-    const twins = listSettings(run).analystWorkbooks ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
+    const twins = analyst.written ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
     const twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
     for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below
     townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt, pool);
+    // While the worker threads write the workbooks, this thread and DuckDB do the rest.
+    progress.step('生成问题数据工作簿…');
+    const quality = await datasetQuality(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
+    files.push(...(await writeQualityWorkbooks(store, quality, maskIds, path.join(out, 'quality'))));
+    progress.step('生成汇总页…');
+    files.push(await writeSummary(store, run, rules, previousRunId, quality, analyst, path.join(out, 'summary.html')));
+    progress.step('写完乡镇清单…');
+    await townships.written;
     await Promise.all(twinJobs);
     files.push(...twins.map((t) => t.file));
   } finally {
     await pool.close();
   }
   files.push(...townships.files);
-
-  progress.step('生成问题数据工作簿…');
-  const quality = await datasetQuality(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
-  files.push(...(await writeQualityWorkbooks(store, quality, maskIds, path.join(out, 'quality'))));
-
-  progress.step('生成汇总页…');
-  files.push(await writeSummary(store, run, rules, previousRunId, quality, path.join(out, 'summary.html')));
 
   const counts = await queryStep<{ category: string; n: string; new: string; continuing: string; withheld: string }>(conn, 'report: counts',
     `SELECT category, count(*) AS n, count(*) FILTER (WHERE status = '新增') AS new, count(*) FILTER (WHERE status = '持续') AS continuing,
@@ -348,6 +377,7 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     previousRunId,
     encrypted: Boolean(options.encrypt),
     withheld: counts.reduce((s, c) => s + Number(c.withheld), 0),
+    analystTwinsSkipped: !analyst.written && analyst.setting === 'auto' ? analyst.evidenceRows : undefined,
   };
   return { result, rules, passwords: townships.passwords };
 }

@@ -9,7 +9,7 @@ import { type DatasetQuality, invalidIdText } from './quality.js';
 import { DEFAULT_TIME_ZONE, formatLocal, localDate } from '../core/time.js';
 import { PARAMETERS, PARAMETER_NAMES, defaultParameters } from '../rules/parameters.js';
 import { canonicalJson } from '../config/config.js';
-import { listSettings, type RunRow, type RunRuleRow } from './report.js';
+import { type AnalystTwins, analystAutoMaxRows, listSettings, type RunRow, type RunRuleRow } from './report.js';
 
 /**
  * summary.html: one self-contained page (inline CSS, charts as inline SVG drawn here, no
@@ -89,7 +89,7 @@ function table(headers: string[], rows: Cell[][], numeric: boolean[] = []): stri
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
 }
 
-export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[], previousRunId: number | undefined, quality: DatasetQuality[], file: string): Promise<string> {
+export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[], previousRunId: number | undefined, quality: DatasetQuality[], analyst: AnalystTwins, file: string): Promise<string> {
   const { conn } = store;
   const settings = listSettings(run);
   const byVillage = await queryStep<{ township: string; village: string; category: string; n: string }>(conn, 'summary: by village',
@@ -252,7 +252,7 @@ ${reasonRows.length ? `<h3>拒收和警告的原因</h3>
 ${table(['数据集', '类别', '原因', '行数'], reasonRows, [false, false, false, true])}
 <p class="note">每条拒收行和警告（文件、行号、原值）见 quality/ 文件夹中各数据集的问题数据工作簿，可发回有关部门核对修正。</p>` : ''}
 <h2>本次运行的设置</h2>
-${settingsList(run, settings, timeZone)}
+${settingsList(run, settings, analyst, timeZone)}
 <p class="fine">配置摘要（SHA-256）：<code>${escapeHtml(run.config_hash)}</code>。配置相同的运行摘要相同；审计时用它核对运行所用的配置。</p>
 </body>
 </html>
@@ -282,7 +282,7 @@ function daysBetween(a: string, b: string): number {
 }
 
 /** The run's configuration in plain words: the datasets read, the thresholds changed, the list settings. */
-function settingsList(run: RunRow, settings: { verificationDays: number; staleDays: number }, timeZone: string): string {
+function settingsList(run: RunRow, settings: { verificationDays: number; staleDays: number }, analyst: AnalystTwins, timeZone: string): string {
   const raw = JSON.parse(run.config_json || '{}') as {
     datasets?: { dataset: string; files: string[] }[];
     output?: { maskIds?: boolean; encrypt?: boolean; passwordRound?: number };
@@ -305,6 +305,9 @@ function settingsList(run: RunRow, settings: { verificationDays: number; staleDa
     `质量关口：某数据集拒收的行超过 ${((raw.quality?.maxRejectedShare ?? 0.01) * 100).toFixed(2)}% 时停止运行`,
     `证件号码受损的记录：${raw.linkage?.recoverDamagedIds === false ? '不关联（只按证件号码精确比对）' : '按姓名、乡镇和号码的其余部分关联，所得线索标为“疑似（关联）”'}`,
     `乡镇清单：${raw.output?.encrypt ? `加密（打开密码第 ${raw.output.passwordRound ?? 1} 轮）` : '不加密'}`,
+    `分析用工作簿 evidence.xlsx、leads.xlsx：${analyst.written ? '已生成'
+      : analyst.setting === false ? '未生成（配置 output.analystWorkbooks 为 false）'
+      : `未生成：证据表有 ${analyst.evidenceRows.toLocaleString('en-US')} 行，超过自动生成的上限 ${analystAutoMaxRows().toLocaleString('en-US')} 行（这么多行宜用数据库或统计软件读 evidence.csv；一定要生成，把配置 output.analystWorkbooks 设为 true）`}`,
     `时区：${timeZone}`,
   ];
   return `<ul class="settings">${items.map((i) => `<li>${i.includes('<ul>') ? i.replace(/^[^<]*/, (head) => escapeHtml(head)) : escapeHtml(i)}</li>`).join('')}</ul>`;

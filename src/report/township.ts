@@ -3,7 +3,7 @@ import { queryStep, runStep } from '../core/sql.js';
 import { type Store, workspaceSecret } from '../core/store.js';
 import { privateDir } from '../core/files.js';
 import { encryptionSeed, townshipPassword } from '../core/office-crypto.js';
-import { LIST_COLUMNS, rowCheck, workspaceMark } from './list-format.js';
+import { LIST_COLUMNS, workspaceMark } from './list-format.js';
 import { type WorkbookJob, type WorkbookPool } from './workbook.js';
 import type { RunRow, RunRuleRow } from './report.js';
 
@@ -60,7 +60,7 @@ export interface TownshipPassword {
  * `rules` in catalogue order (report.ts loads them once). With `encrypt`, each workbook gets its
  * township's open password and no CSV twin is written (a plain copy beside it would defeat it).
  */
-export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt: { round: number } | undefined, pool: WorkbookPool): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[] }> {
+export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt: { round: number } | undefined, pool: WorkbookPool): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[]; written: Promise<void> }> {
   privateDir(dir);
   const all = (await queryStep<{ township: string }>(store.conn, 'township: all names', 'SELECT DISTINCT township FROM r_evidence')).map((r) => r.township);
   const fileNames = uniqueFileNames(all);
@@ -70,8 +70,6 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     if (path.dirname(file) !== path.resolve(dir)) throw new Error(`township file name escapes its folder: ${JSON.stringify(fileNames.get(township))}`);
     return file;
   };
-  const ruleOrder = new Map(rules.map((r, i) => [r.rule_id, i]));
-  const title = new Map(rules.map((r) => [r.rule_id, r.title]));
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
   // aggregated once for all townships.
   await runStep(store.conn, 'township: list rows', `
@@ -82,10 +80,14 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
            CASE WHEN any_value(last_result) IS NULL THEN '' ELSE any_value(last_result) || coalesce('：' || any_value(last_note), '') END AS last_answer,
            coalesce(any_value(head_name), '') AS head_name,
            CASE WHEN any_value(lead_linkage) IS NULL THEN '' ELSE '疑似（关联）' || any_value(lead_linkage) END AS linkage, strftime(any_value(deadline), '%Y-%m-%d') AS deadline,
-           string_agg(DISTINCT coalesce(name, '') || ' ' || coalesce(id_number, ''), chr(10) ORDER BY coalesce(name, '') || ' ' || coalesce(id_number, '')) AS members_text,
-           string_agg('[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, ''), chr(10)
-                      ORDER BY rule, dataset, snapshot_id, file_no, source_row, id_number) AS evidence_text
-    FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township, category, lead_key`);
+           -- Sorted lists rather than ordered string_agg: the same text, four times faster.
+           array_to_string(list_sort(list_distinct(list(coalesce(name, '') || ' ' || coalesce(id_number, '')))), chr(10)) AS members_text,
+           array_to_string(list_transform(list_sort(list({'r': rule, 'd': dataset, 's': snapshot_id, 'f': file_no, 'w': source_row, 'i': id_number,
+             't': '[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, '')})), x -> x.t), chr(10)) AS evidence_text
+    FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township, category, lead_key
+    -- Stored by township: each township's query below then reads only its own blocks (a province
+    -- has hundreds of townships).
+    ORDER BY township`);
   // Largest townships first, so that the last workbook to finish is a small one (file names and
   // the returned lists are in name order whatever the writing order).
   const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
@@ -97,30 +99,32 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   const jobs: Promise<void>[] = [];
   {
     for (const township of bySize) {
-      const rows = await queryStep<ListRow>(store.conn, 'township: rows', `
-        SELECT category, lead_key, status, linkage, priority, village, household_key, head_name, rules, flags, last_answer, deadline, members_text, evidence_text
-        FROM r_list WHERE township = $township
-        ORDER BY category_order, priority DESC, village, household_key, lead_key`, { township });
-      for (const row of rows) {
-        row.rules_text = String(row.rules).split(',').sort((a, b) => (ruleOrder.get(a) ?? 0) - (ruleOrder.get(b) ?? 0)).map((r) => `${r} ${title.get(r) ?? ''}`).join('；');
-        row.priority = Number(row.priority);
-        row.verify_result = '';
-        row.verify_note = '';
-        row.row_check = rowCheck(secret, township, String(row.category), row);
-      }
+      // The township's rows as one JSON text made by DuckDB: the worker thread parses it and
+      // finishes the rows (completeListRows), so this thread does not turn every value into a
+      // JavaScript string (it was the report's critical path at 1M households).
+      const [{ rows_json: rowsJson }] = (await queryStep<{ rows_json: string }>(store.conn, 'township: rows', `
+        SELECT coalesce(to_json(list({'category': category, 'lead_key': lead_key, 'status': status, 'linkage': linkage, 'priority': priority::INTEGER,
+                 'village': village, 'household_key': household_key, 'head_name': head_name, 'rules': rules, 'flags': flags, 'last_answer': last_answer,
+                 'deadline': deadline, 'members_text': members_text, 'evidence_text': evidence_text}
+               ORDER BY category_order, priority DESC, village, household_key, lead_key))::VARCHAR, '[]') AS rows_json
+        FROM r_list WHERE township = $township`, { township })) as [{ rows_json: string }];
       const base = basePath(township);
       const password = encrypt ? townshipPassword(secret, township, encrypt.round) : undefined;
       if (password) passwords.push({ township, file: `${path.basename(base)}.xlsx`, password });
       const job: WorkbookJob = {
         file: `${base}.xlsx`, csvFile: encrypt ? undefined : `${base}.csv`, township,
-        encrypt: encrypt && password ? { password, seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS, rows };
+        encrypt: encrypt && password ? { password, seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS,
+        rowsJson, secretHex: secret.toString('hex') };
       const written = pool.write(job);
       written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
       jobs.push(written);
     }
-    await Promise.all(jobs);
   }
+  // Returned once every workbook is queued (this thread's queries are done): the caller can use
+  // the connection while the worker threads write, and awaits `written`.
+  const written = Promise.all(jobs).then(() => undefined);
+  written.catch(() => {}); // observed by the caller
   const files = names.flatMap((township) => (encrypt ? [`${basePath(township)}.xlsx`] : [`${basePath(township)}.xlsx`, `${basePath(township)}.csv`]));
   // In name order, whatever order the workbooks were written in.
-  return { files, names, passwords: passwords.sort((a, b) => (a.township < b.township ? -1 : a.township > b.township ? 1 : 0)) };
+  return { files, names, passwords: passwords.sort((a, b) => (a.township < b.township ? -1 : a.township > b.township ? 1 : 0)), written };
 }

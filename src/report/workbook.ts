@@ -9,7 +9,7 @@ import { type TableJob, writeTableWorkbook } from './analyst-workbook.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import { columnLetter } from '../ingest/headers.js';
-import { ANSWERS, type Column, csvSafe, wrappedLines } from './list-format.js';
+import { ANSWERS, type Column, completeListRows, csvSafe, wrappedLines } from './list-format.js';
 import { SHEET_DATA_ROWS } from './sheet-limit.js';
 import type { ListRow } from './township.js';
 
@@ -31,7 +31,10 @@ export interface WorkbookJob {
   runId: number;
   rules: { rule_id: string; category: string; title: string; explain: string; outcome: string; reason: string | null }[];
   columns: Column[];
-  rows: ListRow[];
+  /** The township's rows of r_list as a JSON array (township.ts), finished here by completeListRows. */
+  rowsJson: string;
+  /** The workspace secret (hex), for the rows' checksums. */
+  secretHex: string;
 }
 
 /**
@@ -42,7 +45,8 @@ export interface WorkbookJob {
 const LINE_POINTS = 17.5;
 
 export async function writeWorkbook(job: WorkbookJob): Promise<void> {
-  const { file, township, rules, rows, columns } = job;
+  const { file, township, rules, columns } = job;
+  const rows = completeListRows(JSON.parse(job.rowsJson) as ListRow[], township, Buffer.from(job.secretHex, 'hex'), rules);
   if (job.csvFile) writeCsvTwin(job.csvFile, township, rows, columns);
   const wb = createDeterministicWorkbookWriter(file);
   wb.creator = 'bidui';

@@ -80,15 +80,25 @@ SELECT id_number, id_number_birth AS birth, name, township, village, {'s': snaps
 FROM m_hukou_person WHERE name IN (SELECT DISTINCT name FROM m_link_rec);
 
 -- step: candidates of each record
+-- Same name, and the same township when the record has one: two equi-joins (one condition with
+-- an OR would pair every record with every namesake in the province before filtering).
 CREATE OR REPLACE TEMP TABLE m_link_pair AS
-SELECT r.dataset, r.snapshot_id, r.file_no, r.source_row, c.id_number AS cand, c.birth, c.ref,
-       CASE WHEN r.problem = 'excel' THEN 'excel' WHEN r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11) THEN 'upgrade' ELSE 'edit' END AS method,
-       r.township IS NOT NULL AND r.village IS NOT NULL AND c.village = r.village AS same_village, r.township IS NOT NULL AS same_township,
-       trim(coalesce(r.id_number_raw, r.id_number)) AS raw_id, r.id_number AS norm_id
-FROM m_link_rec r JOIN m_link_cand c ON c.name = r.name AND (r.township IS NULL OR c.township = r.township)
-WHERE (r.problem = 'excel' AND length(r.digits) >= 15 AND starts_with(c.id_number, r.digits))
-   OR (r.problem = 'region' AND r.was15 AND substr(c.id_number, 7, 11) = substr(r.id_number, 7, 11))
-   OR (r.problem <> 'excel' AND length(r.id_number) = 18 AND bidui_one_edit(r.id_number, c.id_number));
+WITH pair AS (
+  SELECT r.*, c.id_number AS cand, c.birth AS cand_birth, c.ref AS cand_ref, c.village AS cand_village
+  FROM m_link_rec r JOIN m_link_cand c ON c.name = r.name AND c.township = r.township
+  UNION ALL
+  SELECT r.*, c.id_number AS cand, c.birth AS cand_birth, c.ref AS cand_ref, c.village AS cand_village
+  FROM m_link_rec r JOIN m_link_cand c ON c.name = r.name
+  WHERE r.township IS NULL
+)
+SELECT dataset, snapshot_id, file_no, source_row, cand, cand_birth AS birth, cand_ref AS ref,
+       CASE WHEN problem = 'excel' THEN 'excel' WHEN problem = 'region' AND was15 AND substr(cand, 7, 11) = substr(id_number, 7, 11) THEN 'upgrade' ELSE 'edit' END AS method,
+       township IS NOT NULL AND village IS NOT NULL AND cand_village = village AS same_village, township IS NOT NULL AS same_township,
+       trim(coalesce(id_number_raw, id_number)) AS raw_id, id_number AS norm_id
+FROM pair
+WHERE (problem = 'excel' AND length(digits) >= 15 AND starts_with(cand, digits))
+   OR (problem = 'region' AND was15 AND substr(cand, 7, 11) = substr(id_number, 7, 11))
+   OR (problem <> 'excel' AND length(id_number) = 18 AND bidui_one_edit(id_number, cand));
 
 -- step: a link where exactly one candidate remains
 CREATE OR REPLACE TEMP TABLE m_link AS

@@ -38,22 +38,27 @@ SELECT * EXCLUDE (id_problem) FROM m_roster_row WHERE id_problem IS NULL;
 -- step: people in the roster on D
 CREATE OR REPLACE TEMP TABLE m_in_roster AS SELECT DISTINCT id_number FROM m_member;
 
--- step: one 户籍 record per person (valid IDs; living first, then first in file)
--- living: neither dead nor moved out on or before D (a later date has not happened yet). Most
--- IDs appear once: only those that appear more often are ranked (a window over every row costs
--- twice as much).
-CREATE OR REPLACE TEMP TABLE m_hukou_person AS
-WITH h AS (
-  SELECT *, NOT (status IN ('死亡', '迁出') AND status_on IS NOT NULL AND status_on <= $asOf) AS living FROM hukou
-), repeated AS (
-  SELECT id_number FROM hukou GROUP BY id_number HAVING count(*) > 1
-)
-SELECT * FROM h ANTI JOIN repeated USING (id_number)
-UNION ALL
+-- step: 户籍 IDs that appear more than once: the record that counts for each
+-- living: neither dead nor moved out on or before D (a later date has not happened yet). The
+-- record that counts is a living one, then the first in file order.
+CREATE OR REPLACE TEMP TABLE m_hukou_repeated AS
 SELECT * EXCLUDE (rn) FROM (
   SELECT *, row_number() OVER (PARTITION BY id_number ORDER BY NOT living, file_no, source_row) AS rn
-  FROM h SEMI JOIN repeated USING (id_number)
+  FROM (SELECT *, NOT (status IN ('死亡', '迁出') AND status_on IS NOT NULL AND status_on <= $asOf) AS living FROM hukou)
+  SEMI JOIN (SELECT id_number FROM hukou GROUP BY id_number HAVING count(*) > 1) USING (id_number)
 ) WHERE rn = 1;
+
+-- step: the as-of date, for views (a view cannot take a parameter)
+CREATE OR REPLACE TEMP TABLE m_as_of AS SELECT $asOf::DATE AS as_of;
+
+-- step: one 户籍 record per person (valid IDs; living first, then first in file)
+-- A view, not a copy: most IDs appear once, and a copy of a province's 32 million 户籍 rows does
+-- not fit in memory (it spilled to disk and took a minute at 10 million households).
+CREATE OR REPLACE TEMP VIEW m_hukou_person AS
+SELECT h.*, NOT (h.status IN ('死亡', '迁出') AND h.status_on IS NOT NULL AND h.status_on <= (SELECT as_of FROM m_as_of)) AS living
+FROM hukou h ANTI JOIN m_hukou_repeated r ON r.id_number = h.id_number
+UNION ALL
+SELECT * FROM m_hukou_repeated;
 
 -- step: living members of each 户籍 household on D
 CREATE OR REPLACE TEMP TABLE m_hukou_unit AS

@@ -647,6 +647,18 @@ export async function stageRerun(store: Store, plan: RunPlan, executed: Executed
   await writeRunRows(store, plan, executed, runId, RERUN_TABLES, { from: 'recorded', runId });
 }
 
+/**
+ * Drop executePlan's working tables and views (temporary, m_…) once the run is recorded: at
+ * province scale they hold gigabytes (the 户籍 households of 32 million people) that the report,
+ * in the same process after `bidui run`, would otherwise have to work beside.
+ */
+async function dropWorkingTables(store: Store): Promise<void> {
+  const rows = await queryStep<{ name: string; kind: string }>(store.conn, 'working tables',
+    `SELECT view_name AS name, 'VIEW' AS kind FROM duckdb_views() WHERE temporary AND starts_with(view_name, 'm_')
+     UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'm_') ORDER BY kind DESC, name`);
+  for (const r of rows) await runStep(store.conn, `drop ${r.name}`, `DROP ${r.kind === 'VIEW' ? 'VIEW' : 'TABLE'} IF EXISTS temp.${quoteIdent(r.name)}`);
+}
+
 export async function match(store: Store, config: Config, options: MatchOptions): Promise<RunResult> {
   const started = new Date();
   const plan = await planFromConfig(store, config, options.asOf, options.dataAsOf);
@@ -657,6 +669,7 @@ export async function match(store: Store, config: Config, options: MatchOptions)
   const baseline = await lastDeliveredNightly(store);
   const { purpose, because } = purposeOf(options, baseline, localDate(config.timeZone));
   const runId = await recordRun(store, plan, executed, started, quality, purpose, baseline?.runId);
+  await dropWorkingTables(store);
   options.progress.done();
   log().info({ runId, asOf: plan.asOf, purpose, baseline: baseline?.runId ?? null, leads: executed.total, status: executed.status }, 'match finished');
   return {

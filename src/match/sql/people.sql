@@ -45,7 +45,13 @@ CREATE OR REPLACE TEMP TABLE m_hukou_repeated AS
 SELECT * EXCLUDE (rn) FROM (
   SELECT *, row_number() OVER (PARTITION BY id_number ORDER BY NOT living, file_no, source_row) AS rn
   FROM (SELECT *, NOT (status IN ('死亡', '迁出') AND status_on IS NOT NULL AND status_on <= $asOf) AS living FROM hukou)
-  SEMI JOIN (SELECT id_number FROM hukou GROUP BY id_number HAVING count(*) > 1) USING (id_number)
+  SEMI JOIN (
+    -- Repeated IDs, found by their 64-bit hash first (a hash table of numbers, not of 32 million
+    -- strings), then checked on the IDs themselves among the few rows whose hash repeats.
+    SELECT id_number FROM hukou
+    WHERE hash(id_number) IN (SELECT hash(id_number) FROM hukou GROUP BY ALL HAVING count(*) > 1)
+    GROUP BY id_number HAVING count(*) > 1
+  ) USING (id_number)
 ) WHERE rn = 1;
 
 -- step: the as-of date, for views (a view cannot take a parameter)

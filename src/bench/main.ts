@@ -219,11 +219,22 @@ program
  * `bidui run` as the office runs it, timed from outside, with the progress lines it prints on
  * stderr timestamped as they arrive: each step's time is the gap to the next line.
  */
-function timedRun(args: string[]): Promise<{ ms: number; rssMb: number; steps: { step: string; ms: number }[] }> {
+function timedRun(args: string[]): Promise<{ ms: number; rssMb: number; steps: { step: string; ms: number; rssMb: number }[] }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     const lines: { t: number; text: string }[] = [];
+    // Resident memory of the bidui process (the child of /usr/bin/time), sampled every 200 ms.
+    const samples: { t: number; kb: number }[] = [];
+    const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const sampler = setInterval(() => {
+      try {
+        const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+        samples.push({ t: performance.now(), kb: kids.reduce((m, k) => Math.max(m, rssKb(k)), 0) });
+      } catch {
+        // the process has ended
+      }
+    }, 200);
     let buffer = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
@@ -235,6 +246,7 @@ function timedRun(args: string[]): Promise<{ ms: number; rssMb: number; steps: {
     });
     child.on('error', reject);
     child.on('close', (code) => {
+      clearInterval(sampler);
       const ms = performance.now() - started;
       if (code !== 0) return reject(new Error(`bidui run failed (${code}): ${lines.slice(-5).map((l) => l.text).join('\n')}`));
       const rssMb = Number(lines.pop()?.text) / 1024;
@@ -242,7 +254,10 @@ function timedRun(args: string[]): Promise<{ ms: number; rssMb: number; steps: {
       // Per-file and per-rule lines are summed into one step each.
       const group = (text: string) => (/^检查 /.test(text) ? '检查 (check each file)' : /^准备 /.test(text) ? '准备 (plan each file)' : /^读取 /.test(text) ? '读取 (read and type each file)' : /^导入 /.test(text) ? '导入 (store each dataset)' : /^规则 /.test(text) ? '规则 (each rule)' : text.replace(/[0-9][0-9,.-]*/g, 'N').slice(0, 40));
       const steps = [{ step: 'start (process, config, store)', t: started }, ...lines.map((l) => ({ step: group(l.text), t: l.t }))]
-        .map((l, i, all) => ({ step: l.step, ms: (all[i + 1]?.t ?? started + ms) - l.t }));
+        .map((l, i, all) => {
+          const end = all[i + 1]?.t ?? started + ms;
+          return { step: l.step, ms: end - l.t, rssMb: samples.filter((x) => x.t >= l.t && x.t < end).reduce((m, x) => Math.max(m, x.kb), 0) / 1024 };
+        });
       resolve({ ms, rssMb, steps });
     });
   });
@@ -286,7 +301,11 @@ program
     const m = median(runs.map((r) => r.ms));
     // Steps: median over runs of each step's time, and its share of the median run.
     const names = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
-    const stepMs = names.map((name) => ({ name, ms: median(runs.map((r) => r.steps.filter((s) => s.step === name).reduce((t, s) => t + s.ms, 0))) }));
+    const stepMs = names.map((name) => ({
+      name,
+      ms: median(runs.map((r) => r.steps.filter((s) => s.step === name).reduce((t, s) => t + s.ms, 0))),
+      rssMb: Math.max(...runs.flatMap((r) => r.steps.filter((s) => s.step === name).map((s) => s.rssMb))),
+    }));
     const b = bares.length ? summarise(bares) : undefined;
     const lines = [
       `machine: ${machine()}`,
@@ -296,9 +315,9 @@ program
         `  bare steps: ${[...b.byName.entries()].map(([name, x]) => `${name} ${(x.ms / 1000).toFixed(2)} s`).join(', ')}`] : []),
       check,
       '',
-      '| step (progress line of bidui run) | s | share |',
-      '| --- | ---: | ---: |',
-      ...stepMs.map((s) => `| ${s.name} | ${(s.ms / 1000).toFixed(2)} | ${((100 * s.ms) / m).toFixed(1)}% |`),
+      '| step (progress line of bidui run) | s | share | peak RSS in the step (sampled) |',
+      '| --- | ---: | ---: | ---: |',
+      ...stepMs.map((s) => `| ${s.name} | ${(s.ms / 1000).toFixed(2)} | ${((100 * s.ms) / m).toFixed(1)}% | ${s.rssMb ? `${fmt(s.rssMb)} MB` : '–'} |`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   });

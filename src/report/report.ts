@@ -313,24 +313,6 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   const rules = await loadRunRules(store, runId, tables.runRule);
 
   const files: string[] = [];
-  const evidenceFile = path.join(out, 'evidence.csv');
-  await copyCsv(store, 'report: evidence.csv', `
-    SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail, coalesce(linkage, '') AS linkage
-    FROM r_evidence
-    ORDER BY category_order, township, village, household_key, rule, dataset, snapshot_id, file_no, source_row, id_number`, evidenceFile);
-  files.push(evidenceFile);
-  const leadsFile = path.join(out, 'leads.csv');
-  await copyCsv(store, 'report: leads.csv', `
-    SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
-           rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification, coalesce(linkage, '') AS linkage
-    FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
-  files.push(leadsFile);
-  const resolvedFile = path.join(out, 'resolved.csv');
-  await copyCsv(store, 'report: resolved.csv', `
-    SELECT lead_key, category, township, village, household_key, rules FROM r_resolved
-    ORDER BY category_order, township, village, household_key`, resolvedFile);
-  files.push(resolvedFile);
-
   const setting = listSettings(run).analystWorkbooks;
   const [{ n: evidenceRows }] = (await queryStep<{ n: string }>(conn, 'report: evidence rows', 'SELECT count(*) AS n FROM r_evidence')) as [{ n: string }];
   const analyst: AnalystTwins = { setting, evidenceRows: Number(evidenceRows), written: setting === true || (setting === 'auto' && Number(evidenceRows) <= analystAutoMaxRows()) };
@@ -339,14 +321,35 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   failpoint('report:townships');
   const pool = new WorkbookPool();
   let townships: Awaited<ReturnType<typeof writeTownshipLists>>;
+  // The XLSX twins of evidence.csv and leads.csv (IDs as text cells), on the same threads.
+  let twinJobs: Promise<void>[] = [];
+  let twinFiles: string[] = [];
   try {
-    // The XLSX twins of evidence.csv and leads.csv (IDs as text cells), on the same threads as
-    // the township workbooks, started first: they are the largest.
-    const twins = analyst.written ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
-    const twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
-    for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below
     townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt, pool);
-    // While the worker threads write the workbooks, this thread and DuckDB do the rest.
+    // While the worker threads write the workbooks, this thread and DuckDB do the rest: the
+    // analyst CSVs (then their XLSX twins, when written), the quality workbooks, the summary.
+    progress.step('写证据表和线索表…');
+    const evidenceFile = path.join(out, 'evidence.csv');
+    await copyCsv(store, 'report: evidence.csv', `
+      SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail, coalesce(linkage, '') AS linkage
+      FROM r_evidence
+      ORDER BY category_order, township, village, household_key, rule, dataset, snapshot_id, file_no, source_row, id_number`, evidenceFile);
+    files.push(evidenceFile);
+    const leadsFile = path.join(out, 'leads.csv');
+    await copyCsv(store, 'report: leads.csv', `
+      SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
+             rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification, coalesce(linkage, '') AS linkage
+      FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
+    files.push(leadsFile);
+    const resolvedFile = path.join(out, 'resolved.csv');
+    await copyCsv(store, 'report: resolved.csv', `
+      SELECT lead_key, category, township, village, household_key, rules FROM r_resolved
+      ORDER BY category_order, township, village, household_key`, resolvedFile);
+    files.push(resolvedFile);
+    const twins = analyst.written ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
+    twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
+    for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below
+    twinFiles = twins.map((t) => t.file);
     progress.step('生成问题数据工作簿…');
     const quality = await datasetQuality(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
     files.push(...(await writeQualityWorkbooks(store, quality, maskIds, path.join(out, 'quality'))));
@@ -355,7 +358,7 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     progress.step('写完乡镇清单…');
     await townships.written;
     await Promise.all(twinJobs);
-    files.push(...twins.map((t) => t.file));
+    files.push(...twinFiles);
   } finally {
     await pool.close();
   }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { queryStep, runStep } from '../core/sql.js';
 import { type Store, workspaceSecret } from '../core/store.js';
 import { privateDir } from '../core/files.js';
@@ -13,6 +14,9 @@ import type { RunRow, RunRuleRow } from './report.js';
  * text cells in text-formatted columns so that Excel never shows 5.2E+17.
  */
 export type ListRow = Record<string, string | number | null>;
+
+/** Evidence rows aggregated into list rows at once (see writeTownshipLists): 1M households' 275,000 fit in one. */
+const LIST_BATCH_ROWS = 500_000;
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 const MAX_NAME_BYTES = 150;
@@ -71,9 +75,24 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     return file;
   };
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
-  // aggregated once for all townships.
-  await runStep(store.conn, 'township: list rows', `
-    CREATE OR REPLACE TEMP TABLE r_list AS
+  // aggregated for runs of townships in name order, each run of at most LIST_BATCH_ROWS
+  // evidence rows: the lists of a province's 2.7M evidence rows aggregated at once need more
+  // memory than a small engine.memoryLimit allows (list aggregates do not spill), and a run of
+  // townships in name order keeps r_list stored by township, so that each township's query below
+  // reads only its own blocks.
+  const sizes = await queryStep<{ township: string; n: string }>(store.conn, 'township: evidence rows',
+    `SELECT township, count(*) AS n FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township ORDER BY township`);
+  const batches: string[][] = [];
+  let rowsInBatch = 0;
+  for (const { township, n } of sizes) {
+    if (batches.length === 0 || rowsInBatch + Number(n) > LIST_BATCH_ROWS) {
+      batches.push([]);
+      rowsInBatch = 0;
+    }
+    batches.at(-1)!.push(township);
+    rowsInBatch += Number(n);
+  }
+  const listSelect = `
     SELECT township, category, lead_key, any_value(category_order) AS category_order, any_value(status) AS status,
            any_value(priority) AS priority, any_value(village) AS village, any_value(household_key) AS household_key,
            any_value(rules) AS rules, coalesce(any_value(flags), '') AS flags,
@@ -84,10 +103,10 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
            array_to_string(list_sort(list_distinct(list(coalesce(name, '') || ' ' || coalesce(id_number, '')))), chr(10)) AS members_text,
            array_to_string(list_transform(list_sort(list({'r': rule, 'd': dataset, 's': snapshot_id, 'f': file_no, 'w': source_row, 'i': id_number,
              't': '[' || rule || '] ' || coalesce(name, '') || '，' || dataset_zh || ' ' || record_place || '：' || coalesce(detail, '')})), x -> x.t), chr(10)) AS evidence_text
-    FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township, category, lead_key
-    -- Stored by township: each township's query below then reads only its own blocks (a province
-    -- has hundreds of townships).
-    ORDER BY township`);
+    FROM r_evidence WHERE status <> '已核实不属实' AND township IN (SELECT unnest($townships::VARCHAR[])) GROUP BY township, category, lead_key
+    ORDER BY township`;
+  await runStep(store.conn, 'township: list rows', `CREATE OR REPLACE TEMP TABLE r_list AS ${listSelect.replace('$townships::VARCHAR[]', 'NULL::VARCHAR[]')}`);
+  for (const batch of batches) await runStep(store.conn, 'township: list rows', `INSERT INTO r_list ${listSelect}`, { values: { townships: listValue(batch) }, types: { townships: LIST(VARCHAR) } });
   // Largest townships first, so that the last workbook to finish is a small one (file names and
   // the returned lists are in name order whatever the writing order).
   const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);

@@ -15,8 +15,14 @@ import type { RunRow, RunRuleRow } from './report.js';
  */
 export type ListRow = Record<string, string | number | null>;
 
-/** Evidence rows aggregated into list rows at once (see writeTownshipLists): 1M households' 275,000 fit in one. */
-const LIST_BATCH_ROWS = 500_000;
+/**
+ * Evidence rows aggregated into list rows at once (see writeTownshipLists): 1M households'
+ * 275,000 fit in one. `BIDUI_LIST_BATCH_ROWS` lowers it, for tests only.
+ */
+function listBatchRows(): number {
+  const env = Number(process.env.BIDUI_LIST_BATCH_ROWS);
+  return Number.isInteger(env) && env > 0 && env < 500_000 ? env : 500_000;
+}
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 const MAX_NAME_BYTES = 150;
@@ -75,7 +81,7 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     return file;
   };
   // One row per lead (the township answers once per household; 核实结果 attaches to the lead),
-  // aggregated for runs of townships in name order, each run of at most LIST_BATCH_ROWS
+  // aggregated for runs of townships in name order, each run of at most listBatchRows()
   // evidence rows: the lists of a province's 2.7M evidence rows aggregated at once need more
   // memory than a small engine.memoryLimit allows (list aggregates do not spill), and a run of
   // townships in name order keeps r_list stored by township, so that each township's query below
@@ -84,8 +90,9 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
     `SELECT township, count(*) AS n FROM r_evidence WHERE status <> '已核实不属实' GROUP BY township ORDER BY township`);
   const batches: string[][] = [];
   let rowsInBatch = 0;
+  const batchRows = listBatchRows();
   for (const { township, n } of sizes) {
-    if (batches.length === 0 || rowsInBatch + Number(n) > LIST_BATCH_ROWS) {
+    if (batches.length === 0 || rowsInBatch + Number(n) > batchRows) {
       batches.push([]);
       rowsInBatch = 0;
     }

@@ -80,8 +80,8 @@ describe('analyst files', () => {
     expect(fs.existsSync(path.join(auto, 'evidence.csv'))).toBe(true);
     expect(fs.existsSync(path.join(auto, 'evidence.xlsx'))).toBe(false);
     expect(fs.existsSync(path.join(auto, 'leads.xlsx'))).toBe(false);
-    expect(r.stdout).toContain(`证据较多（${evidenceRows.toLocaleString('en-US')} 行），未生成 evidence.xlsx、leads.xlsx`);
-    expect(fs.readFileSync(path.join(auto, 'summary.html'), 'utf8')).toContain(`未生成：证据表有 ${evidenceRows.toLocaleString('en-US')} 行，超过自动生成的上限 ${Number(limit).toLocaleString('en-US')} 行`);
+    expect(r.stdout).toContain(`证据表行数较多（${evidenceRows.toLocaleString('en-US')} 行，超过自动生成上限），未生成 evidence.xlsx、leads.xlsx`);
+    expect(fs.readFileSync(path.join(auto, 'summary.html'), 'utf8')).toContain(`未生成（证据表共 ${evidenceRows.toLocaleString('en-US')} 行，超过自动生成上限 ${Number(limit).toLocaleString('en-US')} 行`);
     const manifest = JSON.parse(fs.readFileSync(path.join(auto, 'manifest.json'), 'utf8')) as { outputs: { file: string }[] };
     expect(manifest.outputs.map((f) => f.file)).toContain('evidence.csv');
     expect(manifest.outputs.map((f) => f.file).filter((f) => f === 'evidence.xlsx' || f === 'leads.xlsx')).toEqual([]);

@@ -31,6 +31,10 @@ describe('config', () => {
     expect(config.engine.memoryLimit).toBe('3GB');
   });
 
+  it('says what output.analystWorkbooks takes', () => {
+    expect(problemsOf({ datasets: [], output: { analystWorkbooks: 'yes' } })).toContain('output.analystWorkbooks：应为 true、false（不加引号）或 "auto"，这里是 "yes"');
+  });
+
   it('gives the same hash whatever the key order', () => {
     const a = parseConfig({ workspace: 'w', datasets: [{ dataset: 'roster', files: ['a.csv'] }] }, '/c/x.json');
     const b = parseConfig({ datasets: [{ files: ['a.csv'], dataset: 'roster' }], workspace: 'w' }, '/c/x.json');

@@ -122,7 +122,7 @@ export function printReportResult(result: ReportResult, out: NodeJS.WritableStre
   }
   const twins = result.files.some((f) => path.basename(f) === 'evidence.xlsx');
   out.write(`  证据表：evidence.csv${twins ? '（及 evidence.xlsx）' : ''}；线索表：leads.csv${twins ? '（及 leads.xlsx）' : ''}；已消失线索：resolved.csv；清单：manifest.json\n`);
-  if (!twins && result.analystTwinsSkipped) out.write(`  证据较多（${result.analystTwinsSkipped.toLocaleString('en-US')} 行），未生成 evidence.xlsx、leads.xlsx（见汇总页“本次运行的设置”）\n`);
+  if (!twins && result.analystTwinsSkipped) out.write(`  证据表行数较多（${result.analystTwinsSkipped.toLocaleString('en-US')} 行，超过自动生成上限），未生成 evidence.xlsx、leads.xlsx；如需生成，请在配置中将 output.analystWorkbooks 设为 true\n`);
   out.write(`  线索：${Object.entries(result.leads).map(([c, n]) => `${c} ${n}`).join('，')}；${result.previousRunId === undefined ? '没有比较基准（此前没有交付过报告的每晚运行），全部为新增' : `与运行 ${result.previousRunId} 相比：新增 ${result.newLeads}，持续 ${result.continuing}，已消失 ${result.resolved}`}${result.withheld ? `；已核实不属实、不再下发 ${result.withheld}` : ''}\n`);
 }
 

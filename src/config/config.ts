@@ -49,7 +49,7 @@ export const configSchema = z
         /** Days a township has to verify a lead, from the day it was first issued (核实期限). */
         verificationDays: z.number().int().min(1).max(365).optional(),
         /** XLSX twins of evidence.csv and leads.csv: true, false or 'auto' (default: up to report.ts ANALYST_AUTO_MAX_ROWS evidence rows). */
-        analystWorkbooks: z.union([z.boolean(), z.literal('auto')]).optional(),
+        analystWorkbooks: z.union([z.boolean(), z.literal('auto')], { error: (issue) => `应为 true、false（不加引号）或 "auto"，这里是 ${JSON.stringify(issue.input)}` }).optional(),
       })
       .strict()
       .default({ maskIds: false }),

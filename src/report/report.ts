@@ -102,7 +102,7 @@ export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDa
  * `output.analystWorkbooks: "auto"` (the default) writes the XLSX twins when evidence.csv has at
  * most this many rows: a county's run (100,000 households give about 27,000). Above it the
  * twins cost more than the rest of the report at prefecture scale (exceljs writes about 40,000
- * rows a second a thread: 6.5 s of a 1M-household run's 18 s report, docs/BENCHMARKS.md), and a
+ * rows a second a thread: 6.4 s of a 1M-household run's 18 s report, docs/BENCHMARKS.md), and a
  * workbook of hundreds of thousands of evidence rows is for a database, not a spreadsheet; the
  * township workbooks keep IDs as text for spreadsheet users. `true` always writes them.
  */

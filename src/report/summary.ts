@@ -307,7 +307,7 @@ function settingsList(run: RunRow, settings: { verificationDays: number; staleDa
     `乡镇清单：${raw.output?.encrypt ? `加密（打开密码第 ${raw.output.passwordRound ?? 1} 轮）` : '不加密'}`,
     `分析用工作簿 evidence.xlsx、leads.xlsx：${analyst.written ? '已生成'
       : analyst.setting === false ? '未生成（配置 output.analystWorkbooks 为 false）'
-      : `未生成：证据表有 ${analyst.evidenceRows.toLocaleString('en-US')} 行，超过自动生成的上限 ${analystAutoMaxRows().toLocaleString('en-US')} 行（这么多行宜用数据库或统计软件读 evidence.csv；一定要生成，把配置 output.analystWorkbooks 设为 true）`}`,
+      : `未生成（证据表共 ${analyst.evidenceRows.toLocaleString('en-US')} 行，超过自动生成上限 ${analystAutoMaxRows().toLocaleString('en-US')} 行；行数这么多，宜用数据库或统计软件读取 evidence.csv。如需生成，请在配置中将 output.analystWorkbooks 设为 true）`}`,
     `时区：${timeZone}`,
   ];
   return `<ul class="settings">${items.map((i) => `<li>${i.includes('<ul>') ? i.replace(/^[^<]*/, (head) => escapeHtml(head)) : escapeHtml(i)}</li>`).join('')}</ul>`;

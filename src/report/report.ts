@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
+import { loweredForTests } from '../core/test-override.js';
 import { failpoint } from '../core/failpoint.js';
 import { privateDir } from '../core/files.js';
 import { log } from '../core/log.js';
@@ -109,8 +110,7 @@ export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDa
 export const ANALYST_AUTO_MAX_ROWS = 100_000;
 /** ANALYST_AUTO_MAX_ROWS, or `BIDUI_ANALYST_AUTO_ROWS` for tests only (a test county is small). */
 export function analystAutoMaxRows(): number {
-  const env = Number(process.env.BIDUI_ANALYST_AUTO_ROWS);
-  return Number.isInteger(env) && env >= 0 && env < ANALYST_AUTO_MAX_ROWS ? env : ANALYST_AUTO_MAX_ROWS;
+  return loweredForTests('BIDUI_ANALYST_AUTO_ROWS', ANALYST_AUTO_MAX_ROWS, 0);
 }
 
 /** Whether a run's report writes the analyst twins, and why (the summary says which). */

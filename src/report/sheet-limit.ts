@@ -1,3 +1,5 @@
+import { loweredForTests } from '../core/test-override.js';
+
 /**
  * Data rows one worksheet holds below its header: Excel's 1,048,576 rows less the header row. A
  * list with more continues on a next sheet. `BIDUI_SHEET_ROWS` lowers it, for tests only (a
@@ -5,6 +7,5 @@
  */
 export const EXCEL_DATA_ROWS = 1_048_575;
 export function SHEET_DATA_ROWS(): number {
-  const env = Number(process.env.BIDUI_SHEET_ROWS);
-  return Number.isInteger(env) && env > 0 && env < EXCEL_DATA_ROWS ? env : EXCEL_DATA_ROWS;
+  return loweredForTests('BIDUI_SHEET_ROWS', EXCEL_DATA_ROWS);
 }

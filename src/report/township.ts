@@ -3,6 +3,7 @@ import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { queryStep, runStep } from '../core/sql.js';
 import { type Store, workspaceSecret } from '../core/store.js';
 import { privateDir } from '../core/files.js';
+import { loweredForTests } from '../core/test-override.js';
 import { encryptionSeed, townshipPassword } from '../core/office-crypto.js';
 import { LIST_COLUMNS, workspaceMark } from './list-format.js';
 import { type WorkbookJob, type WorkbookPool } from './workbook.js';
@@ -20,8 +21,7 @@ export type ListRow = Record<string, string | number | null>;
  * 275,000 fit in one. `BIDUI_LIST_BATCH_ROWS` lowers it, for tests only.
  */
 function listBatchRows(): number {
-  const env = Number(process.env.BIDUI_LIST_BATCH_ROWS);
-  return Number.isInteger(env) && env > 0 && env < 500_000 ? env : 500_000;
+  return loweredForTests('BIDUI_LIST_BATCH_ROWS', 500_000);
 }
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
@@ -115,8 +115,9 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   await runStep(store.conn, 'township: list rows', `CREATE OR REPLACE TEMP TABLE r_list AS ${listSelect.replace('$townships::VARCHAR[]', 'NULL::VARCHAR[]')}`);
   for (const batch of batches) await runStep(store.conn, 'township: list rows', `INSERT INTO r_list ${listSelect}`, { values: { townships: listValue(batch) }, types: { townships: LIST(VARCHAR) } });
   // Largest townships first, so that the last workbook to finish is a small one (file names and
-  // the returned lists are in name order whatever the writing order).
-  const names = (await queryStep<{ township: string }>(store.conn, 'township: names', 'SELECT DISTINCT township FROM r_list ORDER BY township')).map((r) => r.township);
+  // the returned lists are in name order whatever the writing order). The townships of r_list
+  // are those of `sizes` (the same rows), in name order.
+  const names = sizes.map((r) => r.township);
   const bySize = (await queryStep<{ township: string }>(store.conn, 'township: sizes',
     'SELECT township FROM r_list GROUP BY township ORDER BY count(*) DESC, township')).map((r) => r.township);
   const secret = await workspaceSecret(store);

@@ -9,7 +9,7 @@ import { PROVINCE_COUNTIES, buildWorld } from '../src/fixtures/world.js';
 import { idProblem } from '../src/ingest/id-number.js';
 import { ROOT, hashTree, readCsvFile, testDir } from './helpers.js';
 
-const ALL_RULES = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'C1', 'C2', 'C3', 'C4', 'T1', 'T2', 'T3', 'T4', 'Q1', 'Q2', 'Q3', 'Q4', 'Q5', 'Q6'];
+const ALL_RULES = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'C1', 'C2', 'C3', 'C4', 'T1', 'T2', 'T3', 'T4', 'Q1', 'Q2', 'Q3', 'Q4', 'Q5', 'Q6', 'M1', 'M2', 'M3', 'M4', 'M5', 'M6'];
 
 
 const readCsv = readCsvFile;
@@ -45,11 +45,12 @@ describe('fixture generator', () => {
     });
     const key = (r: Record<string, string>) => `${r.category}|${r.rule}|${r.household_key}`;
 
-    it('writes all eleven datasets and a config that names them', () => {
+    it('writes all thirteen datasets and a config that names them', () => {
       const config = JSON.parse(fs.readFileSync(path.join(out(), 'bidui.config.json'), 'utf8'));
       expect(config.datasets.map((d: { dataset: string }) => d.dataset).sort()).toEqual([
-        'commercial_housing', 'dibao', 'disability', 'dropout', 'housing_safety', 'hukou', 'illness', 'market_entity', 'public_servant', 'roster', 'vehicle',
+        'commercial_housing', 'dibao', 'disability', 'dropout', 'housing_safety', 'hukou', 'illness', 'market_entity', 'medical_expense', 'monitoring', 'public_servant', 'roster', 'vehicle',
       ]);
+      expect(config.rules.ruralIncomeReference).toBe(10756);
       for (const d of config.datasets) expect(fs.existsSync(path.join(out(), d.files[0]))).toBe(true);
       expect(config.rules.remoteVillages).toHaveLength(1);
     });
@@ -57,7 +58,7 @@ describe('fixture generator', () => {
     it('has positives for every rule of the catalogue', () => {
       const rules = new Set(expected.map((r) => r.rule));
       expect(ALL_RULES.filter((r) => !rules.has(r))).toEqual([]);
-      expect(expected.every((r) => ['漏评', '错评', '错退', '信息核对'].includes(r.category!))).toBe(true);
+      expect(expected.every((r) => ['漏评', '错评', '错退', '信息核对', '监测预警'].includes(r.category!))).toBe(true);
     });
 
     it('expects every planted positive', () => {
@@ -76,14 +77,23 @@ describe('fixture generator', () => {
         'trap truck/tricycle/motorcycle', 'trap car after identification', 'trap car deregistered before identification', 'trap 农民专业合作社',
         'trap business after identification', 'trap business closed before identification', 'trap 大病 older than 730 days', 'trap 慢病',
         'trap dropout returned', 'trap dropout aged 16+', 'trap disability grade 3-4', 'trap house assessed after D', 'trap 大病 diagnosed after D',
-        'trap non-roster member of a roster 户籍 household']) {
+        'trap non-roster member of a roster 户籍 household',
+        // 监测预警: a cost one fen under the line, outside the window or after D; a 低保 start 91
+        // days ago; a low-income 脱贫户 already monitored; a risk cleared after the condition ended …
+        'trap M1 out-of-pocket one fen under the line', 'trap M1 costs older than the window', 'trap M1 costs settled after D',
+        'trap M2 one fen under the line', 'trap M2 a monitored person (M1 instead)', 'trap M3 低保 started 91 days before D', 'trap M3 城市低保',
+        'trap M3 脱贫户 already monitored', 'trap M4 new C/D house renovated by D', 'trap M4 disability certified 91+ days before D',
+        'trap M4 new grade 3-4 disability', 'trap M5 risk cleared after the house was renovated', 'trap M5 大病 long before clearance',
+        'trap M5 clearance dated after D (still monitored)', 'trap M6 income equal to the line', 'trap M6 low-income 脱贫户 already monitored']) {
         expect([trap, tags.has(trap)]).toEqual([trap, true]);
       }
     });
 
     it('keys households as DOMAIN.md says: roster ID, 户号, or the normalised ID of a person without 户籍', () => {
       for (const r of expected) {
-        if (r.category !== '漏评') expect(r.household_key).toMatch(/^522625\d{8}$/);
+        // 监测预警: a roster household, a person's 户籍 household (M2), or a new monitoring 户编号 (…9nnnnnnn).
+        if (r.category === '监测预警') expect(r.household_key).toMatch(r.rule === 'M2' ? /^522625[12]\d{2}\d{6}$/ : /^522625\d{8}$/);
+        else if (r.category !== '漏评') expect(r.household_key).toMatch(/^522625\d{8}$/);
         else expect(r.household_key).toMatch(/^(522625[12]\d{2}\d{6}|\d{17}[\dX])$/);
       }
       const singles = expected.filter((r) => r.category === '漏评' && r.household_key!.length === 18);

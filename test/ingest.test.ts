@@ -388,7 +388,7 @@ describe('ingest on the command line', () => {
 
     const list = runCli(['snapshots', '--config', path.join(t.dir, 'bidui.config.json')]);
     expect(list.code).toBe(0);
-    expect(list.stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l))).toHaveLength(11);
+    expect(list.stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l))).toHaveLength(13);
   });
 
   it('exits 2 with a Chinese message on bad input, and 3 when the workspace is locked', () => {

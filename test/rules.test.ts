@@ -387,3 +387,103 @@ describe('leads', () => {
     expect(byKey.R1).toBeGreaterThan(byKey.R2!);
   });
 });
+
+describe('监测预警 rules (防止返贫监测)', () => {
+  const mon = (householdId: string, id: string, included: string, cleared: string | null, extra: Row = {}): Row => ({
+    household_id: householdId, id_number: id, name: nameOf(id), relation: '户主', township: '青溪镇', village: '铺田村',
+    monitor_type: '边缘易致贫户', included_on: included, cleared_on: cleared, risk_type: '因病', income_per_capita: 7000, ...extra,
+  });
+  const paid = (id: string, settled: string, yuan: number): Row => ({ id_number: id, name: nameOf(id), settled_on: settled, total_cost: yuan * 3, out_of_pocket: yuan });
+  // Lines with ruralIncomeReference 10000: 脱贫户 and 监测户 5000, others 10000.
+  const ref = { ruralIncomeReference: 10000 };
+
+  it('M1 and M2: out-of-pocket cost over the 365 days up to D against the lines', async () => {
+    const [a, b, c, d, e, f, g, h] = Array.from({ length: 8 }, adult) as string[];
+    const tables: Tables = {
+      roster: [exited('R1', a!), exited('R2', b!), rr('R3', c!)],
+      hukou: [hk(a!, 'H1'), hk(b!, 'H2'), hk(c!, 'H3'), hk(d!, 'H4'), hk(e!, 'H5'), hk(f!, 'H6'), hk(g!, 'H7'), hk(h!, 'H8')],
+      monitoring: [mon('J1', d!, '2020-04-01', null)],
+      medical_expense: [
+        paid(a!, addDays(D, -365), 2000), paid(a!, D, 3000), // 脱贫户: exactly 5000 within the window (both ends)
+        paid(b!, addDays(D, -366), 4000), paid(b!, '2020-05-01', 4999.99), // the older one is outside: 4999.99
+        paid(c!, '2020-05-01', 9000), // 未脱贫 roster household: neither watched nor other
+        paid(d!, '2020-05-01', 5000), // monitored: M1 on its monitoring household
+        paid(e!, '2020-05-01', 10000), // other rural resident at the line: M2
+        paid(f!, '2020-05-01', 9999.99), // just under
+        paid(g!, addDays(D, 1), 20000), // settled after D
+      ],
+    };
+    const run = await expectRule('M1', tables, ['J1', 'R1'], ref);
+    expect(keysOf(run, 'M2')).toEqual(['H5']);
+    // An absolute line instead of the share.
+    await expectRule('M1', tables, ['J1', 'R1', 'R2'], { ...ref, medicalCostAmountWatched: 4999 });
+    // Without the settlements the rules are not evaluated, never zero leads.
+    const none = await runRules({ roster: tables.roster, hukou: tables.hukou }, D, ref);
+    for (const id of ['M1', 'M2']) expect(none.result.rules.find((r) => r.id === id)!.outcome).toBe('NotExecuted');
+  });
+
+  it('M3: a 脱贫户 not monitored newly receiving 农村低保 or 特困供养 (90 days up to D, both ends)', async () => {
+    const [a, b, c, d, e] = Array.from({ length: 5 }, adult) as string[];
+    const tables: Tables = {
+      roster: [exited('R1', a!), exited('R2', b!), exited('R3', c!), exited('R4', d!), rr('R5', e!)],
+      hukou: [hk(a!, 'H1'), hk(b!, 'H2'), hk(c!, 'H3'), hk(d!, 'H4'), hk(e!, 'H5')],
+      monitoring: [mon('R4', d!, '2020-03-01', null, { monitor_type: '脱贫不稳定户' })],
+      dibao: [
+        dibao(a!, '特困供养', addDays(D, -90), null), // positive (day 90)
+        dibao(b!, '农村低保', addDays(D, -91), null), // 91 days ago
+        dibao(c!, '城市低保', addDays(D, -10), null), // 城市低保
+        dibao(d!, '农村低保', addDays(D, -10), null), // already monitored
+        dibao(e!, '农村低保', addDays(D, -10), null), // not exited
+      ],
+    };
+    await expectRule('M3', tables, ['R1']);
+  });
+
+  it('M4: a watched member newly certified grade 1–2, or a house newly assessed C/D and not renovated on D', async () => {
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, adult) as string[];
+    const tables: Tables = {
+      roster: [exited('R1', a!), exited('R2', b!), exited('R3', c!)],
+      hukou: [hk(a!, 'H1'), hk(b!, 'H2'), hk(c!, 'H3'), hk(d!, 'H4'), hk(e!, 'H5'), hk(f!, 'H6')],
+      monitoring: [mon('J4', d!, '2020-01-01', null), mon('J5', e!, '2020-01-01', null), mon('J6', f!, '2019-01-01', '2020-01-01')],
+      disability: [disability(d!, '1', addDays(D, -90)), disability(e!, '3', addDays(D, -5)), disability(a!, '2', addDays(D, -91)), disability(f!, '1', addDays(D, -5))],
+      housing_safety: [
+        house(b!, 'D', addDays(D, -30), '未改造', null), // positive
+        house(c!, 'C', addDays(D, -60), '已改造', addDays(D, -1)), // renovated by D
+      ],
+    };
+    // J6 is cleared: not watched any more (its disability is M5's matter only through T1–T3/M1).
+    await expectRule('M4', tables, ['J4', 'R2']);
+  });
+
+  it('M5: a cleared household whose T1–T3 or M1 condition still holds on D', async () => {
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, adult) as string[];
+    const cleared = '2020-03-01';
+    const tables: Tables = {
+      roster: [rr('R0', adult())],
+      hukou: [a, b, c, d, e, f].map((x, k) => hk(x!, `H${k + 1}`)),
+      monitoring: [
+        mon('J1', a!, '2019-06-01', cleared), mon('J2', b!, '2019-06-01', cleared), mon('J3', c!, '2019-06-01', cleared),
+        mon('J4', d!, '2019-06-01', cleared), mon('J5', e!, '2019-06-01', cleared), mon('J6', f!, '2019-06-01', addDays(D, 1)),
+      ],
+      housing_safety: [house(a!, 'C', '2019-05-01', '未改造', null), house(d!, 'D', '2019-05-01', '已改造', '2020-02-01'), house(f!, 'D', '2019-05-01', '未改造', null)],
+      illness: [illness(b!, '大病', addDays(cleared, -365)), illness(e!, '大病', addDays(cleared, -366))],
+      medical_expense: [paid(c!, '2020-05-01', 5000)],
+    };
+    // J4: renovated before the clearance; J5: 大病 too long before it; J6: cleared after D (still monitored).
+    await expectRule('M5', tables, ['J1', 'J2', 'J3'], ref);
+  });
+
+  it('M6: a 脱贫户 not monitored below the line of D\'s year; NotExecuted for a year not in the table', async () => {
+    const [a, b, c, d] = Array.from({ length: 4 }, adult) as string[];
+    const tables: Tables = {
+      roster: [exited('R1', a!, { income_per_capita: 5999.99 }), exited('R2', b!, { income_per_capita: 6000 }), exited('R3', c!, { income_per_capita: 3000 }), rr('R4', d!, { income_per_capita: 1000 })],
+      hukou: [hk(a!, 'H1'), hk(b!, 'H2'), hk(c!, 'H3'), hk(d!, 'H4')],
+      monitoring: [mon('J9', c!, '2020-03-01', null, { monitor_type: '脱贫不稳定户' })], // R3's member is monitored (another 户编号)
+    };
+    await expectRule('M6', tables, ['R1']);
+    await expectRule('M6', tables, ['R1', 'R2'], { monitoringLines: { 2020: 6500 } });
+    const later = await runRules(tables, '2023-06-30');
+    const m6 = later.result.rules.find((r) => r.id === 'M6')!;
+    expect([m6.outcome, m6.reason]).toEqual(['NotExecuted', expect.stringContaining('2023')]);
+  });
+});

@@ -38,7 +38,7 @@ export interface DatasetDef {
 
 export const DATASET_NAMES = [
   'roster', 'hukou', 'vehicle', 'dibao', 'disability', 'housing_safety', 'commercial_housing',
-  'illness', 'market_entity', 'public_servant', 'dropout',
+  'illness', 'market_entity', 'public_servant', 'dropout', 'monitoring', 'medical_expense',
 ] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
@@ -56,6 +56,12 @@ const ROSTER_STATUS = {
   返贫: ['返贫', '返贫户'],
 };
 
+/** 防止返贫动态监测's three kinds of monitored households (监测对象类型). */
+const MONITOR_TYPE = {
+  脱贫不稳定户: ['脱贫不稳定户', '脱贫不稳定', '脱贫不稳定人口'],
+  边缘易致贫户: ['边缘易致贫户', '边缘易致贫', '边缘户', '边缘易致贫人口'],
+  突发严重困难户: ['突发严重困难户', '突发严重困难', '突发困难户'],
+};
 
 export const DATASETS: readonly DatasetDef[] = [
   {
@@ -204,6 +210,34 @@ export const DATASETS: readonly DatasetDef[] = [
       f('school', '学校', 'text', false, ['学校']),
       f('dropped_on', '辍学日期', 'date', true, ['辍学日期']),
       f('returned_on', '劝返日期', 'date', false, ['劝返日期', '复学日期']),
+    ],
+  },
+  {
+    // 防止返贫动态监测: the households under monitoring, one row per member (the national
+    // monitoring system's export). Household values are written on every member's row.
+    name: 'monitoring', zh: '监测对象', department: '乡村振兴（农业农村）', optional: true,
+    fields: [
+      f('household_id', '户编号', 'text', true, ['户编号', '监测户编号', '户码', '家庭编号'], undefined, CODE),
+      f('id_number', '证件号码', 'id', true, ['证件号码', '身份证号', '身份证号码', '公民身份号码']),
+      f('name', '姓名', 'name', true, ['姓名']),
+      f('relation', '与户主关系', 'text', false, ['与户主关系']),
+      f('township', '乡镇', 'place', true, ['乡镇', '乡(镇)', '镇']),
+      f('village', '行政村', 'place', true, ['行政村', '村', '村(社区)']),
+      f('monitor_type', '监测类型', 'enum', true, ['监测类型', '监测对象类型', '监测对象类别'], MONITOR_TYPE, { notes: true }),
+      f('included_on', '纳入时间', 'date', true, ['纳入时间', '纳入监测时间', '识别时间']),
+      f('cleared_on', '风险消除时间', 'date', false, ['风险消除时间', '消除风险时间', '风险消除日期']),
+      f('risk_type', '风险类型', 'text', false, ['风险类型', '主要风险类型', '致贫返贫风险']),
+      f('income_per_capita', '人均纯收入', 'number', false, ['人均纯收入', '家庭人均纯收入']),
+    ],
+  },
+  {
+    name: 'medical_expense', zh: '医保结算', department: '医保', optional: true,
+    fields: [
+      f('id_number', '身份证号', 'id', true, ['身份证号', '证件号码', '公民身份号码', '参保人身份证号']),
+      f('name', '姓名', 'name', true, ['姓名', '参保人姓名']),
+      f('settled_on', '结算日期', 'date', true, ['结算日期', '结算时间', '出院结算日期']),
+      f('total_cost', '医疗总费用', 'number', false, ['医疗总费用', '医疗费用总额', '总费用']),
+      f('out_of_pocket', '个人自付', 'number', true, ['个人自付', '个人自付金额', '个人负担', '个人负担金额', '自付费用']),
     ],
   },
 ];

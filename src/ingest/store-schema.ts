@@ -144,3 +144,10 @@ UPDATE ${quoteIdent(dataTable(def.name))} SET ${problem} = 'missing' WHERE ${pro
 export const INGEST_MIGRATION_V5 = `
 ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS file_mtime TIMESTAMP;
 `;
+
+/**
+ * Store version 5 → 6 (ingest's part): the datasets of 防止返贫动态监测, `monitoring` (监测对象)
+ * and `medical_expense` (医保结算). Their tables are also made by INGEST_SCHEMA_SQL on opening;
+ * the version step records that a store may now hold them (an older bidui refuses it).
+ */
+export const INGEST_MIGRATION_V6 = DATASETS.filter((d) => d.name === 'monitoring' || d.name === 'medical_expense').map(datasetTableSql).join('\n');

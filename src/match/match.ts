@@ -13,7 +13,7 @@ import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, sqlTimestamp, type TypedParams } from '../core/sql.js';
 import { type Store, workspaceSecret } from '../core/store.js';
 import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
-import { CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
+import { CATEGORIES, CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
 import { BIDUI_VERSION } from '../version.js';
 import { LANE_DATASETS, linkageSql, METHOD_ZH } from './linkage.js';
@@ -196,7 +196,7 @@ export async function createSnapshotViews(store: Store, snapshots: Partial<Recor
 const DATASET_ZH = Object.fromEntries(DATASETS.map((d) => [d.name, d.zh])) as Record<DatasetName, string>;
 
 /** Why a rule cannot be evaluated on this data and these parameters, or undefined when it can. */
-function notExecutedReason(rule: PlannedRule, fields: SnapshotFields, params: ParameterValues): string | undefined {
+function notExecutedReason(rule: PlannedRule, fields: SnapshotFields, params: ParameterValues, asOf: string): string | undefined {
   const missing: string[] = [];
   for (const [dataset, columns] of Object.entries(rule.needs) as [DatasetName, string[]][]) {
     const files = fields.get(dataset);
@@ -216,6 +216,12 @@ function notExecutedReason(rule: PlannedRule, fields: SnapshotFields, params: Pa
   for (const name of rule.requiresNonEmpty) {
     const v = params[name] as unknown;
     if (Array.isArray(v) && v.length === 0) missing.push(`配置 rules.${name}（${PARAMETERS[name].zh}）为空`);
+  }
+  // A table by year read at the as-of date's year (monitoringLines): that year must be in it.
+  const year = asOf.slice(0, 4);
+  for (const name of rule.params) {
+    const def = PARAMETERS[name] as { yearOfAsOf?: boolean; zh: string };
+    if (def.yearOfAsOf && !(year in (params[name] as Record<string, number>))) missing.push(`配置 rules.${name}（${def.zh}）中没有 ${year} 年`);
   }
   return missing.length ? missing.join('；') : undefined;
 }
@@ -415,7 +421,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   const results = new Map<string, RuleResult>();
   const prepareProblems: string[] = [];
   for (const rule of plan.rules) {
-    const reason = notExecutedReason(rule, fields, plan.parameters);
+    const reason = notExecutedReason(rule, fields, plan.parameters, asOf);
     results.set(rule.id, { id: rule.id, category: rule.category, title: rule.title, outcome: reason ? 'NotExecuted' : 'Success', reason, leads: 0, evidence: 0, ms: 0 });
     if (reason) continue;
     try {
@@ -465,7 +471,9 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
   }
 
   // Households: 漏评 people go to their 户籍 household on D (or stand alone), and households with
-  // a roster member are dropped; roster rules already name their household.
+  // a roster member are dropped; roster rules already name their household, and 监测预警's
+  // their monitoring or roster household (people.sql m_watch_place; runs recorded before 0.6
+  // have no such rule, and their replayed people.sql no such table).
   progress.step('汇总线索…');
   await runStep(conn, 'rule table', 'CREATE OR REPLACE TEMP TABLE m_rule (rule VARCHAR, category VARCHAR, weight INTEGER, target VARCHAR)');
   for (const r of plan.rules) {
@@ -491,7 +499,12 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     SELECT r.category, h.rule, h.key, hh.township, hh.village,
            h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail, h.linkage
     FROM m_hit h JOIN m_rule r USING (rule) JOIN m_household hh ON hh.household_id = h.key
-    WHERE r.target = 'roster_household'`);
+    WHERE r.target = 'roster_household'${plan.rules.some((r) => r.target === 'watch_household') ? `
+    UNION ALL
+    SELECT r.category, h.rule, h.key, wp.township, wp.village,
+           h.id_number, h.name, h.dataset, h.snapshot_id, h.file_no, h.source_row, h.detail, h.linkage
+    FROM m_hit h JOIN m_rule r USING (rule) JOIN m_watch_place wp ON wp.household_id = h.key
+    WHERE r.target = 'watch_household'` : ''}`);
 
   // One lead per (category, household); its key depends on nothing but those two and the
   // workspace's secret (keyed: a masked ID cannot be found by hashing candidates). Priority: the
@@ -531,7 +544,7 @@ export async function executePlan(store: Store, plan: RunPlan, progress: Progres
     r.evidence = Number(c.rows);
   }
   const byCategory = await queryStep<{ category: Category; n: string }>(conn, 'count per category', 'SELECT category, count(*) AS n FROM m_lead GROUP BY category');
-  const leadsByCategory = { 漏评: 0, 错评: 0, 错退: 0, 信息核对: 0 } as Record<Category, number>;
+  const leadsByCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   for (const c of byCategory) leadsByCategory[c.category] = Number(c.n);
   const total = Object.values(leadsByCategory).reduce((a, b) => a + b, 0);
   const status = [...results.values()].some((r) => r.outcome === 'Error') ? 'partial' : 'complete';

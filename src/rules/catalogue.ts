@@ -13,12 +13,14 @@ import { PARAMETER_NAMES, type ParameterName } from './parameters.js';
  * where `key` is, by the header's `target`:
  *   person            — the person's ID; match maps it to their 户籍 household (漏评);
  *   hukou_household   — a 户号 (漏评 rules on 户籍 households);
- *   roster_household  — a roster household_id (错评, 错退, 信息核对).
+ *   roster_household  — a roster household_id (错评, 错退, 信息核对);
+ *   watch_household   — a household of 防止返贫监测 (监测预警): a monitoring 户编号 or a roster
+ *                       household_id (match/sql/people.sql m_watch_place gives its place).
  * Parameters are referenced as $name (and $asOf) and always bound, never pasted.
  */
-export const CATEGORIES = ['漏评', '错评', '错退', '信息核对'] as const;
+export const CATEGORIES = ['漏评', '错评', '错退', '信息核对', '监测预警'] as const;
 export type Category = (typeof CATEGORIES)[number];
-export const CATEGORY_CODE: Record<Category, string> = { 漏评: 'L', 错评: 'C', 错退: 'T', 信息核对: 'Q' };
+export const CATEGORY_CODE: Record<Category, string> = { 漏评: 'L', 错评: 'C', 错退: 'T', 信息核对: 'Q', 监测预警: 'M' };
 
 const headerSchema = z
   .object({
@@ -26,7 +28,7 @@ const headerSchema = z
     category: z.enum(CATEGORIES),
     title: z.string().min(2),
     explain: z.string().min(4),
-    target: z.enum(['person', 'hukou_household', 'roster_household']),
+    target: z.enum(['person', 'hukou_household', 'roster_household', 'watch_household']),
     weight: z.number().int().min(1).max(5),
     needs: z.partialRecord(z.enum(DATASET_NAMES), z.array(z.string().min(1)).min(1)),
     params: z.array(z.enum(PARAMETER_NAMES as [ParameterName, ...ParameterName[]])),
@@ -48,7 +50,7 @@ export function rulesDir(): string {
   return path.join(packageRoot(), 'src', 'rules', 'sql');
 }
 
-/** Catalogue order: 漏评, 错评, 错退, 信息核对, then by rule number (L2 before L10). */
+/** Catalogue order: 漏评, 错评, 错退, 信息核对, 监测预警, then by rule number (L2 before L10). */
 export function compareRules(a: { category: string; id: string }, b: { category: string; id: string }): number {
   return CATEGORIES.indexOf(a.category as Category) - CATEGORIES.indexOf(b.category as Category) || Number(a.id.slice(1)) - Number(b.id.slice(1));
 }
@@ -87,7 +89,7 @@ export function parseRule(file: string, text: string): { rule?: Rule; problems: 
   };
 }
 
-/** Load every rule of a folder, in catalogue order (漏评, 错评, 错退, 信息核对; then number). */
+/** Load every rule of a folder, in catalogue order (漏评, 错评, 错退, 信息核对, 监测预警; then number). */
 export function loadCatalogue(dir = rulesDir()): { rules: Rule[]; problems: string[] } {
   const rules: Rule[] = [];
   const problems: string[] = [];

@@ -58,6 +58,54 @@ export const PARAMETERS = {
       number
     >,
   },
+  // ---- 监测预警 (防止返贫动态监测; issue 16)
+  ruralIncomeReference: {
+    zh: '农村居民人均可支配收入参考值（元/年，上年度，本省）',
+    schema: z.number().int().min(1).max(1_000_000),
+    // National figure for 2024 (国家统计局《2024年国民经济和社会发展统计公报》: 农村居民人均可支配收入
+    // 23119 元). Counties use their province's previous-year figure: set it in config.
+    default: 23119,
+  },
+  medicalCostPercentWatched: {
+    zh: '脱贫户、监测户医疗自付费用预警线（占参考值的百分比）',
+    schema: z.number().int().min(1).max(1000),
+    default: 50,
+  },
+  medicalCostPercentOthers: {
+    zh: '一般农户医疗自付费用预警线（占参考值的百分比）',
+    schema: z.number().int().min(1).max(1000),
+    default: 100,
+  },
+  medicalCostAmountWatched: {
+    zh: '脱贫户、监测户医疗自付费用预警线（元，填 0 则按百分比）',
+    schema: z.number().int().min(0).max(10_000_000),
+    default: 0,
+  },
+  medicalCostAmountOthers: {
+    zh: '一般农户医疗自付费用预警线（元，填 0 则按百分比）',
+    schema: z.number().int().min(0).max(10_000_000),
+    default: 0,
+  },
+  medicalWindowDays: {
+    zh: '医疗自付费用累计天数（截至比对日）',
+    schema: z.number().int().min(1).max(3650),
+    default: 365,
+  },
+  riskEventWindowDays: {
+    zh: '新发风险的回溯天数（新纳入低保特困、新认定重度残疾、新鉴定危房）',
+    schema: z.number().int().min(1).max(3650),
+    default: 90,
+  },
+  monitoringLines: {
+    zh: '各年度防止返贫监测范围（人均纯收入，元/人/年）',
+    schema: z.record(z.string().regex(/^[0-9]{4}$/, '键应为四位年份'), z.number().positive()),
+    // 2020: 国务院扶贫开发领导小组《关于建立防止返贫监测和帮扶机制的指导意见》 (about 1.5 × the
+    // 4000-yuan standard); 2021: 中央农办等《关于健全防止返贫动态监测和帮扶机制的指导意见》 (6000 元).
+    // Later years are set by each province: add them in config.
+    default: { 2020: 6000, 2021: 6000 } as Record<string, number>,
+    /** The rule reads the line of the as-of date's year: a year not in the table leaves it NotExecuted. */
+    yearOfAsOf: true,
+  },
 } as const;
 
 export type ParameterName = keyof typeof PARAMETERS;

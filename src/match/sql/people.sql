@@ -80,3 +80,50 @@ CREATE OR REPLACE TEMP TABLE m_unit_place AS
 SELECT hukou_id, arg_min(township, {'file': file_no, 'row': source_row}) AS township,
        arg_min(village, {'file': file_no, 'row': source_row}) AS village
 FROM m_hukou_unit GROUP BY hukou_id;
+
+-- step: households of 防止返贫监测 on D (监测对象)
+-- Included (纳入) on or before D; household values from the head's row, else the first row.
+-- Rows with an invalid ID count here (the household exists); its members below are valid IDs.
+-- cleared_on_d: the risk was marked cleared (风险消除) on or before D; NULL while monitored.
+CREATE OR REPLACE TEMP TABLE m_monitor_household AS
+SELECT
+  household_id,
+  arg_min(township, ord) AS township,
+  arg_min(village, ord) AS village,
+  arg_min(monitor_type, ord) AS monitor_type,
+  arg_min(included_on, ord) AS included_on,
+  CASE WHEN arg_min(cleared_on, ord) <= $asOf THEN arg_min(cleared_on, ord) END AS cleared_on_d,
+  arg_min(income_per_capita, ord) AS income_per_capita
+FROM (
+  SELECT *, {'head': CASE WHEN relation = '户主' THEN 0 ELSE 1 END, 'file': file_no, 'row': source_row} AS ord FROM all_monitoring
+)
+GROUP BY household_id
+HAVING arg_min(included_on, ord) <= $asOf;
+
+-- step: members (valid IDs) of the monitoring households on D; active: still monitored on D
+CREATE OR REPLACE TEMP TABLE m_monitor_member AS
+SELECT m.household_id, m.id_number, m.name, h.cleared_on_d IS NULL AS active
+FROM monitoring m JOIN m_monitor_household h USING (household_id);
+
+-- step: roster households under monitoring on D (by 户编号, or a member monitored in any household)
+CREATE OR REPLACE TEMP TABLE m_roster_monitored AS
+SELECT household_id FROM m_household WHERE household_id IN (SELECT household_id FROM m_monitor_household WHERE cleared_on_d IS NULL)
+UNION
+SELECT DISTINCT m.household_id FROM m_member m SEMI JOIN m_monitor_member mm ON mm.id_number = m.id_number AND mm.active;
+
+-- step: people of the households 监测预警 watches on D, with the household their lead goes to
+-- Members of a household monitored on D (its monitoring 户编号), then members of 脱贫户 (roster
+-- households exited on D) who are not monitored (the roster's household_id).
+CREATE OR REPLACE TEMP TABLE m_watch_member AS
+SELECT household_id, id_number, name FROM m_monitor_member WHERE active
+UNION ALL
+SELECT m.household_id, m.id_number, m.name
+FROM m_member m JOIN m_household h USING (household_id)
+WHERE h.exited_on_d IS NOT NULL AND m.id_number NOT IN (SELECT id_number FROM m_monitor_member WHERE active);
+
+-- step: place of every household a 监测预警 lead can name (the roster's when both have it)
+CREATE OR REPLACE TEMP TABLE m_watch_place AS
+SELECT household_id, township, village FROM m_household
+UNION ALL
+SELECT household_id, township, village FROM m_monitor_household
+WHERE household_id NOT IN (SELECT household_id FROM m_household);

@@ -1,0 +1,26 @@
+/*---
+{ "id": "M2", "category": "监测预警", "title": "一般农户医疗自付费用高",
+  "explain": "不在建档立卡名册、也不在监测对象中的本县户籍居民，比对日前 365 天内（天数可配置）医保结算的个人自付费用合计达到预警线（默认为本省上年农村居民人均可支配收入的 100%），可能因病致贫，应核实是否纳入监测。",
+  "target": "person", "weight": 2,
+  "needs": { "medical_expense": ["id_number", "settled_on", "out_of_pocket"] },
+  "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentOthers", "medicalCostAmountOthers"] }
+---*/
+WITH medical_spent AS (  -- each person's out-of-pocket sum over the window (linked records included)
+  SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM medical_expense
+  WHERE settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND out_of_pocket IS NOT NULL GROUP BY id_number
+)
+-- A 户籍 resident living on D (m_hukou_unit), in no roster household and no monitoring household
+-- (monitored or cleared); match takes the person to their 户籍 household.
+SELECT u.id_number AS key, u.id_number, u.name, NULL AS township, NULL AS village,
+       'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row,
+       printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元）', e.settled_on, e.out_of_pocket::DOUBLE,
+              $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line) AS detail
+FROM m_hukou_unit u
+JOIN medical_spent s USING (id_number)
+JOIN medical_expense e ON e.id_number = u.id_number
+CROSS JOIN (SELECT CASE WHEN $medicalCostAmountOthers > 0 THEN $medicalCostAmountOthers::DOUBLE
+                        ELSE $ruralIncomeReference * $medicalCostPercentOthers / 100.0 END AS line) t
+WHERE s.spent >= t.line
+  AND u.id_number NOT IN (SELECT id_number FROM m_in_roster)
+  AND u.id_number NOT IN (SELECT id_number FROM m_monitor_member)
+  AND e.settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND e.out_of_pocket IS NOT NULL

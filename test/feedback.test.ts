@@ -25,7 +25,7 @@ const excelNumber = (digits: string) => Number(digits).toPrecision(6).replace('e
 async function answer(src: string, dst: string, answers: Record<string, [string, string]>, edit?: (header: string[], row: ExcelJSNamespace.Row) => void): Promise<void> {
   const wb = new ExcelJS.Workbook();
   await wb.xlsx.readFile(src);
-  for (const ws of wb.worksheets.slice(0, 4)) {
+  for (const ws of wb.worksheets.slice(0, -1)) {
     const header = (ws.getRow(1).values as string[]).slice(1);
     ws.eachRow((row, n) => {
       if (n === 1) return;
@@ -111,7 +111,7 @@ describe('township feedback', () => {
     expect(html).toMatch(/<th>已核实不属实（不再下发）<\/th>/);
     const withheld = [...html.matchAll(/<tr><td data-label="类别">(漏评|错评|错退|信息核对)<\/td>(?:<td data-label="[^"]+" class="n">\d+<\/td>){3}<td data-label="已核实不属实（不再下发）" class="n">(\d+)<\/td><\/tr>/g)].reduce((n, m) => n + Number(m[2]), 0);
     expect(withheld).toBe(1);
-    expect(html).toMatch(new RegExp(`<td data-label="乡镇">${township}</td><td data-label="下发线索" class="n">\\d+</td><td data-label="已答复" class="n">3</td><td data-label="属实" class="n">1</td><td data-label="不属实" class="n">1</td><td data-label="已整改" class="n">1</td>`));
+    expect(html).toMatch(new RegExp(`<td data-label="乡镇">${township}</td><td data-label="下发线索" class="n">\\d+</td><td data-label="已答复" class="n">3</td><td data-label="属实（纳入监测）" class="n">1</td><td data-label="不属实（不纳入）" class="n">1</td><td data-label="已整改（已消除风险）" class="n">1</td>`));
     // The first run's report is unchanged by feedback imported after it: still verifiable.
     expect(runCli(['verify', '1', '--config', config, '--quiet']).code).toBe(0);
     expect(runCli(['verify', '2', '--config', config, '--quiet']).code).toBe(0);
@@ -253,6 +253,43 @@ describe('township feedback', () => {
     expect(runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'check2'), '--quiet']).code).toBe(0);
     const after = Object.fromEntries(csv(path.join(t.dir, 'check2', 'leads.csv')).map((l) => [l.lead_key, l.verification]));
     expect(after[numeric.lead_key!]).toBe('属实');
+  });
+
+  it('监测预警 rows take their own answers (纳入监测 / 不纳入 / 已消除风险), counted as 属实 / 不属实 / 已整改', async () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const perTownship = new Map<string, string[]>();
+    for (const l of leads) if (l.category === '监测预警' && l.township !== '未知乡镇') perTownship.set(l.township!, [...(perTownship.get(l.township!) ?? []), l.lead_key!]);
+    const [where, m] = [...perTownship].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]!;
+    expect(m.length).toBeGreaterThanOrEqual(2);
+    expect(m.every((k) => k.startsWith('M-'))).toBe(true);
+    const src = path.join(t.dir, 'out1', 'townships', `${where}.xlsx`);
+    // The classic answers are refused on a 监测预警 row, naming the sheet's own.
+    const wrong = path.join(t.dir, 'm-wrong.xlsx');
+    await answer(src, wrong, { [m[0]!]: ['属实', ''] });
+    const refused = runCli(['feedback', 'import', '--config', config, wrong]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/「监测预警」第 \d+ 行：核实结果(「属实」)?无效，应为 纳入监测、不纳入、已消除风险 之一/);
+    // The workbook's drop-down offers them.
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(src);
+    const sheet = wb.getWorksheet('监测预警')!;
+    const header = (sheet.getRow(1).values as string[]).slice(1);
+    const validation = (sheet.getCell(2, header.indexOf('核实结果') + 1) as unknown as { dataValidation: { formulae: string[] } }).dataValidation;
+    expect(validation.formulae).toEqual(['"纳入监测,不纳入,已消除风险"']);
+    const filled = path.join(t.dir, 'm-answered.xlsx');
+    await answer(src, filled, { [m[0]!]: ['纳入监测', '已纳入监测，落实帮扶'], [m[1]!]: ['不纳入', '已报销，无返贫风险'] });
+    const imported = runCli(['feedback', 'import', '--config', config, filled]);
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toMatch(/已导入\s+2/);
+    const next = runCli(['run', '--config', config, '--as-of', '2020-06-30', '--out', path.join(t.dir, 'out-m'), '--quiet']);
+    expect(next.code).toBe(0);
+    const after = Object.fromEntries(csv(path.join(t.dir, 'out-m', 'leads.csv')).map((l) => [l.lead_key, l]));
+    // 纳入监测 keeps the lead (属实); 不纳入 withholds it while its evidence stays (不属实).
+    expect([after[m[0]!]!.status, after[m[0]!]!.verification]).toEqual(['持续', '纳入监测']);
+    expect([after[m[1]!]!.status, after[m[1]!]!.verification]).toEqual(['已核实不属实', '不纳入']);
+    const html = fs.readFileSync(path.join(t.dir, 'out-m', 'summary.html'), 'utf8');
+    const section = html.slice(html.indexOf('<h2>监测预警（防止返贫监测）</h2>'), html.indexOf('<h2>', html.indexOf('<h2>监测预警（防止返贫监测）</h2>') + 5));
+    expect(section).toMatch(new RegExp(`<td data-label="乡镇">${where}</td>.*<td data-label="已答复" class="n">2</td><td data-label="纳入监测" class="n">1</td><td data-label="不纳入" class="n">1</td><td data-label="已消除风险" class="n">0</td>`));
   });
 
   it.skipIf(!hasLibreOffice)('takes back a township CSV opened and saved by a spreadsheet (LibreOffice headless)', () => {

@@ -62,9 +62,9 @@ describe('bidui run and report on a generated county', () => {
     expect(manifest.as_of).toBe('2020-06-30');
     expect(manifest.outputs.map((o: { file: string }) => o.file).sort()).toEqual(Object.keys(ha).filter((f) => f !== 'manifest.json' && f !== '.bidui-output').sort());
     for (const o of manifest.outputs) expect([o.file, o.sha256]).toEqual([o.file, ha[o.file]]);
-    expect(manifest.rules).toHaveLength(21);
+    expect(manifest.rules).toHaveLength(27);
     expect(manifest.rules.every((r: { sql_sha256: string }) => /^[0-9a-f]{64}$/.test(r.sql_sha256))).toBe(true);
-    expect(manifest.snapshots).toHaveLength(11);
+    expect(manifest.snapshots).toHaveLength(13);
     expect(manifest.snapshots.every((s: { files: { sha256: string }[] }) => s.files.length > 0 && /^[0-9a-f]{64}$/.test(s.files[0]!.sha256))).toBe(true);
     // A province's list rows are aggregated in runs of townships (a small memory limit cannot
     // hold them at once): runs of 20 evidence rows give the very same files.
@@ -103,12 +103,12 @@ describe('bidui run and report on a generated county', () => {
     const busiest = [...new Set(leads.map((l) => l.township))].sort((x, y) => leads.filter((l) => l.township === y).length - leads.filter((l) => l.township === x).length)[0]!;
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(path.join(dir, `${busiest}.xlsx`));
-    expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '说明']);
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['漏评', '错评', '错退', '信息核对', '监测预警', '说明']);
     const sheet = wb.getWorksheet('漏评')!;
     const header = (sheet.getRow(1).values as string[]).slice(1);
     expect(header).toEqual(['线索编号', '状态', '关联', '优先级', '村', '户编号/户号', '户主', '涉及规则', '涉及成员', '证据', '四有提示', '上次核实', '核实期限', '核实结果', '核实说明', '校验码']);
     // Printing: A4 landscape, one page wide, the header row on every page; the checksum hidden.
-    for (const ws of wb.worksheets.slice(0, 4)) {
+    for (const ws of wb.worksheets.slice(0, -1)) {
       expect(ws.pageSetup).toMatchObject({ paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' });
       expect(ws.getColumn(header.indexOf('校验码') + 1).hidden).toBe(true);
     }
@@ -152,9 +152,9 @@ describe('bidui run and report on a generated county', () => {
     expect(String(wb.getWorksheet('说明')!.getCell('B2').value)).toBe('2020-06-30');
     const twin = fs.readFileSync(path.join(dir, `${busiest}.csv`));
     expect([...twin.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    expect(csv(path.join(dir, `${busiest}.csv`)).length).toBe(wb.worksheets.slice(0, 4).reduce((s, w) => s + w.rowCount - 1, 0));
+    expect(csv(path.join(dir, `${busiest}.csv`)).length).toBe(wb.worksheets.slice(0, -1).reduce((s, w) => s + w.rowCount - 1, 0));
     // One row per lead of the township, each with its evidence.
-    expect(wb.worksheets.slice(0, 4).reduce((s, w) => s + w.rowCount - 1, 0)).toBe(leads.filter((l) => l.township === busiest).length);
+    expect(wb.worksheets.slice(0, -1).reduce((s, w) => s + w.rowCount - 1, 0)).toBe(leads.filter((l) => l.township === busiest).length);
     expect(String(rows[0]!.getCell(header.indexOf('证据') + 1).value)).toMatch(/^\[[LCTQ][0-9]\] /);
   });
 
@@ -199,7 +199,7 @@ describe('bidui run and report on a generated county', () => {
     }
     // Freshness: every loaded dataset has a row with its file date and load time.
     const fresh = html.slice(html.indexOf('<h2>数据新鲜度</h2>'), html.indexOf('<h2>数据质量</h2>'));
-    expect([...fresh.matchAll(/data-label="导出文件日期">(\d{4}-\d\d-\d\d)/g)]).toHaveLength(11);
+    expect([...fresh.matchAll(/data-label="导出文件日期">(\d{4}-\d\d-\d\d)/g)]).toHaveLength(13);
     // The configuration in words, the hash in small print.
     const settings = html.slice(html.indexOf('<h2>本次运行的设置</h2>'));
     expect(settings).toContain('核实期限：线索首次下发后 15 天');

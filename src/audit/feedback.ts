@@ -12,7 +12,7 @@ import { scanFile } from '../ingest/file-scan.js';
 import { safeFileName } from '../report/township.js';
 import { chooseEncoding } from '../ingest/readers/decode.js';
 import { CATEGORIES } from '../rules/catalogue.js';
-import { ANSWERS, csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, maskId, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
+import { ANSWERS, answersFor, csvUnsafe, EVIDENCE_SIGNATURE, LIST_COLUMNS, maskId, ROW_CHECK, rowCheck, UNKNOWN_TOWNSHIP, VERIFY_NOTE, VERIFY_RESULT, workspaceMark } from '../report/list-format.js';
 
 /**
  * Township feedback: the lists bidui wrote come back with 核实结果 (属实 / 不属实 / 已整改) and
@@ -116,7 +116,8 @@ async function readRows(file: string, problems: string[], passwordsFor: Password
     out.mark = aboutValue('工作区标识') || null;
     for (const category of CATEGORIES) {
       if (!wb.getWorksheet(category)) {
-        problems.push(`${name}：缺少工作表「${category}」——这不是 bidui 生成的乡镇清单`);
+        // Lists written before version 0.6 have no 监测预警 sheet.
+        if (category !== '监测预警') problems.push(`${name}：缺少工作表「${category}」——这不是 bidui 生成的乡镇清单`);
         continue;
       }
       // A category too long for one worksheet continues on 漏评 (2), 漏评 (3) …
@@ -181,16 +182,18 @@ async function parseFile(file: string, problems: string[], passwordsFor: Passwor
   for (const r of rows) {
     const result = r.cells[VERIFY_RESULT] ?? '';
     const where = `${name} ${r.sheet ? `「${r.sheet}」` : ''}第 ${r.row} 行`;
+    // The row's category (its sheet, 监测预警 (2) included; a CSV's 类别 column) decides its answers.
+    const allowed = answersFor(r.sheet.replace(/ \([0-9]+\)$/, '') || (r.cells['类别'] ?? ''));
     if (result === '') {
       // A note without an answer is an answer forgotten, not a row left for later.
-      if ((r.cells[VERIFY_NOTE] ?? '') !== '') problems.push(`${where}：填了核实说明，但没有选择核实结果（${ANSWERS.join('、')}）`);
+      if ((r.cells[VERIFY_NOTE] ?? '') !== '') problems.push(`${where}：填了核实说明，但没有选择核实结果（${allowed.join('、')}）`);
       else unanswered++;
       continue;
     }
-    if (!(ANSWERS as readonly string[]).includes(result)) {
+    if (!allowed.includes(result)) {
       // Quoted only when short and close to an answer (属 实, 已经整改): a sentence may name people.
-      const shown = result.length <= 6 && !/[0-9]/.test(result) && quotable(result, ANSWERS);
-      problems.push(`${where}：核实结果${shown ? `「${result}」` : ''}无效，应为 ${ANSWERS.join('、')} 之一`);
+      const shown = result.length <= 6 && !/[0-9]/.test(result) && quotable(result, allowed);
+      problems.push(`${where}：核实结果${shown ? `「${result}」` : ''}无效，应为 ${allowed.join('、')} 之一`);
       continue;
     }
     answers.push({ leadKey: r.cells[header('lead_key')] ?? '', result, note: r.cells[VERIFY_NOTE] ?? '', sheet: r.sheet, row: r.row, township: r.township, cells: r.cells });
@@ -330,7 +333,7 @@ export async function importFeedback(store: Store, files: string[], passwordRoun
   if (problems.length) {
     const shown = problems.slice(0, 50);
     throw new UserError('E_FEEDBACK', `核实结果有 ${problems.length} 处问题，本次没有导入任何内容：\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  ……另有 ${problems.length - shown.length} 处` : ''}`, {
-      hint: '按上面所列逐项修正后重新导入（整个文件的问题换用正确的文件）；核实结果只能填 属实、不属实 或 已整改，其他列保持 bidui 生成时的内容。',
+      hint: '按上面所列逐项修正后重新导入（整个文件的问题换用正确的文件）；核实结果只能填 属实、不属实 或 已整改（监测预警：纳入监测、不纳入 或 已消除风险），其他列保持 bidui 生成时的内容。',
     });
   }
   const result: FeedbackResult = { files: [], notes: [] };

@@ -48,6 +48,8 @@ export const configSchema = z
         passwordRound: z.number().int().min(1).max(999).optional(),
         /** Days a township has to verify a lead, from the day it was first issued (核实期限). */
         verificationDays: z.number().int().min(1).max(365).optional(),
+        /** The same for 监测预警 leads (default: verificationDays). */
+        monitoringVerificationDays: z.number().int().min(1).max(365).optional(),
         /** XLSX twins of evidence.csv and leads.csv: true, false or 'auto' (default: up to report.ts ANALYST_AUTO_MAX_ROWS evidence rows). */
         analystWorkbooks: z.union([z.boolean(), z.literal('auto')], { error: (issue) => `应为 true、false（不加引号）或 "auto"，这里是 ${JSON.stringify(issue.input)}` }).optional(),
       })

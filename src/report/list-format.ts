@@ -68,6 +68,30 @@ export function maskId(value: string): string {
 
 /** Answers a township may give (the drop-down of 核实结果, and what feedback import accepts). */
 export const ANSWERS = ['属实', '不属实', '已整改'] as const;
+/**
+ * The answers of a 监测预警 lead (防止返贫动态监测's own words): 纳入监测 (the household is taken
+ * into monitoring: the lead was right), 不纳入 (verified, no risk that calls for monitoring), 已消除风险
+ * (the risk is gone or was dealt with: the lead is closed).
+ */
+export const MONITORING_ANSWERS = ['纳入监测', '不纳入', '已消除风险'] as const;
+
+/** The answers of a category's list (the drop-down of its sheet, and what import accepts for its rows). */
+export function answersFor(category: string): readonly string[] {
+  return category === '监测预警' ? MONITORING_ANSWERS : ANSWERS;
+}
+
+/**
+ * What an answer means for the lead, in the classic words: 属实 (confirmed), 不属实 (not issued
+ * again while its evidence stays the same), 已整改 (closed, 销号).
+ */
+export const ANSWER_MEANING: Readonly<Record<string, (typeof ANSWERS)[number]>> = {
+  属实: '属实', 不属实: '不属实', 已整改: '已整改', 纳入监测: '属实', 不纳入: '不属实', 已消除风险: '已整改',
+};
+
+/** SQL of ANSWER_MEANING over an answer column (NULL stays NULL). */
+export function answerMeaningSql(expr: string): string {
+  return `CASE ${expr} ${Object.entries(ANSWER_MEANING).filter(([a, m]) => a !== m).map(([a, m]) => `WHEN '${a}' THEN '${m}'`).join(' ')} ELSE ${expr} END`;
+}
 
 /**
  * How many lines a wrapped cell takes at a column width (Excel character units; a character

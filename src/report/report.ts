@@ -12,7 +12,7 @@ import type { Store } from '../core/store.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { createSnapshotViews, newestSnapshots } from '../match/match.js';
 import { CATEGORIES, compareRules } from '../rules/catalogue.js';
-import { csvSafeSql, DEFAULT_STALE_DAYS, DEFAULT_VERIFICATION_DAYS, EVIDENCE_SIGNATURE, UNKNOWN_TOWNSHIP } from './list-format.js';
+import { answerMeaningSql, csvSafeSql, DEFAULT_STALE_DAYS, DEFAULT_VERIFICATION_DAYS, EVIDENCE_SIGNATURE, UNKNOWN_TOWNSHIP } from './list-format.js';
 import { abandonOutput, beginOutput, checkOutputDir, commitOutput, recoverOutputDir } from './output-dir.js';
 import { writeManifest } from './manifest.js';
 import { datasetQuality, writeQualityWorkbooks } from './quality.js';
@@ -90,10 +90,13 @@ export interface RunRow {
 }
 
 /** What the run's recorded config says about the lists (defaults where it says nothing). */
-export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; staleDays: number; analystWorkbooks: boolean | 'auto' } {
-  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number; analystWorkbooks?: boolean | 'auto' }; quality?: { staleDays?: number } };
+export function listSettings(run: Pick<RunRow, 'config_json'>): { verificationDays: number; monitoringVerificationDays: number; staleDays: number; analystWorkbooks: boolean | 'auto' } {
+  const raw = JSON.parse(run.config_json || '{}') as { output?: { verificationDays?: number; monitoringVerificationDays?: number; analystWorkbooks?: boolean | 'auto' }; quality?: { staleDays?: number } };
+  const verificationDays = raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS;
   return {
-    verificationDays: raw.output?.verificationDays ?? DEFAULT_VERIFICATION_DAYS,
+    verificationDays,
+    // 监测预警 leads: their own limit when set (some provinces: 20 working days), else the lists'.
+    monitoringVerificationDays: raw.output?.monitoringVerificationDays ?? verificationDays,
     staleDays: raw.quality?.staleDays ?? DEFAULT_STALE_DAYS,
     analystWorkbooks: raw.output?.analystWorkbooks ?? 'auto',
   };
@@ -182,7 +185,7 @@ export function maskTextSql(expr: string, mask: boolean): string {
  */
 async function prepareTables(store: Store, run: RunRow, previousRunId: number | undefined, mask: boolean, tables: RunTables): Promise<void> {
   const runId = run.run_id;
-  const { verificationDays } = listSettings(run);
+  const { verificationDays, monitoringVerificationDays } = listSettings(run);
   const { conn } = store;
   const prev = previousRunId ?? -1;
   // Township answers imported before the run finished (so reports of a run never change).
@@ -190,6 +193,8 @@ async function prepareTables(store: Store, run: RunRow, previousRunId: number | 
     CREATE OR REPLACE TEMP TABLE r_feedback AS
     SELECT f.category, f.household_key,
            arg_max(f.result, {'i': f.import_id, 'r': f.source_row}) AS last_result,
+           -- What the answer means (监测预警's 纳入监测 / 不纳入 / 已消除风险 = 属实 / 不属实 / 已整改).
+           ${answerMeaningSql("arg_max(f.result, {'i': f.import_id, 'r': f.source_row})")} AS last_outcome,
            arg_max(f.note, {'i': f.import_id, 'r': f.source_row}) AS last_note,
            arg_max(f.evidence_refs, {'i': f.import_id, 'r': f.source_row}) AS answered_refs
     FROM feedback f JOIN feedback_import i USING (import_id)
@@ -202,17 +207,19 @@ async function prepareTables(store: Store, run: RunRow, previousRunId: number | 
     CREATE OR REPLACE TEMP TABLE r_lead AS
     SELECT *, (deadline < $asOf::DATE AND last_result IS NULL AND status <> '已核实不属实') AS overdue FROM (
     SELECT l.*, coalesce(l.township, ${quoteLiteral(UNKNOWN_TOWNSHIP)}) AS township_name,
-           coalesce(l.first_issued, $asOf::DATE) + ${verificationDays}::INTEGER AS deadline,
-           CASE WHEN fb.last_result = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
+           coalesce(l.first_issued, $asOf::DATE) + (CASE WHEN l.category = '监测预警' THEN ${monitoringVerificationDays} ELSE ${verificationDays} END)::INTEGER AS deadline,
+           CASE WHEN fb.last_outcome = '不属实' AND list_has_all(fb.answered_refs, ev.refs) THEN '已核实不属实'
                 WHEN p.prev_key IS NULL THEN '新增' ELSE '持续' END AS status,
-           fb.last_result, fb.last_note,
-           coalesce(rh.head_name, hh.head_name, se.head_name) AS head_name,
+           fb.last_result, fb.last_outcome, fb.last_note,
+           coalesce(rh.head_name, mh.head_name, hh.head_name, se.head_name) AS head_name,
            ${CATEGORY_ORDER} AS category_order
     FROM ${tables.lead} l
-    -- 户主: the roster household's head, else the 户籍 household's, else (a person without 户籍,
+    -- 户主: the roster household's head, else the monitoring household's, else the 户籍 household's, else (a person without 户籍,
     -- whose household key is the ID) the person. Only the run's households are looked up.
     LEFT JOIN (SELECT household_id AS household_key, min(name) AS head_name FROM roster
                WHERE relation IN ('户主', '本人') AND household_id IN (SELECT household_key FROM ${tables.lead} WHERE run_id = $run) GROUP BY ALL) rh USING (household_key)
+    LEFT JOIN (SELECT household_id AS household_key, min(name) AS head_name FROM monitoring
+               WHERE relation IN ('户主', '本人') AND household_id IN (SELECT household_key FROM ${tables.lead} WHERE run_id = $run) GROUP BY ALL) mh USING (household_key)
     LEFT JOIN (SELECT hukou_id AS household_key, min(name) AS head_name FROM hukou
                WHERE relation IN ('户主', '本人') AND hukou_id IN (SELECT household_key FROM ${tables.lead} WHERE run_id = $run) GROUP BY ALL) hh USING (household_key)
     LEFT JOIN (SELECT id_number AS household_key, min(name) AS head_name FROM ${tables.evidence}
@@ -325,7 +332,7 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
   let twinJobs: Promise<void>[] = [];
   let twinFiles: string[] = [];
   try {
-    townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt, pool);
+    townships = await writeTownshipLists(store, run, rules, path.join(out, 'townships'), options.encrypt, pool, listSettings(run).monitoringVerificationDays);
     // While the worker threads write the workbooks, this thread and DuckDB do the rest: the
     // analyst CSVs (then their XLSX twins, when written), the quality workbooks, the summary.
     progress.step('写证据表和线索表…');

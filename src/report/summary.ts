@@ -15,7 +15,7 @@ import { type AnalystTwins, analystAutoMaxRows, listSettings, type RunRow, type 
  * summary.html: one self-contained page (inline CSS, charts as inline SVG drawn here, no
  * scripts, no external files) that opens offline in any browser. Everything in Chinese.
  */
-const COLORS: Record<string, string> = { 漏评: '#c0392b', 错评: '#d68910', 错退: '#2471a3', 信息核对: '#7d3c98' };
+const COLORS: Record<string, string> = { 漏评: '#c0392b', 错评: '#d68910', 错退: '#2471a3', 信息核对: '#7d3c98', 监测预警: '#138d75' };
 const OUTCOME_ZH: Record<string, string> = { Success: '已执行', NotExecuted: '未执行', Error: '出错' };
 
 export function escapeHtml(text: unknown): string {
@@ -117,8 +117,8 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
   const unknown = await unknownTownships(store, snapshots);
   const progress = await queryStep<{ township: string; total: string; issued: string; answered: string; confirmed: string; rejected: string; closed: string; overdue: string }>(conn, 'summary: verification', `
     SELECT township_name AS township, count(*) AS total, count(*) FILTER (WHERE status <> '已核实不属实') AS issued,
-           count(last_result) AS answered, count(*) FILTER (WHERE last_result = '属实') AS confirmed,
-           count(*) FILTER (WHERE last_result = '不属实') AS rejected, count(*) FILTER (WHERE last_result = '已整改') AS closed,
+           count(last_result) AS answered, count(*) FILTER (WHERE last_outcome = '属实') AS confirmed,
+           count(*) FILTER (WHERE last_outcome = '不属实') AS rejected, count(*) FILTER (WHERE last_outcome = '已整改') AS closed,
            count(*) FILTER (WHERE overdue) AS overdue
     FROM r_lead GROUP BY township_name ORDER BY township_name`);
   progress.sort((a, b) => townships.indexOf(a.township) - townships.indexOf(b.township));
@@ -162,6 +162,30 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
   });
   const reasonRows = quality.flatMap((q) => q.reasons.map((r) => [zhOf(q.dataset), r.kind, r.reason, r.count]));
   const notLoaded = DATASETS.filter((d) => snapshots[d.name] === undefined).map((d) => `${d.zh}（${d.name}）`);
+
+  // 监测预警 per township: households per M rule, and how the township answered.
+  const mRules = rules.filter((r) => r.category === '监测预警');
+  const mByRule = await queryStep<{ township: string; rule: string; n: string }>(conn, 'summary: monitoring by rule',
+    "SELECT township, rule, count(DISTINCT lead_key) AS n FROM r_evidence WHERE category = '监测预警' GROUP BY ALL");
+  const mLeads = await queryStep<{ township: string; total: string; answered: string; taken: string; declined: string; cleared: string; overdue: string }>(conn, 'summary: monitoring answers', `
+    SELECT township_name AS township, count(*) AS total, count(last_result) AS answered,
+           count(*) FILTER (WHERE last_outcome = '属实') AS taken, count(*) FILTER (WHERE last_outcome = '不属实') AS declined,
+           count(*) FILTER (WHERE last_outcome = '已整改') AS cleared, count(*) FILTER (WHERE overdue) AS overdue
+    FROM r_lead WHERE category = '监测预警' GROUP BY township_name`);
+  const mTownships = mLeads.map((r) => r.township).sort((a, b) => townships.indexOf(a) - townships.indexOf(b));
+  const mCell = (t: string, rule: string) => Number(mByRule.find((x) => x.township === t && x.rule === rule)?.n ?? 0);
+  const mNotRun = mRules.filter((r) => r.outcome !== 'Success');
+  const monitoringSection = mRules.length === 0 ? '<p class="note">本次运行没有监测预警规则（由 0.6 以前的版本运行）。</p>' : `${mTownships.length === 0
+    ? '<p>本次没有监测预警线索。</p>'
+    : table(['乡镇', ...mRules.map((r) => `${r.rule_id} ${r.title}`), '线索户数', '已答复', '纳入监测', '不纳入', '已消除风险', '逾期未答复'],
+      mTownships.map((t) => {
+        const l = mLeads.find((x) => x.township === t)!;
+        const overdue = Number(l.overdue);
+        return [t, ...mRules.map((r) => mCell(t, r.rule_id)), Number(l.total), Number(l.answered), Number(l.taken), Number(l.declined), Number(l.cleared),
+          overdue > 0 ? { html: `<strong class="late">${fmt(overdue)}</strong>` } : 0];
+      }), [false, ...mRules.map(() => true), true, true, true, true, true, true])}
+<p class="note">防止返贫动态监测的预警线索：脱贫户、监测户和一般农户中，医疗自付费用高、新纳入低保特困、新增重度残疾或危房、风险消除不实或收入低于监测范围的家庭（各规则的说明见“各规则”）。每户一行列在乡镇工作簿的“监测预警”工作表中，请在核实期限（首次下发后 ${settings.monitoringVerificationDays} 天）内入户核实并选择：纳入监测、不纳入、已消除风险。一户命中多条规则时，各规则列分别计数，线索户数只计一次。</p>${mNotRun.length
+    ? `\n<p class="warn">未执行的监测预警规则：${mNotRun.map((r) => `${escapeHtml(r.rule_id)}（${escapeHtml(r.reason ?? '')}）`).join('；')}。</p>` : ''}`;
 
   const html = `<!DOCTYPE html>
 <html lang="zh-CN">
@@ -213,10 +237,10 @@ ${staleCount ? `<dt>数据过旧</dt><dd><strong class="late">${staleCount}</str
 
 <h2>各乡镇线索</h2>
 ${stackedBars('chart-townships', '各乡镇线索数（按类别）', townships, [...CATEGORIES], cell)}
-${table(['乡镇', ...CATEGORIES, '合计'], townships.map((t) => [t, ...CATEGORIES.map((c) => cell(t, c)), cell(t, '')]), [false, true, true, true, true, true])}
+${table(['乡镇', ...CATEGORIES, '合计'], townships.map((t) => [t, ...CATEGORIES.map((c) => cell(t, c)), cell(t, '')]), [false, ...CATEGORIES.map(() => true), true])}
 <p class="note">乡镇按线索数从多到少排列；线索数含核实为“不属实”、证据未变而不再下发的线索，所以可能多于乡镇工作簿中的行数。点开乡镇名称可看各村的线索数。</p>
 ${townships.map((t) => `<details><summary>${escapeHtml(t)}：${fmt(villagesOf(t).length)} 个村，${fmt(cell(t, ''))} 条线索</summary>
-${table(['村', ...CATEGORIES, '合计'], villagesOf(t).map((v) => [v, ...CATEGORIES.map((c) => villageCell(t, v, c)), villageCell(t, v, '')]), [false, true, true, true, true, true])}
+${table(['村', ...CATEGORIES, '合计'], villagesOf(t).map((v) => [v, ...CATEGORIES.map((c) => villageCell(t, v, c)), villageCell(t, v, '')]), [false, ...CATEGORIES.map(() => true), true])}
 </details>`).join('\n')}
 
 <h2>各规则</h2>
@@ -232,8 +256,11 @@ ${table(['类别', '新增', '持续', '已消失', '已核实不属实（不再
 <p class="note">比较基准是此前最近一次完整交付了报告的每晚运行。新增：基准中没有的线索；持续：基准中已有；已消失：基准中有、本次没有（见 resolved.csv）。分析运行和没有写完报告的运行不作为基准，所以它们发现的变化会在下一次交付的报告中出现。</p>
 
 <h2>核实进度</h2>
-${table(['乡镇', '下发线索', '已答复', '属实', '不属实', '已整改', '逾期未答复', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true, true])}
-<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。</p>
+${table(['乡镇', '下发线索', '已答复', '属实（纳入监测）', '不属实（不纳入）', '已整改（已消除风险）', '逾期未答复', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true, true])}
+<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。监测预警线索的答复“纳入监测”“不纳入”“已消除风险”分别计入属实、不属实、已整改${settings.monitoringVerificationDays !== settings.verificationDays ? `；监测预警线索的核实期限为首次下发后 ${settings.monitoringVerificationDays} 天` : ''}。</p>
+
+<h2>监测预警（防止返贫监测）</h2>
+${monitoringSection}
 
 ${linkRows.length ? `<h2>证件号码受损记录的关联</h2>
 ${table(['数据集', '证件号码无效的记录', '已关联', '有多个可能的人（未关联）', '找不到对应的人'], linkRows, [false, true, true, true, true])}

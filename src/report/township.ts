@@ -70,7 +70,7 @@ export interface TownshipPassword {
  * `rules` in catalogue order (report.ts loads them once). With `encrypt`, each workbook gets its
  * township's open password and no CSV twin is written (a plain copy beside it would defeat it).
  */
-export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt: { round: number } | undefined, pool: WorkbookPool): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[]; written: Promise<void> }> {
+export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRuleRow[], dir: string, encrypt: { round: number } | undefined, pool: WorkbookPool, monitoringVerificationDays: number): Promise<{ files: string[]; names: string[]; passwords: TownshipPassword[]; written: Promise<void> }> {
   privateDir(dir);
   const all = (await queryStep<{ township: string }>(store.conn, 'township: all names', 'SELECT DISTINCT township FROM r_evidence')).map((r) => r.township);
   const fileNames = uniqueFileNames(all);
@@ -124,28 +124,26 @@ export async function writeTownshipLists(store: Store, run: RunRow, rules: RunRu
   const mark = workspaceMark(secret);
   const passwords: TownshipPassword[] = [];
   const jobs: Promise<void>[] = [];
-  {
-    for (const township of bySize) {
-      // The township's rows as one JSON text made by DuckDB: the worker thread parses it and
-      // finishes the rows (completeListRows), so this thread does not turn every value into a
-      // JavaScript string (it was the report's critical path at 1M households).
-      const [{ rows_json: rowsJson }] = (await queryStep<{ rows_json: string }>(store.conn, 'township: rows', `
-        SELECT coalesce(to_json(list({'category': category, 'lead_key': lead_key, 'status': status, 'linkage': linkage, 'priority': priority::INTEGER,
-                 'village': village, 'household_key': household_key, 'head_name': head_name, 'rules': rules, 'flags': flags, 'last_answer': last_answer,
-                 'deadline': deadline, 'members_text': members_text, 'evidence_text': evidence_text}
-               ORDER BY category_order, priority DESC, village, household_key, lead_key))::VARCHAR, '[]') AS rows_json
-        FROM r_list WHERE township = $township`, { township })) as [{ rows_json: string }];
-      const base = basePath(township);
-      const password = encrypt ? townshipPassword(secret, township, encrypt.round) : undefined;
-      if (password) passwords.push({ township, file: `${path.basename(base)}.xlsx`, password });
-      const job: WorkbookJob = {
-        file: `${base}.xlsx`, csvFile: encrypt ? undefined : `${base}.csv`, township,
-        encrypt: encrypt && password ? { password, seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS,
-        rowsJson, secretHex: secret.toString('hex') };
-      const written = pool.write(job);
-      written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
-      jobs.push(written);
-    }
+  for (const township of bySize) {
+    // The township's rows as one JSON text made by DuckDB: the worker thread parses it and
+    // finishes the rows (completeListRows), so this thread does not turn every value into a
+    // JavaScript string (it was the report's critical path at 1M households).
+    const [{ rows_json: rowsJson }] = (await queryStep<{ rows_json: string }>(store.conn, 'township: rows', `
+      SELECT coalesce(to_json(list({'category': category, 'lead_key': lead_key, 'status': status, 'linkage': linkage, 'priority': priority::INTEGER,
+               'village': village, 'household_key': household_key, 'head_name': head_name, 'rules': rules, 'flags': flags, 'last_answer': last_answer,
+               'deadline': deadline, 'members_text': members_text, 'evidence_text': evidence_text}
+             ORDER BY category_order, priority DESC, village, household_key, lead_key))::VARCHAR, '[]') AS rows_json
+      FROM r_list WHERE township = $township`, { township })) as [{ rows_json: string }];
+    const base = basePath(township);
+    const password = encrypt ? townshipPassword(secret, township, encrypt.round) : undefined;
+    if (password) passwords.push({ township, file: `${path.basename(base)}.xlsx`, password });
+    const job: WorkbookJob = {
+      file: `${base}.xlsx`, csvFile: encrypt ? undefined : `${base}.csv`, township,
+      encrypt: encrypt && password ? { password, seed: encryptionSeed(secret, township, encrypt.round) } : undefined, workspaceMark: mark, asOf: run.as_of, runId: run.run_id, rules, columns: LIST_COLUMNS,
+      rowsJson, secretHex: secret.toString('hex'), monitoringVerificationDays };
+    const written = pool.write(job);
+    written.catch(() => {}); // observed by Promise.all below; not an unhandled rejection meanwhile
+    jobs.push(written);
   }
   // Returned once every workbook is queued (this thread's queries are done): the caller can use
   // the connection while the worker threads write, and awaits `written`.

@@ -9,7 +9,7 @@ import { type TableJob, writeTableWorkbook } from './analyst-workbook.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { CATEGORIES } from '../rules/catalogue.js';
 import { columnLetter } from '../ingest/headers.js';
-import { ANSWERS, type Column, completeListRows, csvSafe, wrappedLines } from './list-format.js';
+import { ANSWERS, answersFor, type Column, completeListRows, csvSafe, MONITORING_ANSWERS, wrappedLines } from './list-format.js';
 import { SHEET_DATA_ROWS } from './sheet-limit.js';
 import type { ListRow } from './township.js';
 
@@ -35,6 +35,8 @@ export interface WorkbookJob {
   rowsJson: string;
   /** The workspace secret (hex), for the rows' checksums. */
   secretHex: string;
+  /** Days to verify a 监测预警 lead (output.monitoringVerificationDays), stated in 说明. */
+  monitoringVerificationDays?: number;
 }
 
 /**
@@ -83,13 +85,14 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     header.alignment = { vertical: 'middle', wrapText: true };
     header.height = LINE_POINTS;
     header.commit();
-    // 核实结果: a drop-down of the three answers that refuses other text.
+    // 核实结果: a drop-down of the category's three answers that refuses other text.
     if (answerColumn >= 0 && count > 0) {
       const letter = columnLetter(answerColumn);
+      const answers = answersFor(category);
       (ws as unknown as { dataValidations: { add(range: string, v: ExcelJSNamespace.DataValidation): void } }).dataValidations.add(`${letter}2:${letter}${count + 1}`, {
-        type: 'list', allowBlank: true, formulae: [`"${ANSWERS.join(',')}"`],
-        showErrorMessage: true, errorStyle: 'stop', errorTitle: '核实结果', error: `请从下拉列表中选择：${ANSWERS.join('、')}`,
-        showInputMessage: true, promptTitle: '核实结果', prompt: `入户核实后选择：${ANSWERS.join('、')}`,
+        type: 'list', allowBlank: true, formulae: [`"${answers.join(',')}"`],
+        showErrorMessage: true, errorStyle: 'stop', errorTitle: '核实结果', error: `请从下拉列表中选择：${answers.join('、')}`,
+        showInputMessage: true, promptTitle: '核实结果', prompt: `入户核实后选择：${answers.join('、')}`,
       });
     }
     // Cells take their column's style (text format for IDs, wrapped evidence). exceljs copies it
@@ -122,7 +125,8 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     ['线索数', CATEGORIES.map((c) => `${c} ${counts[c]}`).join('，')],
     ['工作区标识', job.workspaceMark],
     [],
-    ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
+    ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}（监测预警见下）；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
+    ['', `「监测预警」工作表是防止返贫动态监测的预警线索，核实结果选择：${MONITORING_ANSWERS.join('、')}（纳入监测 = 经核实应纳入监测；不纳入 = 经核实不需要纳入，证据不变不再下发；已消除风险 = 风险已消除或已帮扶到位，销号）。${job.monitoringVerificationDays !== undefined ? `核实期限为首次下发后 ${job.monitoringVerificationDays} 天。` : ''}`],
     ['', '打印：每个工作表按 A4 横向、所有列在一页宽内打印，每页重复表头。'],
     ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。「核实期限」之前请答复。'],
     ...CATEGORIES.map((c) => parts.filter((p) => p.category === c)).filter((ps) => ps.length > 1)

@@ -43,7 +43,8 @@ describe('verification deadlines and overdue answers', () => {
   /** The summary's 逾期未答复 column, by township. */
   function overdue(dir: string): Map<string, number> {
     const html = fs.readFileSync(path.join(dir, 'summary.html'), 'utf8');
-    const section = html.slice(html.indexOf('<h2>核实进度</h2>'), html.indexOf('<h2>数据新鲜度</h2>'));
+    const start = html.indexOf('<h2>核实进度</h2>');
+    const section = html.slice(start, html.indexOf('<h2>', start + 4));
     const m = new Map<string, number>();
     for (const row of section.matchAll(/<tr><td data-label="乡镇">([^<]+)<\/td>(.*?)<\/tr>/g)) {
       const cell = /data-label="逾期未答复"[^>]*>(?:<strong[^>]*>)?([0-9,]+)/.exec(row[2]!);

@@ -456,20 +456,22 @@ describe('监测预警 rules (防止返贫监测)', () => {
   });
 
   it('M5: a cleared household whose T1–T3 or M1 condition still holds on D', async () => {
-    const [a, b, c, d, e, f] = Array.from({ length: 6 }, adult) as string[];
+    const [a, b, c, d, e, f, g] = Array.from({ length: 7 }, adult) as string[];
     const cleared = '2020-03-01';
     const tables: Tables = {
       roster: [rr('R0', adult())],
-      hukou: [a, b, c, d, e, f].map((x, k) => hk(x!, `H${k + 1}`)),
+      hukou: [a, b, c, d, e, f, g].map((x, k) => hk(x!, `H${k + 1}`)),
       monitoring: [
         mon('J1', a!, '2019-06-01', cleared), mon('J2', b!, '2019-06-01', cleared), mon('J3', c!, '2019-06-01', cleared),
         mon('J4', d!, '2019-06-01', cleared), mon('J5', e!, '2019-06-01', cleared), mon('J6', f!, '2019-06-01', addDays(D, 1)),
+        mon('J7', g!, '2020-04-01', cleared), // taken in again after the clearance: monitored
       ],
-      housing_safety: [house(a!, 'C', '2019-05-01', '未改造', null), house(d!, 'D', '2019-05-01', '已改造', '2020-02-01'), house(f!, 'D', '2019-05-01', '未改造', null)],
+      housing_safety: [house(a!, 'C', '2019-05-01', '未改造', null), house(d!, 'D', '2019-05-01', '已改造', '2020-02-01'), house(f!, 'D', '2019-05-01', '未改造', null), house(g!, 'C', '2019-05-01', '未改造', null)],
       illness: [illness(b!, '大病', addDays(cleared, -365)), illness(e!, '大病', addDays(cleared, -366))],
       medical_expense: [paid(c!, '2020-05-01', 5000)],
     };
-    // J4: renovated before the clearance; J5: 大病 too long before it; J6: cleared after D (still monitored).
+    // J4: renovated before the clearance; J5: 大病 too long before it; J6: cleared after D and J7
+    // taken in again after it (both still monitored).
     await expectRule('M5', tables, ['J1', 'J2', 'J3'], ref);
   });
 

@@ -257,7 +257,7 @@ ${table(['类别', '新增', '持续', '已消失', '已核实不属实（不再
 
 <h2>核实进度</h2>
 ${table(['乡镇', '下发线索', '已答复', '属实（纳入监测）', '不属实（不纳入）', '已整改（已消除风险）', '逾期未答复', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true, true])}
-<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。监测预警线索的答复“纳入监测”“不纳入”“已消除风险”分别计入属实、不属实、已整改${settings.monitoringVerificationDays !== settings.verificationDays ? `；监测预警线索的核实期限为首次下发后 ${settings.monitoringVerificationDays} 天` : ''}。</p>
+<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天${settings.monitoringVerificationDays !== settings.verificationDays ? `（监测预警线索加 ${settings.monitoringVerificationDays} 天）` : ''}；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。监测预警线索的答复“纳入监测”“不纳入”“已消除风险”分别计入属实、不属实、已整改${settings.monitoringVerificationDays !== settings.verificationDays ? `；监测预警线索的核实期限为首次下发后 ${settings.monitoringVerificationDays} 天` : ''}。</p>
 
 <h2>监测预警（防止返贫监测）</h2>
 ${monitoringSection}
@@ -309,7 +309,7 @@ function daysBetween(a: string, b: string): number {
 }
 
 /** The run's configuration in plain words: the datasets read, the thresholds changed, the list settings. */
-function settingsList(run: RunRow, settings: { verificationDays: number; staleDays: number }, analyst: AnalystTwins, timeZone: string): string {
+function settingsList(run: RunRow, settings: { verificationDays: number; monitoringVerificationDays: number; staleDays: number }, analyst: AnalystTwins, timeZone: string): string {
   const raw = JSON.parse(run.config_json || '{}') as {
     datasets?: { dataset: string; files: string[] }[];
     output?: { maskIds?: boolean; encrypt?: boolean; passwordRound?: number };
@@ -327,7 +327,7 @@ function settingsList(run: RunRow, settings: { verificationDays: number; staleDa
   const items = [
     `比对的数据集：${datasets.join('、') || '（无）'}`,
     changed.length ? `与默认值不同的规则参数：<ul>${changed.map((c) => `<li>${escapeHtml(c)}</li>`).join('')}</ul>` : '规则参数：全部为默认值（见 README 的规则表）',
-    `核实期限：线索首次下发后 ${settings.verificationDays} 天`,
+    `核实期限：线索首次下发后 ${settings.verificationDays} 天${settings.monitoringVerificationDays !== settings.verificationDays ? `（监测预警线索 ${settings.monitoringVerificationDays} 天）` : ''}`,
     `数据过旧提醒：导出文件超过 ${settings.staleDays} 天`,
     `质量关口：某数据集拒收的行超过 ${((raw.quality?.maxRejectedShare ?? 0.01) * 100).toFixed(2)}% 时停止运行`,
     `证件号码受损的记录：${raw.linkage?.recoverDamagedIds === false ? '不关联（只按证件号码精确比对）' : '按姓名、乡镇和号码的其余部分关联，所得线索标为“疑似（关联）”'}`,

@@ -84,7 +84,8 @@ FROM m_hukou_unit GROUP BY hukou_id;
 -- step: households of 防止返贫监测 on D (监测对象)
 -- Included (纳入) on or before D; household values from the head's row, else the first row.
 -- Rows with an invalid ID count here (the household exists); its members below are valid IDs.
--- cleared_on_d: the risk was marked cleared (风险消除) on or before D; NULL while monitored.
+-- cleared_on_d: the risk was marked cleared (风险消除) on or before D, and not before 纳入时间
+-- (a 纳入时间 after the clearance is a household taken in again); NULL while monitored.
 CREATE OR REPLACE TEMP TABLE m_monitor_household AS
 SELECT
   household_id,
@@ -92,7 +93,7 @@ SELECT
   arg_min(village, ord) AS village,
   arg_min(monitor_type, ord) AS monitor_type,
   arg_min(included_on, ord) AS included_on,
-  CASE WHEN arg_min(cleared_on, ord) <= $asOf THEN arg_min(cleared_on, ord) END AS cleared_on_d,
+  CASE WHEN arg_min(cleared_on, ord) <= $asOf AND arg_min(cleared_on, ord) >= arg_min(included_on, ord) THEN arg_min(cleared_on, ord) END AS cleared_on_d,
   arg_min(income_per_capita, ord) AS income_per_capita
 FROM (
   SELECT *, {'head': CASE WHEN relation = '户主' THEN 0 ELSE 1 END, 'file': file_no, 'row': source_row} AS ord FROM all_monitoring

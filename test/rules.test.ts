@@ -411,10 +411,14 @@ describe('监测预警 rules (防止返贫监测)', () => {
         paid(e!, '2020-05-01', 10000), // other rural resident at the line: M2
         paid(f!, '2020-05-01', 9999.99), // just under
         paid(g!, addDays(D, 1), 20000), // settled after D
+        { ...paid(h!, '2020-05-01', 6000), settlement_id: 'JS001' }, { ...paid(h!, '2020-05-01', 6000), settlement_id: 'JS001' }, // exported twice: 6000 once
       ],
     };
     const run = await expectRule('M1', tables, ['J1', 'R1'], ref);
     expect(keysOf(run, 'M2')).toEqual(['H5']);
+    // Without its 结算单号 the repeated row counts twice (nothing tells it from a second settlement).
+    const unnumbered = { ...tables, medical_expense: tables.medical_expense!.map((r) => ({ ...r, settlement_id: null })) };
+    expect(keysOf(await runRules(unnumbered, D, ref), 'M2')).toEqual(['H5', 'H8']);
     // An absolute line instead of the share.
     await expectRule('M1', tables, ['J1', 'R1', 'R2'], { ...ref, medicalCostAmountWatched: 4999 });
     // Without the settlements the rules are not evaluated, never zero leads.

@@ -235,6 +235,7 @@ export const DATASETS: readonly DatasetDef[] = [
     fields: [
       f('id_number', '身份证号', 'id', true, ['身份证号', '证件号码', '公民身份号码', '参保人身份证号']),
       f('name', '姓名', 'name', true, ['姓名', '参保人姓名']),
+      f('settlement_id', '结算单号', 'text', false, ['结算单号', '结算流水号', '结算ID', '结算编号', '单据号'], undefined, CODE),
       f('settled_on', '结算日期', 'date', true, ['结算日期', '结算时间', '出院结算日期']),
       f('total_cost', '医疗总费用', 'number', false, ['医疗总费用', '医疗费用总额', '总费用']),
       f('out_of_pocket', '个人自付', 'number', true, ['个人自付', '个人自付金额', '个人负担', '个人负担金额', '自付费用']),

@@ -128,3 +128,14 @@ SELECT household_id, township, village FROM m_household
 UNION ALL
 SELECT household_id, township, village FROM m_monitor_household
 WHERE household_id NOT IN (SELECT household_id FROM m_household);
+
+-- step: settlements (医保结算) in a window up to a date, and each person's out-of-pocket sum
+-- Table macros, not tables: the rules call them after linkage has added linked records to the
+-- medical_expense view. One row per 结算单号 of a person when the export has one (a settlement
+-- exported twice counts once; the first loaded row stands for it); rows without one all count.
+CREATE OR REPLACE TEMP MACRO m_settlements(as_of, days) AS TABLE
+SELECT * FROM medical_expense
+WHERE settled_on BETWEEN as_of - days AND as_of AND out_of_pocket IS NOT NULL
+QUALIFY settlement_id IS NULL OR row_number() OVER (PARTITION BY id_number, settlement_id ORDER BY snapshot_id, file_no, source_row) = 1;
+CREATE OR REPLACE TEMP MACRO m_medical_spent(as_of, days) AS TABLE
+SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM m_settlements(as_of, days) GROUP BY id_number;

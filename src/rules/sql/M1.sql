@@ -5,18 +5,13 @@
   "needs": { "medical_expense": ["id_number", "settled_on", "out_of_pocket"] },
   "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentWatched", "medicalCostAmountWatched"] }
 ---*/
-WITH medical_spent AS (  -- each person's out-of-pocket sum over the window (linked records included)
-  SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM medical_expense
-  WHERE settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND out_of_pocket IS NOT NULL GROUP BY id_number
-)
 SELECT w.household_id AS key, w.id_number, w.name, NULL AS township, NULL AS village,
        'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row,
        printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元）', e.settled_on, e.out_of_pocket::DOUBLE,
               $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line) AS detail
 FROM m_watch_member w
-JOIN medical_spent s USING (id_number)
-JOIN medical_expense e ON e.id_number = w.id_number
+JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
+JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = w.id_number
 CROSS JOIN (SELECT CASE WHEN $medicalCostAmountWatched > 0 THEN $medicalCostAmountWatched::DOUBLE
                         ELSE $ruralIncomeReference * $medicalCostPercentWatched / 100.0 END AS line) t
 WHERE s.spent >= t.line
-  AND e.settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND e.out_of_pocket IS NOT NULL

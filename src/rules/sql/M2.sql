@@ -5,10 +5,6 @@
   "needs": { "medical_expense": ["id_number", "settled_on", "out_of_pocket"] },
   "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentOthers", "medicalCostAmountOthers"] }
 ---*/
-WITH medical_spent AS (  -- each person's out-of-pocket sum over the window (linked records included)
-  SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM medical_expense
-  WHERE settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND out_of_pocket IS NOT NULL GROUP BY id_number
-)
 -- A 户籍 resident living on D (m_hukou_unit), in no roster household and no monitoring household
 -- (monitored or cleared); match takes the person to their 户籍 household.
 SELECT u.id_number AS key, u.id_number, u.name, NULL AS township, NULL AS village,
@@ -16,11 +12,10 @@ SELECT u.id_number AS key, u.id_number, u.name, NULL AS township, NULL AS villag
        printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元）', e.settled_on, e.out_of_pocket::DOUBLE,
               $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line) AS detail
 FROM m_hukou_unit u
-JOIN medical_spent s USING (id_number)
-JOIN medical_expense e ON e.id_number = u.id_number
+JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
+JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = u.id_number
 CROSS JOIN (SELECT CASE WHEN $medicalCostAmountOthers > 0 THEN $medicalCostAmountOthers::DOUBLE
                         ELSE $ruralIncomeReference * $medicalCostPercentOthers / 100.0 END AS line) t
 WHERE s.spent >= t.line
   AND u.id_number NOT IN (SELECT id_number FROM m_in_roster)
   AND u.id_number NOT IN (SELECT id_number FROM m_monitor_member)
-  AND e.settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND e.out_of_pocket IS NOT NULL

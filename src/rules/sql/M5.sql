@@ -10,11 +10,8 @@ WITH cleared AS (
   SELECT mm.household_id, mm.id_number, mm.name, h.cleared_on_d
   FROM m_monitor_member mm JOIN m_monitor_household h USING (household_id)
   WHERE h.cleared_on_d IS NOT NULL
-),
-medical_spent AS (  -- each person's out-of-pocket sum over the window (linked records included)
-  SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM medical_expense
-  WHERE settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND out_of_pocket IS NOT NULL GROUP BY id_number
 )
+
 SELECT c.household_id AS key, c.id_number, c.name, NULL AS township, NULL AS village,
        'housing_safety' AS dataset, s.snapshot_id, s.file_no, s.source_row,
        printf('%s级危房，%s 鉴定，%s（%s 风险消除）', s.grade, s.assessed_on,
@@ -43,9 +40,8 @@ SELECT c.household_id, c.id_number, c.name, NULL, NULL, 'medical_expense', e.sna
        printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元；%s 风险消除）', e.settled_on, e.out_of_pocket::DOUBLE,
               $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line, c.cleared_on_d)
 FROM cleared c
-JOIN medical_spent s USING (id_number)
-JOIN medical_expense e ON e.id_number = c.id_number
+JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
+JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = c.id_number
 CROSS JOIN (SELECT CASE WHEN $medicalCostAmountWatched > 0 THEN $medicalCostAmountWatched::DOUBLE
                         ELSE $ruralIncomeReference * $medicalCostPercentWatched / 100.0 END AS line) t
 WHERE s.spent >= t.line
-  AND e.settled_on BETWEEN $asOf - $medicalWindowDays AND $asOf AND e.out_of_pocket IS NOT NULL

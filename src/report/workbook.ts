@@ -126,7 +126,7 @@ export async function writeWorkbook(job: WorkbookJob): Promise<void> {
     ['工作区标识', job.workspaceMark],
     [],
     ['填写说明', `每户每类线索一行，「户主」是该户户主，「涉及成员」和「证据」列出触发规则的各条记录。请入户核实后在「核实结果」下拉列表中选择：${ANSWERS.join('、')}（监测预警见下）；在「核实说明」写明情况（填了核实说明就要选核实结果）。不要修改其他列，也不要增删列：隐藏的「校验码」列用来确认清单没有被改动，改过的行导入时会被退回。`],
-    ['', `「监测预警」工作表是防止返贫动态监测的预警线索，核实结果选择：${MONITORING_ANSWERS.join('、')}（纳入监测 = 经核实应纳入监测；不纳入 = 经核实不需要纳入，证据不变不再下发；已消除风险 = 风险已消除或已帮扶到位，销号）。${job.monitoringVerificationDays !== undefined ? `核实期限为首次下发后 ${job.monitoringVerificationDays} 天。` : ''}`],
+    ['', `「监测预警」工作表是防止返贫动态监测的预警线索，核实结果选择：${MONITORING_ANSWERS.join('、')}（纳入监测 = 经核实应纳入监测，已在监测的户为确认风险、继续监测帮扶；不纳入 = 经核实不需要纳入，证据不变不再下发；已消除风险 = 风险已消除或已帮扶到位，销号）。${job.monitoringVerificationDays !== undefined ? `核实期限为首次下发后 ${job.monitoringVerificationDays} 天。` : ''}`],
     ['', '打印：每个工作表按 A4 横向、所有列在一页宽内打印，每页重复表头。'],
     ['', '「状态」：新增 = 上次运行没有的线索；持续 = 上次运行已有。「优先级」越大越应优先核实（命中规则越多、越严重越高）。「核实期限」之前请答复。'],
     ...CATEGORIES.map((c) => parts.filter((p) => p.category === c)).filter((ps) => ps.length > 1)

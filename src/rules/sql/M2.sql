@@ -1,6 +1,6 @@
 /*---
 { "id": "M2", "category": "监测预警", "title": "一般农户医疗自付费用高",
-  "explain": "不在建档立卡名册、也不在监测对象中的本县户籍居民，比对日前 365 天内（天数可配置）医保结算的个人自付费用合计达到预警线（默认为本省上年农村居民人均可支配收入的 100%），可能因病致贫，应核实是否纳入监测。",
+  "explain": "不在建档立卡名册、也不在监测对象中的本县户籍居民，比对日前 365 天内（天数可配置）医保结算的个人自付费用合计达到预警线（默认为农村居民人均可支配收入参考值的 100%，参考值应配置为本省上年数），可能因病致贫，应核实是否纳入监测。",
   "target": "person", "weight": 2,
   "needs": { "medical_expense": ["id_number", "settled_on", "out_of_pocket"] },
   "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentOthers", "medicalCostAmountOthers"] }

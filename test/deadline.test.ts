@@ -83,7 +83,9 @@ describe('verification deadlines and overdue answers', () => {
     const leads3 = csv(path.join(out(3), 'leads.csv'));
     const third = await deadlines(out(3));
     const keys1 = new Set(leads1.map((l) => l.lead_key));
-    for (const l of leads3) expect([l.lead_key, third.get(l.lead_key!)]).toEqual([l.lead_key, keys1.has(l.lead_key) ? '2020-07-15' : '2020-07-31']);
+    // A lead first issued by run 2 (windows move with the date: 监测预警's 90 days) keeps run 2's date.
+    const keys2 = new Set(csv(path.join(out(2), 'leads.csv')).map((l) => l.lead_key));
+    for (const l of leads3) expect([l.lead_key, third.get(l.lead_key!)]).toEqual([l.lead_key, keys1.has(l.lead_key) ? '2020-07-15' : keys2.has(l.lead_key) ? '2020-07-30' : '2020-07-31']);
     const expected = new Map<string, number>();
     for (const l of leads3) {
       if (!expected.has(l.township!)) expected.set(l.township!, 0);
@@ -93,5 +95,19 @@ describe('verification deadlines and overdue answers', () => {
     expect(expected.get(busiest)).toBe(leads3.filter((l) => l.township === busiest && keys1.has(l.lead_key)).length - 3);
     // The deadline counts as a column the summary explains, and verify reproduces it.
     expect(runCli(['verify', '3', '--config', config]).code).toBe(0);
+  });
+
+  it('gives 监测预警 leads their own limit (output.monitoringVerificationDays), named in the summary', async () => {
+    const own = path.join(t.dir, 'county', 'monitoring-28.config.json');
+    const cfg = JSON.parse(fs.readFileSync(config, 'utf8'));
+    fs.writeFileSync(own, JSON.stringify({ ...cfg, workspace: './workspace-m', output: { ...cfg.output, monitoringVerificationDays: 28 } }));
+    expect(runCli(['run', '--config', own, '--as-of', '2020-06-30', '--out', out(9), '--quiet']).code).toBe(0);
+    const leads = csv(path.join(out(9), 'leads.csv'));
+    const byKey = await deadlines(out(9));
+    expect(leads.some((l) => l.category === '监测预警')).toBe(true);
+    for (const l of leads) expect([l.lead_key, byKey.get(l.lead_key!)]).toEqual([l.lead_key, l.category === '监测预警' ? '2020-07-28' : '2020-07-15']);
+    const html = fs.readFileSync(path.join(out(9), 'summary.html'), 'utf8');
+    expect(html).toContain('核实期限：线索首次下发后 15 天（监测预警线索 28 天）');
+    expect(html).toMatch(/请在核实期限（首次下发后 28 天）内入户核实/);
   });
 });

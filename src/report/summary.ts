@@ -257,7 +257,7 @@ ${table(['类别', '新增', '持续', '已消失', '已核实不属实（不再
 
 <h2>核实进度</h2>
 ${table(['乡镇', '下发线索', '已答复', '属实（纳入监测）', '不属实（不纳入）', '已整改（已消除风险）', '逾期未答复', '答复率', '整改销号率'], progressRows, [false, true, true, true, true, true, true, true, true])}
-<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天${settings.monitoringVerificationDays !== settings.verificationDays ? `（监测预警线索加 ${settings.monitoringVerificationDays} 天）` : ''}；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。监测预警线索的答复“纳入监测”“不纳入”“已消除风险”分别计入属实、不属实、已整改${settings.monitoringVerificationDays !== settings.verificationDays ? `；监测预警线索的核实期限为首次下发后 ${settings.monitoringVerificationDays} 天` : ''}。</p>
+<p class="note">依据本次运行完成前导入的乡镇核实结果（bidui feedback import）。核实期限 = 线索首次下发之日（连续出现在此前交付的每晚运行中的线索，从它第一次出现算起）加 ${settings.verificationDays} 天${settings.monitoringVerificationDays !== settings.verificationDays ? `（监测预警线索加 ${settings.monitoringVerificationDays} 天）` : ''}；逾期未答复 = 核实期限早于比对日期（${escapeHtml(run.as_of)}）而还没有导入核实结果的下发线索。答复率 = 已答复 / 本次该乡镇的全部线索（下发的，加上核实不属实、证据未变而不再下发的）；整改销号率 = 已整改 / (属实 + 已整改)。核实为“不属实”且证据没有变化的线索不再下发。监测预警线索的答复“纳入监测”“不纳入”“已消除风险”分别计入属实、不属实、已整改。</p>
 
 <h2>监测预警（防止返贫监测）</h2>
 ${monitoringSection}

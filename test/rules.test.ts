@@ -491,5 +491,8 @@ describe('监测预警 rules (防止返贫监测)', () => {
     const later = await runRules(tables, '2023-06-30');
     const m6 = later.result.rules.find((r) => r.id === 'M6')!;
     expect([m6.outcome, m6.reason]).toEqual(['NotExecuted', expect.stringContaining('2023')]);
+    // Without the monitoring list, "not monitored" cannot be known: M3 and M6 are not evaluated.
+    const unknown = await runRules({ roster: tables.roster, hukou: tables.hukou }, D);
+    for (const id of ['M3', 'M6']) expect([id, unknown.result.rules.find((r) => r.id === id)!.outcome]).toEqual([id, 'NotExecuted']);
   });
 });

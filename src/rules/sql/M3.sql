@@ -2,7 +2,7 @@
 { "id": "M3", "category": "监测预警", "title": "脱贫户新纳入低保特困",
   "explain": "未纳入监测的脱贫户，有成员在比对日前 90 天内（天数可配置）开始享受农村低保或特困供养，收入或生活可能出现困难，应核实是否纳入监测。",
   "target": "watch_household", "weight": 3,
-  "needs": { "dibao": ["id_number", "assistance_type", "started_on"] },
+  "needs": { "dibao": ["id_number", "assistance_type", "started_on"], "monitoring": ["household_id"] },
   "params": ["ruralAssistanceTypes", "riskEventWindowDays"] }
 ---*/
 SELECT m.household_id AS key, m.id_number, m.name, NULL AS township, NULL AS village,

@@ -2,7 +2,7 @@
 { "id": "M6", "category": "监测预警", "title": "脱贫户收入低于监测范围",
   "explain": "未纳入监测的脱贫户，人均纯收入低于比对日所在年度的防止返贫监测范围（标准表中没有该年度时本规则不执行），应核实是否纳入监测。",
   "target": "watch_household", "weight": 3,
-  "needs": { "roster": ["income_per_capita", "exited_on"] },
+  "needs": { "roster": ["income_per_capita", "exited_on"], "monitoring": ["household_id"] },
   "params": ["monitoringLines"] }
 ---*/
 SELECT h.household_id AS key, h.head_id_number AS id_number, h.head_name AS name, NULL AS township, NULL AS village,

@@ -129,13 +129,24 @@ UNION ALL
 SELECT household_id, township, village FROM m_monitor_household
 WHERE household_id NOT IN (SELECT household_id FROM m_household);
 
--- step: settlements (医保结算) in a window up to a date, and each person's out-of-pocket sum
--- Table macros, not tables: the rules call them after linkage has added linked records to the
--- medical_expense view. One row per 结算单号 of a person when the export has one (a settlement
--- exported twice counts once; the first loaded row stands for it); rows without one all count.
+-- step: out-of-pocket medical costs (医保结算) against a line, for M1, M2 and M5
+-- Macros, not tables: the rules call them after linkage has added linked records to the
+-- medical_expense view. m_settlements: the settlements in the window up to a date, one row per
+-- 结算单号 of a person when the export has one (a settlement exported twice counts once; the
+-- first loaded row stands for it); rows without one all count. m_cost_line: the line, an amount
+-- when one is configured, else a percentage of the reference income. m_costly_settlements: the
+-- settlements of the people whose sum reaches the line, each with the words of its evidence
+-- (the rule closes the bracket: M5 adds the clearance date inside it).
 CREATE OR REPLACE TEMP MACRO m_settlements(as_of, days) AS TABLE
 SELECT * FROM medical_expense
 WHERE settled_on BETWEEN as_of - days AND as_of AND out_of_pocket IS NOT NULL
 QUALIFY settlement_id IS NULL OR row_number() OVER (PARTITION BY id_number, settlement_id ORDER BY snapshot_id, file_no, source_row) = 1;
-CREATE OR REPLACE TEMP MACRO m_medical_spent(as_of, days) AS TABLE
-SELECT id_number, sum(out_of_pocket) AS spent, count(*) AS settlements FROM m_settlements(as_of, days) GROUP BY id_number;
+CREATE OR REPLACE TEMP MACRO m_cost_line(amount, reference, percent) AS
+CASE WHEN amount > 0 THEN amount::DOUBLE ELSE reference * percent / 100.0 END;
+CREATE OR REPLACE TEMP MACRO m_costly_settlements(as_of, days, line) AS TABLE
+SELECT id_number, snapshot_id, file_no, source_row,
+       printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元', settled_on, out_of_pocket::DOUBLE,
+              days, settlements, spent::DOUBLE, line) AS cost_text
+FROM (SELECT *, sum(out_of_pocket) OVER (PARTITION BY id_number) AS spent, count(*) OVER (PARTITION BY id_number) AS settlements
+      FROM m_settlements(as_of, days))
+WHERE spent >= line;

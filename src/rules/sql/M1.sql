@@ -5,13 +5,9 @@
   "needs": { "medical_expense": ["id_number", "settled_on", "out_of_pocket"] },
   "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentWatched", "medicalCostAmountWatched"] }
 ---*/
+-- The cost test and its words: match/sql/people.sql (m_costly_settlements, m_cost_line).
 SELECT w.household_id AS key, w.id_number, w.name, NULL AS township, NULL AS village,
-       'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row,
-       printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元）', e.settled_on, e.out_of_pocket::DOUBLE,
-              $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line) AS detail
+       'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row, e.cost_text || '）' AS detail
 FROM m_watch_member w
-JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
-JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = w.id_number
-CROSS JOIN (SELECT CASE WHEN $medicalCostAmountWatched > 0 THEN $medicalCostAmountWatched::DOUBLE
-                        ELSE $ruralIncomeReference * $medicalCostPercentWatched / 100.0 END AS line) t
-WHERE s.spent >= t.line
+JOIN m_costly_settlements($asOf, $medicalWindowDays,
+       m_cost_line($medicalCostAmountWatched, $ruralIncomeReference, $medicalCostPercentWatched)) e USING (id_number)

@@ -6,16 +6,12 @@
   "params": ["medicalWindowDays", "ruralIncomeReference", "medicalCostPercentOthers", "medicalCostAmountOthers"] }
 ---*/
 -- A 户籍 resident living on D (m_hukou_unit), in no roster household and no monitoring household
--- (monitored or cleared); match takes the person to their 户籍 household.
+-- (monitored or cleared); match takes the person to their 户籍 household. The cost test and its
+-- words: match/sql/people.sql (m_costly_settlements, m_cost_line).
 SELECT u.id_number AS key, u.id_number, u.name, NULL AS township, NULL AS village,
-       'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row,
-       printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元）', e.settled_on, e.out_of_pocket::DOUBLE,
-              $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line) AS detail
+       'medical_expense' AS dataset, e.snapshot_id, e.file_no, e.source_row, e.cost_text || '）' AS detail
 FROM m_hukou_unit u
-JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
-JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = u.id_number
-CROSS JOIN (SELECT CASE WHEN $medicalCostAmountOthers > 0 THEN $medicalCostAmountOthers::DOUBLE
-                        ELSE $ruralIncomeReference * $medicalCostPercentOthers / 100.0 END AS line) t
-WHERE s.spent >= t.line
-  AND u.id_number NOT IN (SELECT id_number FROM m_in_roster)
+JOIN m_costly_settlements($asOf, $medicalWindowDays,
+       m_cost_line($medicalCostAmountOthers, $ruralIncomeReference, $medicalCostPercentOthers)) e USING (id_number)
+WHERE u.id_number NOT IN (SELECT id_number FROM m_in_roster)
   AND u.id_number NOT IN (SELECT id_number FROM m_monitor_member)

@@ -11,7 +11,6 @@ WITH cleared AS (
   FROM m_monitor_member mm JOIN m_monitor_household h USING (household_id)
   WHERE h.cleared_on_d IS NOT NULL
 )
-
 SELECT c.household_id AS key, c.id_number, c.name, NULL AS township, NULL AS village,
        'housing_safety' AS dataset, s.snapshot_id, s.file_no, s.source_row,
        printf('%s级危房，%s 鉴定，%s（%s 风险消除）', s.grade, s.assessed_on,
@@ -37,11 +36,7 @@ WHERE i.category = '大病'
   AND i.diagnosed_on BETWEEN c.cleared_on_d - $exitIllnessLookbackDays AND $asOf
 UNION ALL
 SELECT c.household_id, c.id_number, c.name, NULL, NULL, 'medical_expense', e.snapshot_id, e.file_no, e.source_row,
-       printf('%s 结算，个人自付 %.2f 元（%d 天内 %d 次合计 %.2f 元，预警线 %.2f 元；%s 风险消除）', e.settled_on, e.out_of_pocket::DOUBLE,
-              $medicalWindowDays, s.settlements, s.spent::DOUBLE, t.line, c.cleared_on_d)
+       e.cost_text || printf('；%s 风险消除）', c.cleared_on_d)
 FROM cleared c
-JOIN m_medical_spent($asOf, $medicalWindowDays) s USING (id_number)
-JOIN m_settlements($asOf, $medicalWindowDays) e ON e.id_number = c.id_number
-CROSS JOIN (SELECT CASE WHEN $medicalCostAmountWatched > 0 THEN $medicalCostAmountWatched::DOUBLE
-                        ELSE $ruralIncomeReference * $medicalCostPercentWatched / 100.0 END AS line) t
-WHERE s.spent >= t.line
+JOIN m_costly_settlements($asOf, $medicalWindowDays,  -- match/sql/people.sql
+       m_cost_line($medicalCostAmountWatched, $ruralIncomeReference, $medicalCostPercentWatched)) e USING (id_number)

@@ -10,6 +10,7 @@ import { DEFAULT_TIME_ZONE, formatLocal, localDate } from '../core/time.js';
 import { PARAMETERS, PARAMETER_NAMES, defaultParameters } from '../rules/parameters.js';
 import { canonicalJson } from '../config/config.js';
 import { type AnalystTwins, analystAutoMaxRows, listSettings, type RunRow, type RunRuleRow } from './report.js';
+import { MONITORING_ANSWERS } from './list-format.js';
 
 /**
  * summary.html: one self-contained page (inline CSS, charts as inline SVG drawn here, no
@@ -177,14 +178,14 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
   const mNotRun = mRules.filter((r) => r.outcome !== 'Success');
   const monitoringSection = mRules.length === 0 ? '<p class="note">本次运行没有监测预警规则（由 0.6 以前的版本运行）。</p>' : `${mTownships.length === 0
     ? '<p>本次没有监测预警线索。</p>'
-    : table(['乡镇', ...mRules.map((r) => `${r.rule_id} ${r.title}`), '线索户数', '已答复', '纳入监测', '不纳入', '已消除风险', '逾期未答复'],
+    : table(['乡镇', ...mRules.map((r) => `${r.rule_id} ${r.title}`), '线索户数', '已答复', ...MONITORING_ANSWERS, '逾期未答复'],
       mTownships.map((t) => {
         const l = mLeads.find((x) => x.township === t)!;
         const overdue = Number(l.overdue);
         return [t, ...mRules.map((r) => mCell(t, r.rule_id)), Number(l.total), Number(l.answered), Number(l.taken), Number(l.declined), Number(l.cleared),
           overdue > 0 ? { html: `<strong class="late">${fmt(overdue)}</strong>` } : 0];
       }), [false, ...mRules.map(() => true), true, true, true, true, true, true])}
-<p class="note">防止返贫动态监测的预警线索：脱贫户、监测户和一般农户中，医疗自付费用高、新纳入低保特困、新增重度残疾或危房、风险消除不实或收入低于监测范围的家庭（各规则的说明见“各规则”）。每户一行列在乡镇工作簿的“监测预警”工作表中，请在核实期限（首次下发后 ${settings.monitoringVerificationDays} 天）内入户核实并选择：纳入监测、不纳入、已消除风险。一户命中多条规则时，各规则列分别计数，线索户数只计一次。</p>${mNotRun.length
+<p class="note">防止返贫动态监测的预警线索：脱贫户、监测户和一般农户中，医疗自付费用高、新纳入低保特困、新增重度残疾或危房、风险消除不实或收入低于监测范围的家庭（各规则的说明见“各规则”）。每户一行列在乡镇工作簿的“监测预警”工作表中，请在核实期限（首次下发后 ${settings.monitoringVerificationDays} 天）内入户核实并选择：${MONITORING_ANSWERS.join('、')}。一户命中多条规则时，各规则列分别计数，线索户数只计一次。</p>${mNotRun.length
     ? `\n<p class="warn">未执行的监测预警规则：${mNotRun.map((r) => `${escapeHtml(r.rule_id)}（${escapeHtml(r.reason ?? '')}）`).join('；')}。</p>` : ''}`;
 
   const html = `<!DOCTYPE html>

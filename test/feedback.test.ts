@@ -292,6 +292,26 @@ describe('township feedback', () => {
     expect(section).toMatch(new RegExp(`<td data-label="乡镇">${where}</td>.*<td data-label="已答复" class="n">2</td><td data-label="纳入监测" class="n">1</td><td data-label="不纳入" class="n">1</td><td data-label="已消除风险" class="n">0</td>`));
   });
 
+  it('accepts a list written before 0.6, which has no 监测预警 sheet', async () => {
+    const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
+    const [where, classic] = [...leads.reduce((m, l) => (l.category !== '监测预警' && l.township !== '未知乡镇' ? m.set(l.township!, l.lead_key!) : m), new Map<string, string>())].sort()[0]!;
+    const old = path.join(t.dir, 'before-0.6.xlsx');
+    await answer(path.join(t.dir, 'out1', 'townships', `${where}.xlsx`), old, { [classic]: ['属实', '旧版清单'] });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(old);
+    wb.removeWorksheet(wb.getWorksheet('监测预警')!.id);
+    await wb.xlsx.writeFile(old);
+    const imported = runCli(['feedback', 'import', '--config', config, old]);
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toMatch(/已导入\s+1/);
+    // Without one of the classic sheets it is still no bidui list.
+    wb.removeWorksheet(wb.getWorksheet('错评')!.id);
+    await wb.xlsx.writeFile(old);
+    const refused = runCli(['feedback', 'import', '--config', config, old]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/缺少工作表「错评」/);
+  });
+
   it.skipIf(!hasLibreOffice)('takes back a township CSV opened and saved by a spreadsheet (LibreOffice headless)', () => {
     const leads = csv(path.join(t.dir, 'out1', 'leads.csv'));
     const other = [...new Set(leads.map((l) => l.township!))].filter((x) => x !== township && x !== '未知乡镇').sort()[1]!;

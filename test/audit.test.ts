@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
-import { runStep } from '../src/core/sql.js';
+import { queryStep, runStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { generateFixtures } from '../src/fixtures/generate.js';
@@ -122,6 +122,17 @@ describe('retention (gc)', () => {
       expect(r.stdout).toMatch(/运行 1 次，数据快照 1 个/);
       const runs = runCli(['runs', '--config', config]).stdout.split('\n').filter((l) => /^\s*\d+\s+2020/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
       expect(runs).toEqual([2, 3]);
+      // The removed snapshot's rows were a table of their own (ingest/rows.ts): dropped with it;
+      // the two 低保 loads left are each named by their snapshot.
+      const store = await openStore(ensureWorkspace(cfg.workspace), cfg.engine);
+      try {
+        const tables = await queryStep<{ table_name: string; named: boolean }>(store.conn, 'row tables',
+          `SELECT table_name, table_name IN (SELECT rows_table FROM snapshot_file WHERE rows_table IS NOT NULL) AS named
+           FROM duckdb_tables() WHERE starts_with(table_name, 'rows_dibao_') ORDER BY table_name`);
+        expect(tables.map((r) => r.named)).toEqual([true, true]);
+      } finally {
+        store.close();
+      }
       const v3 = runCli(['verify', '3', '--config', config, '--quiet']);
       expect(v3.code).toBe(0);
       expect(v3.stdout).toMatch(/leads\.csv\s+一致/);

@@ -6,7 +6,9 @@ import { createProgress } from '../src/core/progress.js';
 import { queryStep } from '../src/core/sql.js';
 import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
+import type { DatasetName } from '../src/ingest/datasets.js';
 import { ingest, type FileReport, type IngestReport } from '../src/ingest/ingest.js';
+import { datasetParts, rowsSql } from '../src/ingest/rows.js';
 import { testDir } from './helpers.js';
 
 const QUIET = createProgress(process.stderr, true);
@@ -40,7 +42,7 @@ export async function loadFiles(dataset: string, files: string[], entry: Record<
       return {
         report,
         files: report.datasets.flatMap((d) => d.files),
-        rows: await q(`SELECT * EXCLUDE (snapshot_id) FROM ds_${dataset} ORDER BY file_no, source_row`),
+        rows: await q(`SELECT * EXCLUDE (snapshot_id) FROM (${rowsSql(dataset as DatasetName, await datasetParts(store.conn, dataset as DatasetName))}) ORDER BY file_no, source_row`),
         rejects: await q('SELECT source_row, reason_code, field, reason, row_json, file_no FROM reject ORDER BY file_no, source_row'),
         warnings: await q('SELECT source_row, field, code, message, value, file_no FROM ingest_warning ORDER BY file_no, source_row, field'),
       };

@@ -12,6 +12,7 @@ import { openStore } from '../src/core/store.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { DATASET_NAMES, type DatasetName } from '../src/ingest/datasets.js';
 import { ingest, type IngestReport } from '../src/ingest/ingest.js';
+import { datasetParts, rowsSql } from '../src/ingest/rows.js';
 import { buildWorld } from '../src/fixtures/world.js';
 import { writeFixtures } from '../src/fixtures/write.js';
 import { BIN, runCli, testDir, writeJson, fakeBidui } from './helpers.js';
@@ -24,17 +25,21 @@ async function runIngest(configFile: string, only?: { dataset: DatasetName; file
   try {
     return await ingest(store, config, { only, progress: QUIET, asOf: '2020-06-30' });
   } finally {
-    // Staging tables hold typed copies of the files: none may outlive an ingest, failed or not.
-    const left = await queryStep<{ table_name: string }>(store.conn, 'temp tables', 'SELECT table_name FROM duckdb_tables() WHERE temporary');
+    // Staging tables hold typed copies of the files: none may outlive an ingest, failed or not,
+    // unless the store records it as the rows of a loaded file (ingest/rows.ts).
+    const left = await queryStep<{ table_name: string }>(store.conn, 'temp tables', `SELECT table_name FROM duckdb_tables() WHERE temporary
+      OR (starts_with(table_name, 'rows_') AND table_name NOT IN (SELECT rows_table FROM snapshot_file WHERE rows_table IS NOT NULL))`);
     store.close();
-    if (left.length) throw new Error(`ingest left temporary tables: ${left.map((r) => r.table_name).join(', ')}`);
+    if (left.length) throw new Error(`ingest left staging tables: ${left.map((r) => r.table_name).join(', ')}`);
   }
 }
 
+/** A query on the store, with a view `loaded_<dataset>` of every row each dataset's loads stored. */
 async function query<T = Record<string, unknown>>(configFile: string, sql: string): Promise<T[]> {
   const config = loadConfig(configFile);
   const store = await openStore(ensureWorkspace(config.workspace), config.engine);
   try {
+    for (const d of DATASET_NAMES) await store.conn.run(`CREATE TEMP VIEW loaded_${d} AS ${rowsSql(d, await datasetParts(store.conn, d))}`);
     return await queryStep<T>(store.conn, 'test query', sql);
   } finally {
     store.close();
@@ -43,7 +48,7 @@ async function query<T = Record<string, unknown>>(configFile: string, sql: strin
 
 /** Everything the store holds, as counts: any write shows up here. */
 async function storeCounts(configFile: string): Promise<Record<string, number>> {
-  const tables = ['ingest', 'snapshot', 'snapshot_file', 'reject', 'ingest_warning', ...DATASET_NAMES.map((d) => `ds_${d}`)];
+  const tables = ['ingest', 'snapshot', 'snapshot_file', 'reject', 'ingest_warning', ...DATASET_NAMES.map((d) => `loaded_${d}`)];
   const rows = await query<{ t: string; n: string }>(configFile, tables.map((t) => `SELECT '${t}' AS t, count(*) AS n FROM ${t}`).join(' UNION ALL '));
   return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
 }
@@ -117,13 +122,13 @@ describe('ingest', () => {
     // An Excel-damaged ID is loaded as written and marked: it never joins.
     const loadedId = (r: Record<string, string | null>) => (r.id_number_problem === 'excel' ? 'EXCEL' : r.id_number!);
 
-    const roster = await query<Record<string, string | null>>(configFile, 'SELECT household_id, id_number, id_number_problem, name, status, identified_on, exited_on, income_per_capita FROM ds_roster');
+    const roster = await query<Record<string, string | null>>(configFile, 'SELECT household_id, id_number, id_number_problem, name, status, identified_on, exited_on, income_per_capita FROM loaded_roster');
     const expectedRoster = world.roster.flatMap((rh) => rh.rows.map((row) => [
       rh.householdId, idOf(row.idState, world.persons[row.pid]!.id, row.writtenId), row.name.trim(), rh.status, rh.identifiedOn, rh.exitedOn, rh.income === null ? null : rh.income.toFixed(2),
     ].join('|')));
     expect(roster.map((r) => [r.household_id, loadedId(r), r.name, r.status, r.identified_on, r.exited_on, r.income_per_capita].join('|')).sort()).toEqual(expectedRoster.sort());
 
-    const hukou = await query<Record<string, string | null>>(configFile, 'SELECT id_number, id_number_problem, hukou_id, status, status_on, township, village FROM ds_hukou');
+    const hukou = await query<Record<string, string | null>>(configFile, 'SELECT id_number, id_number_problem, hukou_id, status, status_on, township, village FROM loaded_hukou');
     const expectedHukou = world.hukouHouseholds.flatMap((hh) => hh.members.map((pid) => {
       const p = world.persons[pid]!;
       return [idOf(p.hukouIdState, p.id), hh.hukouId, p.status, p.statusOn, hh.township, hh.village].join('|');
@@ -134,7 +139,7 @@ describe('ingest', () => {
     // date (Excel damage is decided from the file, not from the ID alone).
     for (const d of ['2014-06-30', '2017-01-01', '2020-06-30']) {
       const disagree = await query<{ n: string }>(configFile, `
-        SELECT count(*) AS n FROM (SELECT id_number, id_number_problem, id_number_birth FROM ds_roster UNION ALL SELECT id_number, id_number_problem, id_number_birth FROM ds_hukou)
+        SELECT count(*) AS n FROM (SELECT id_number, id_number_problem, id_number_birth FROM loaded_roster UNION ALL SELECT id_number, id_number_problem, id_number_birth FROM loaded_hukou)
         WHERE id_number_problem IS DISTINCT FROM 'excel' AND bidui_id_problem_on(id_number_problem, id_number_birth, DATE '${d}') IS DISTINCT FROM bidui_id_problem(id_number, DATE '${d}')`);
       expect([d, Number(disagree[0]!.n)]).toEqual([d, 0]);
     }
@@ -146,7 +151,7 @@ describe('ingest', () => {
       ['disability', ['grade', 'certified_on']],
       ['illness', ['category', 'diagnosed_on']],
     ] as const) {
-      const rows = await query<Record<string, string | null>>(configFile, `SELECT id_number, id_number_problem, ${fields.join(', ')} FROM ds_${dataset}`);
+      const rows = await query<Record<string, string | null>>(configFile, `SELECT id_number, id_number_problem, ${fields.join(', ')} FROM loaded_${dataset}`);
       const canonical = (field: string, v: unknown) => (v === '已竣工' ? '已改造' : v === null || v === undefined ? null : String(v));
       const expected = world.records[dataset].map((rec) => [idOf(rec.idState, world.persons[rec.pid]!.id), ...fields.map((f) => canonical(f, rec.f[f]))].join('|'));
       expect([dataset, rows.map((r) => [loadedId(r), ...fields.map((f) => r[f])].join('|')).sort()]).toEqual([dataset, expected.sort()]);
@@ -179,7 +184,7 @@ describe('ingest', () => {
     expect(JSON.parse(rejects[2]!.row_json).status).toBe('已出列');
 
     // The multi-line name stays one record (row 5), the Excel-damaged ID is loaded and flagged.
-    const loaded = await query<{ source_row: string; name: string; id_number: string; identified_on: string }>(configFile, 'SELECT source_row, name, id_number, identified_on FROM ds_roster ORDER BY source_row');
+    const loaded = await query<{ source_row: string; name: string; id_number: string; identified_on: string }>(configFile, 'SELECT source_row, name, id_number, identified_on FROM loaded_roster ORDER BY source_row');
     expect(loaded.map((r) => Number(r.source_row))).toEqual([2, 5, 7, 8]);
     expect(loaded[1]!.name).toBe('赵六'); // the line break inside a Chinese name is no part of it
     expect(loaded[1]!.identified_on).toBe('2016-01-01');
@@ -204,7 +209,7 @@ describe('ingest', () => {
     await runIngest(configFile);
     const rejects = await query<{ source_row: string }>(configFile, 'SELECT source_row FROM reject ORDER BY source_row');
     expect(rejects.map((r) => Number(r.source_row))).toEqual(missing);
-    const sample = await query<{ source_row: string; household_id: string }>(configFile, "SELECT source_row, household_id FROM ds_roster WHERE household_id IN ('H1', 'H7', 'H77777', 'H119999') ORDER BY source_row");
+    const sample = await query<{ source_row: string; household_id: string }>(configFile, "SELECT source_row, household_id FROM loaded_roster WHERE household_id IN ('H1', 'H7', 'H77777', 'H119999') ORDER BY source_row");
     expect(sample.map((r) => [Number(r.source_row), r.household_id])).toEqual([[3, 'H1'], [9, 'H7'], [77779, 'H77777'], [120001, 'H119999']]);
   });
 
@@ -221,7 +226,7 @@ describe('ingest', () => {
     write('hukou.xlsx', Buffer.from(await wb.xlsx.writeBuffer()));
     config([{ dataset: 'hukou', files: ['hukou.xlsx'] }]);
     await runIngest(configFile);
-    const got = await query<{ name: string }>(configFile, 'SELECT name FROM ds_hukou ORDER BY source_row');
+    const got = await query<{ name: string }>(configFile, 'SELECT name FROM loaded_hukou ORDER BY source_row');
     expect(got.filter((r) => r.name.includes('\uFFFD'))).toEqual([]);
     expect(got.map((r) => r.name)).toEqual(names);
   });
@@ -234,7 +239,7 @@ describe('ingest', () => {
       { dataset: 'hukou', files: ['hukou.csv'], columns: { 户口编号: 'hukou_id' } },
     ]);
     await runIngest(configFile);
-    const roster = await query(configFile, 'SELECT household_id, id_number, name, township, village, status, identified_on FROM ds_roster');
+    const roster = await query(configFile, 'SELECT household_id, id_number, name, township, village, status, identified_on FROM loaded_roster');
     expect(roster).toEqual([{ household_id: 'A1', id_number: '11010519491231002X', name: '张三', township: '舞阳镇', village: '顺城社区', status: '未脱贫', identified_on: '2014-01-01' }]);
     const map = await query<{ header_map: string }>(configFile, "SELECT header_map FROM snapshot_file JOIN snapshot USING (snapshot_id) WHERE dataset = 'hukou'");
     expect(JSON.parse(map[0]!.header_map).hukou_id).toBe('户口编号');
@@ -246,7 +251,7 @@ describe('ingest', () => {
     config([{ dataset: 'roster', files: ['roster.csv'], encoding: 'gbk' }, { dataset: 'hukou', files: ['hukou.tsv'] }]);
     const report = await runIngest(configFile);
     expect(report.datasets.map((d) => [d.dataset, d.files[0]!.encoding, d.files[0]!.rowsLoaded])).toEqual([['hukou', 'utf-8', 1], ['roster', 'gb18030', 2]]);
-    expect((await query<{ name: string }>(configFile, 'SELECT name FROM ds_roster ORDER BY source_row')).map((r) => r.name)).toEqual(['张三', '李四']);
+    expect((await query<{ name: string }>(configFile, 'SELECT name FROM loaded_roster ORDER BY source_row')).map((r) => r.name)).toEqual(['张三', '李四']);
   });
 
   it('writes nothing for unchanged files, reuses loaded files, and skips duplicates', async () => {
@@ -272,11 +277,11 @@ describe('ingest', () => {
     ]);
     expect(third.datasets.find((d) => d.dataset === 'hukou')!.status).toBe('unchanged');
     const after = await storeCounts(configFile);
-    expect(after.ds_roster).toBe(before.ds_roster! + 1);
+    expect(after.loaded_roster).toBe(before.loaded_roster! + 1);
     expect(after.snapshot).toBe(before.snapshot! + 1);
     // The new snapshot's rows: the reused file's rows (loaded under the first snapshot) plus the new one.
     const rows = await query<{ n: string }>(configFile, `
-      SELECT count(*) AS n FROM ds_roster r JOIN snapshot_file f ON r.snapshot_id = f.rows_from_snapshot AND r.file_no = f.rows_from_file_no
+      SELECT count(*) AS n FROM loaded_roster r JOIN snapshot_file f ON r.snapshot_id = f.rows_from_snapshot AND r.file_no = f.rows_from_file_no
       WHERE f.snapshot_id = ${roster.snapshotId}`);
     expect(Number(rows[0]!.n)).toBe(3);
   });
@@ -345,7 +350,7 @@ describe('ingest', () => {
       const error = await errorOf(runIngest(configFile));
       expect(error.code).toBe('E_XLSX');
       expect(error.format()).toMatch(/cut\.xlsx/);
-      expect(await storeCounts(configFile)).toMatchObject({ snapshot: 0, ds_roster: 0 });
+      expect(await storeCounts(configFile)).toMatchObject({ snapshot: 0, loaded_roster: 0 });
     });
 
     it('reports every problem of every file at once', async () => {
@@ -437,8 +442,11 @@ describe('ingest on the command line', () => {
     expect(child.signalCode).toBe('SIGKILL');
     fs.rmSync(path.join(t.dir, 'workspace', 'bidui.lock'), { force: true });
     const counts = await storeCounts(configFile);
-    expect(counts).toMatchObject({ ingest: 0, snapshot: 0, snapshot_file: 0, ds_roster: 0, ds_hukou: 0 });
-    // And the next ingest completes normally.
+    expect(counts).toMatchObject({ ingest: 0, snapshot: 0, snapshot_file: 0, loaded_roster: 0, loaded_hukou: 0 });
+    // The files it had read are in tables no snapshot names (never read); the next ingest drops
+    // them (runIngest fails on any left) and completes normally.
+    const unrecorded = await query<{ n: string }>(configFile, "SELECT count(*) AS n FROM duckdb_tables() WHERE starts_with(table_name, 'rows_')");
+    expect(Number(unrecorded[0]!.n)).toBeGreaterThan(0);
     expect((await runIngest(configFile)).datasets.every((d) => d.status === 'loaded')).toBe(true);
   });
 });

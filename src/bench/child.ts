@@ -13,12 +13,13 @@ import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../config/config.js';
 import { createProgress } from '../core/progress.js';
-import { quoteIdent, quoteLiteral } from '../core/sql.js';
+import { queryStep, quoteIdent, quoteLiteral } from '../core/sql.js';
 import { openStore } from '../core/store.js';
 import { ensureWorkspace } from '../core/workspace.js';
 import fsPath from 'node:path';
 import { DATASETS, dataTable, datasetDef } from '../ingest/datasets.js';
 import { installMacros } from '../ingest/sql-macros.js';
+import { rowsSql, snapshotRowsSql } from '../ingest/rows.js';
 import { linkageSql } from '../match/linkage.js';
 import { ingest } from '../ingest/ingest.js';
 import { bindParams, match, splitSteps } from '../match/match.js';
@@ -94,8 +95,9 @@ async function runMatchBare(configFile: string, asOf: string): Promise<Part[]> {
   const parts: Part[] = [];
   try {
     for (const def of DATASETS) {
-      await store.conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS SELECT * FROM ${quoteIdent(dataTable(def.name))}
-        WHERE snapshot_id = (SELECT max(snapshot_id) FROM ${quoteIdent(dataTable(def.name))})`);
+      const [newest] = await queryStep<{ s: number | null }>(store.conn, 'newest snapshot', 'SELECT max(snapshot_id) AS s FROM snapshot WHERE dataset = $d', { d: def.name });
+      const rows = newest?.s != null ? await snapshotRowsSql(store.conn, def.name, newest.s) : rowsSql(def.name, []);
+      await store.conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS ${rows}`);
     }
     const prelude = fs.readFileSync(fsPath.join(packageRoot(), 'src', 'match', 'sql', 'people.sql'), 'utf8');
     const started = performance.now();

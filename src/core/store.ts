@@ -6,7 +6,7 @@ import { isDiskFull } from './disk.js';
 import { inTransaction, queryStep, runStep } from './sql.js';
 import type { Workspace } from './workspace.js';
 import { installMacros } from '../ingest/sql-macros.js';
-import { INGEST_MIGRATION_V2, INGEST_MIGRATION_V5, INGEST_MIGRATION_V6, INGEST_SCHEMA_SQL } from '../ingest/store-schema.js';
+import { INGEST_MIGRATION_V2, INGEST_MIGRATION_V5, INGEST_MIGRATION_V6, INGEST_MIGRATION_V7, INGEST_SCHEMA_SQL } from '../ingest/store-schema.js';
 import { MATCH_MIGRATION_V2, MATCH_MIGRATION_V3, MATCH_MIGRATION_V4, MATCH_MIGRATION_V5, MATCH_SCHEMA_SQL } from '../match/store-schema.js';
 import { REPORT_MIGRATION_V3, REPORT_SCHEMA_SQL } from '../report/store-schema.js';
 import { AUDIT_MIGRATION_V4, AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
@@ -15,7 +15,7 @@ import { AUDIT_MIGRATION_V4, AUDIT_SCHEMA_SQL } from '../audit/store-schema.js';
  * The store's structure, assembled from the tables each stage owns (each stage's
  * store-schema.ts). Stages meet only through these tables.
  */
-export const STORE_SCHEMA_VERSION = 6;
+export const STORE_SCHEMA_VERSION = 7;
 export const STORE_SCHEMA_SQL = [
   'CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);',
   INGEST_SCHEMA_SQL,
@@ -31,6 +31,7 @@ const MIGRATIONS: Record<number, string> = {
   3: MATCH_MIGRATION_V4 + AUDIT_MIGRATION_V4,
   4: INGEST_MIGRATION_V5 + MATCH_MIGRATION_V5,
   5: INGEST_MIGRATION_V6,
+  6: INGEST_MIGRATION_V7,
 };
 
 export interface EngineOptions {

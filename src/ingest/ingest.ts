@@ -16,7 +16,8 @@ import type { IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prepare.js';
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
-import { dropStaged, type FileNotes, finishFile, type StagedFile, stageFile, storeStagedFile } from './stage.js';
+import { dropStaged, type FileNotes, finishFile, recordStagedFile, type StagedFile, stageFile } from './stage.js';
+import { rowsTableName, sweepUnrecordedRows } from './rows.js';
 import { localDate } from '../core/time.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { setCellLimit } from './sql-macros.js';
@@ -233,12 +234,15 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   }
 
   // Pre-flight, before the transaction: decode, convert, find the layout, then read and type every
-  // part of every file to load into a private staging table; report all problems at once.
+  // part of every file to load into a table of its own (rows.ts); report all problems at once.
+  // Tables left by an ingest that did not finish go first.
+  await sweepUnrecordedRows(conn);
   const preps = new Map<PlannedFile, FilePrep>();
   noteFolders({ inputBytes: work.flatMap((w) => w.files).filter((f) => !f.duplicateOf && !work.some((w) => w.previous.has(loadKey(f.scan.sha256, f.readOptionsHash)))).reduce((s, f) => s + f.scan.size, 0) });
   /** Where each reported file's rows are in the store. */
   const rowsOf = new Map<FileReport, RowsRef>();
-  let tables = 0;
+  /** Set once the transaction that names the staged tables has committed: from then on they are the store's. */
+  let committed = false;
   try {
     for (const w of work) {
       const def = datasetDef(w.dataset);
@@ -253,7 +257,8 @@ export async function ingest(store: Store, config: Config, options: IngestOption
           preps.set(file, prep);
           for (const part of prepared.parts) {
             progress.step(`读取 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.sheet ? `「${part.sheet}」` : ''}`);
-            prep.staged.push(await stageFile(conn, def, part.input, `stg_${++tables}`, { asOf, values: file.source.values, maxCellChars: config.limits.maxCellChars }));
+            const [{ n }] = (await queryStep<{ n: number }>(conn, 'next load', "SELECT nextval('load_seq')::INTEGER AS n")) as [{ n: number }];
+            prep.staged.push(await stageFile(conn, def, part.input, rowsTableName(w.dataset, n), { asOf, values: file.source.values, maxCellChars: config.limits.maxCellChars }));
           }
           // Staged: the private copies are no longer needed; the file's rule and counts.
           for (const t of prepared.temps) fs.rmSync(t, { recursive: true, force: true });
@@ -337,22 +342,24 @@ export async function ingest(store: Store, config: Config, options: IngestOption
             const from = part.staged ? [sid, fileNo] : part.from;
             if (part.staged) {
               progress.step(`导入 ${def.zh}（${w.dataset}）：${path.basename(file.path)}${part.report.sheet ? `「${part.report.sheet}」` : ''}`);
-              await storeStagedFile(conn, part.staged, sid, fileNo);
-              await dropStaged(conn, part.staged.table);
+              await recordStagedFile(conn, part.staged, sid, fileNo);
               const c = part.staged.counts;
               log().info({ dataset: w.dataset, file: file.path, fileNo, rowsRead: c.rowsRead, rowsLoaded: c.rowsLoaded, rowsRejected: c.rowsRejected, rowsSkipped: c.rowsSkipped, warnings: c.warnings, invalidIds: c.invalidIds }, 'file loaded');
             }
             const r = part.report;
             await runStep(conn, `record file ${fileNo} of ${w.dataset}`,
               `INSERT INTO snapshot_file (snapshot_id, file_no, path, sha256, size_bytes, format, encoding, sheet, header_map, read_options_hash,
-                 rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no, rows_skipped, warnings, layout_json, file_mtime)
+                 rows_read, rows_loaded, rows_rejected, invalid_ids, id_problems, rows_from_snapshot, rows_from_file_no, rows_skipped, warnings, layout_json, file_mtime,
+                 rows_table, rows_offset)
                VALUES ($sid, $fileNo, $path, $sha, $size, $format, $encoding, $sheet, $headerMap, $roh,
-                 $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo, $skipped, $warnings, $layout, $mtime::TIMESTAMP)`,
+                 $read, $loaded, $rejected, $invalid, $problems, $fromSnapshot, $fromFileNo, $skipped, $warnings, $layout, $mtime::TIMESTAMP,
+                 $rowsTable, $rowsOffset::BIGINT)`,
               {
                 sid, fileNo, path: file.path, sha: file.scan.sha256, size: file.scan.size, format: r.format, encoding: r.encoding,
                 sheet: r.sheet ?? null, headerMap: part.headerMap, roh: file.readOptionsHash, read: r.rowsRead, loaded: r.rowsLoaded,
                 rejected: r.rowsRejected, invalid: r.invalidIds, problems: canonicalJson(r.idProblems), fromSnapshot: from[0]!, fromFileNo: from[1]!,
                 skipped: r.rowsSkipped, warnings: r.warnings, layout: canonicalJson(r.layout), mtime: fileMtime(file.path),
+                rowsTable: part.staged?.table ?? null, rowsOffset: part.staged?.rowOffset ?? null,
               });
             const ms = Math.round(file.scanMs + (preps.get(file)?.ms ?? 0) / parts.length + performance.now() - loadStarted);
             log().info({ dataset: w.dataset, file: file.path, fileNo, ms }, 'file done');
@@ -377,6 +384,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       failpoint('ingest:commit');
       return id;
     });
+    committed = true;
     // Reasons by file, from what was stored (reused files included).
     for (const d of reports) {
       for (const f of d.files) {
@@ -389,7 +397,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   } finally {
     for (const p of preps.values()) {
       for (const t of p.prepared.temps) fs.rmSync(t, { recursive: true, force: true });
-      for (const s of p.staged) await dropStaged(conn, s.table);
+      if (!committed) for (const s of p.staged) await dropStaged(conn, s.table);
     }
   }
 }

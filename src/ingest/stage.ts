@@ -2,22 +2,23 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { UserError } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { queryStep, quoteIdent, quoteLiteral, runStep } from '../core/sql.js';
-import { type DatasetDef, dataTable, personIdField } from './datasets.js';
+import { type DatasetDef, personIdField } from './datasets.js';
 import { ID_PROBLEMS, type IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import type { StageInput } from './readers/csv.js';
 import { idColumns } from './store-schema.js';
-import { readCsvSql, storeColumns, type TypedSql, typedSelectSql, type ValueMap } from './typing.js';
+import { readCsvSql, type TypedSql, typedSelectSql, type ValueMap } from './typing.js';
 
 /**
- * Staging: one file (or sheet) read and typed into a private temp table `stg_N`, outside the
- * ingest's transaction, then checked and completed in SQL:
+ * Staging: one file (or sheet) read and typed into its own table of the store (`rows_<dataset>_<n>`,
+ * see rows.ts), outside the ingest's transaction, then checked and completed in SQL:
  * - a file DuckDB read directly is checked (header, row count, ragged rows) and read again in
  *   normalised form when a check fails (see readers/csv.ts);
  * - the `…000` rule marks the IDs of an Excel-damaged file (DOMAIN.md "Values");
  * - roster households get their missing household values from the head's row.
- * Temp tables belong to this connection and never reach the store; the inserts inside the
- * transaction read a table created before it about twice as fast as one written inside it.
+ * The table is no part of the store until the transaction names it in snapshot_file (with the
+ * file's rejects and warnings, copied from it by recordStagedFile); the caller drops it if that
+ * transaction does not commit. Its rows are written once: the rules read the table itself.
  */
 
 export interface FileCounts {
@@ -50,6 +51,8 @@ export interface StagedFile {
   input: StageInput;
   /** SQL expression of a staged row's row number in its file. */
   sourceRow: string;
+  /** The row number is rowid + rowOffset (a file DuckDB read directly, not updated); null: the table's source_row. */
+  rowOffset: number | null;
   /** Per ID field: 18-character IDs, and those ending in 000 (see finishFile). */
   ids: Record<string, { n18: number; n000: number }>;
   /** Set by finishFile. */
@@ -81,7 +84,7 @@ const EXCEL000_MIN = 3;
 const EXCEL000_SHARE = 0.02;
 
 /**
- * Read and type one input into the temp table `table`. A file DuckDB reads directly falls back
+ * Read and type one input into the new store table `table`. A file DuckDB reads directly falls back
  * to its normalised form when DuckDB refuses rows or its read fails a check; ragged rows of the
  * normalised form are a UserError (thrown by the normaliser, naming the rows). On failure the
  * table is dropped here; once staged, the caller drops it (dropStaged) whatever happens next.
@@ -95,7 +98,7 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
   try {
     try {
       try {
-        await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TEMP TABLE ${t} AS ${typed.select}`, { header: input.headerCells.join('\u0001') });
+        await runStep(conn, `${step}: read and type`, `CREATE OR REPLACE TABLE ${t} AS ${typed.select}`, { header: input.headerCells.join('\u0001') });
       } catch (error) {
         // A record DuckDB cannot hold (a quoted cell of many lines, over 10 MB in all): the
         // normalised form cuts such cells (values.ts MAX_CELL_CHARS).
@@ -138,9 +141,10 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     }
     // The header is row `skip + 1`, so the first record is row `skip + 2`; the staging table keeps
     // the file's order and its rowids are contiguous.
+    const rowOffset = input.kind === 'raw' ? input.skip + 2 - Number(look?.base ?? 0) : null;
     const staged: StagedFile = {
-      def, table, typed, input,
-      sourceRow: input.kind === 'raw' ? `(rowid - ${BigInt(look?.base ?? 0)} + ${input.skip + 2})` : 'source_row',
+      def, table, typed, input, rowOffset,
+      sourceRow: rowOffset !== null ? `(rowid + ${rowOffset})` : 'source_row',
       ids: Object.fromEntries(ids.map((fd) => [fd.name, { n18: Number(look?.[`n18_${fd.name}`] ?? 0), n000: Number(look?.[`n000_${fd.name}`] ?? 0) }])),
       counts: undefined as unknown as FileCounts,
       notes: {},
@@ -150,6 +154,7 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
         if (staged.sourceRow === 'source_row') return;
         await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${staged.sourceRow}`);
         staged.sourceRow = 'source_row';
+        staged.rowOffset = null;
       },
     };
     if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, staged.notes, staged);
@@ -342,25 +347,13 @@ export async function dropStaged(conn: DuckDBConnection, table: string): Promise
 }
 
 /**
- * Store a staged file's rows, rejects and warnings under (snapshotId, fileNo). Runs inside the
- * caller's transaction: on any error nothing of it remains.
+ * Record a staged file's rejects and warnings under (snapshotId, fileNo); its loaded rows stay in
+ * its table (rows.ts). Runs inside the caller's transaction: on any error nothing of it remains.
  */
-export async function storeStagedFile(conn: DuckDBConnection, staged: StagedFile, snapshotId: number, fileNo: number): Promise<void> {
+export async function recordStagedFile(conn: DuckDBConnection, staged: StagedFile, snapshotId: number, fileNo: number): Promise<void> {
   const { def, typed, sourceRow } = staged;
-  const step = `store ${def.name} file ${fileNo}`;
+  const step = `record ${def.name} file ${fileNo}`;
   const t = quoteIdent(staged.table);
-  const cols = storeColumns(def).map(quoteIdent).join(', ');
-  // Rows carry their own source_row, so their physical order in the store does not matter: let
-  // DuckDB write them in parallel.
-  await runStep(conn, `${step}: unordered insert`, 'SET preserve_insertion_order = false');
-  try {
-    await runStep(conn, `${step}: insert rows`,
-      `INSERT INTO ${quoteIdent(dataTable(def.name))} (snapshot_id, file_no, source_row, ${cols})
-       SELECT $snapshot, $file, ${sourceRow}, ${cols} FROM ${t} WHERE skip_reason IS NULL AND reject_key IS NULL`,
-      { snapshot: snapshotId, file: fileNo });
-  } finally {
-    await runStep(conn, `${step}: ordered again`, 'RESET preserve_insertion_order');
-  }
   await runStep(conn, `${step}: insert rejects`,
     `INSERT INTO reject (snapshot_id, file_no, source_row, reason_code, reason, row_json, field)
      SELECT $snapshot, $file, ${sourceRow}, split_part(reject_key, ':', 1), ${typed.reasonOf('reject_key')}, row_json, split_part(reject_key, ':', 2)

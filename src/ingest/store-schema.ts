@@ -5,8 +5,11 @@ import { DATASETS, type DatasetDef, type FieldDef, dataTable } from './datasets.
  * The store tables ingest writes (the other stages' tables are in their own store-schema.ts; the
  * store assembles them in src/core/store.ts):
  * - `snapshot`, `snapshot_file`, `reject`, `ingest_warning`, `ingest`;
- * - one `ds_<dataset>` table per dataset (typed canonical columns + snapshot_id, file_no,
- *   source_row), which match reads through the snapshots a run pins.
+ * - the typed rows of each loaded file (or sheet): since store version 7 a table of its own,
+ *   `rows_<dataset>_<n>` (the file's staging table, written before the ingest's transaction and
+ *   made part of the store by it: snapshot_file.rows_table names it); rows loaded by earlier
+ *   versions stay in one `ds_<dataset>` table per dataset (typed canonical columns + snapshot_id,
+ *   file_no, source_row). Match reads both through `rows.ts`, by the snapshots a run pins.
  *
  * A snapshot is one version of one dataset: the set of files (and sheets) that made it. A file
  * whose SHA-256 was loaded before for the same dataset (with the same read options) is not read
@@ -23,20 +26,24 @@ export function idColumns(field: FieldDef): [string, string, string, string, str
   return [field.name, `${field.name}_raw`, `${field.name}_problem`, `${field.name}_birth`, `${field.name}_excel_digits`];
 }
 
-export function columnSql(field: FieldDef): string[] {
-  const name = quoteIdent(field.name);
+/** A field's store columns with their DuckDB types, in table order. */
+export function columnTypes(field: FieldDef): [string, string][] {
   switch (field.type) {
     case 'id': {
-      const [id, raw, problem, birth, digits] = idColumns(field).map(quoteIdent);
-      return [`${id} VARCHAR`, `${raw} VARCHAR`, `${problem} VARCHAR`, `${birth} DATE`, `${digits} VARCHAR`];
+      const [id, raw, problem, birth, digits] = idColumns(field);
+      return [[id, 'VARCHAR'], [raw, 'VARCHAR'], [problem, 'VARCHAR'], [birth, 'DATE'], [digits, 'VARCHAR']];
     }
     case 'date':
-      return [`${name} DATE`];
+      return [[field.name, 'DATE']];
     case 'number':
-      return [`${name} DECIMAL(18, 2)`];
+      return [[field.name, 'DECIMAL(18, 2)']];
     default:
-      return [`${name} VARCHAR`];
+      return [[field.name, 'VARCHAR']];
   }
+}
+
+export function columnSql(field: FieldDef): string[] {
+  return columnTypes(field).map(([name, type]) => `${quoteIdent(name)} ${type}`);
 }
 
 function datasetTableSql(def: DatasetDef): string {
@@ -52,6 +59,7 @@ function datasetTableSql(def: DatasetDef): string {
 export const INGEST_SCHEMA_SQL = `
 CREATE SEQUENCE IF NOT EXISTS ingest_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS snapshot_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
 CREATE TABLE IF NOT EXISTS ingest (
   ingest_id INTEGER PRIMARY KEY,
   started_at TIMESTAMP NOT NULL,
@@ -94,6 +102,8 @@ CREATE TABLE IF NOT EXISTS snapshot_file (
   warnings BIGINT NOT NULL DEFAULT 0,
   layout_json VARCHAR NOT NULL DEFAULT '{}',
   file_mtime TIMESTAMP,
+  rows_table VARCHAR,
+  rows_offset BIGINT,
   PRIMARY KEY (snapshot_id, file_no)
 );
 CREATE TABLE IF NOT EXISTS reject (
@@ -151,3 +161,15 @@ ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS file_mtime TIMESTAMP;
  * the version step records that a store may now hold them (an older bidui refuses it).
  */
 export const INGEST_MIGRATION_V6 = DATASETS.filter((d) => d.name === 'monitoring' || d.name === 'medical_expense').map(datasetTableSql).join('\n');
+
+
+/**
+ * Store version 6 → 7 (ingest's part): each file loaded from now on keeps its typed rows in a
+ * table of its own (snapshot_file.rows_table; rows_offset gives the row numbers of a file DuckDB
+ * read directly, from the table's rowid). Rows loaded before stay in `ds_<dataset>`.
+ */
+export const INGEST_MIGRATION_V7 = `
+CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS rows_table VARCHAR;
+ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS rows_offset BIGINT;
+`;

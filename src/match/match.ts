@@ -12,7 +12,8 @@ import { packageRoot } from '../core/paths.js';
 import type { Progress } from '../core/progress.js';
 import { inTransaction, queryStep, quoteIdent, quoteLiteral, runStep, sqlTimestamp, type TypedParams } from '../core/sql.js';
 import { type Store, workspaceSecret } from '../core/store.js';
-import { DATASETS, type DatasetName, dataTable, datasetDef } from '../ingest/datasets.js';
+import { DATASETS, type DatasetName, datasetDef } from '../ingest/datasets.js';
+import { rowsSql, snapshotRowsSql } from '../ingest/rows.js';
 import { CATEGORIES, CATEGORY_CODE, type Category, type Rule, compareRules, loadCatalogue } from '../rules/catalogue.js';
 import { PARAMETERS, type ParameterName, type ParameterValues } from '../rules/parameters.js';
 import { BIDUI_VERSION } from '../version.js';
@@ -20,7 +21,7 @@ import { LANE_DATASETS, linkageSql, METHOD_ZH } from './linkage.js';
 
 /**
  * Match: from pinned snapshots to leads and evidence, as of a date. Stages meet in the store:
- * this reads snapshot/ds_* tables and writes run, run_rule, lead and evidence.
+ * this reads snapshot tables and the loaded rows (ingest/rows.ts) and writes run, run_rule, lead and evidence.
  */
 export type Outcome = 'Success' | 'NotExecuted' | 'Error';
 
@@ -150,16 +151,8 @@ async function snapshotFields(store: Store, snapshots: Partial<Record<DatasetNam
   return out;
 }
 
-/**
- * One view per dataset over its pinned snapshot (an empty one when absent, so shared SQL such
- * as the flags can always run). Outside the roster, only rows whose ID is valid on D: invalid
- * IDs never join.
- */
-/** The rows of a dataset's snapshot (reused rows included); with `validOn`, only those whose ID is valid on that date. */
-function snapshotRows(name: DatasetName, snapshotId: number, validOn?: string): string {
-  return `SELECT d.* FROM ${quoteIdent(dataTable(name))} d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
-         WHERE f.snapshot_id = ${Number(snapshotId)}${validOn ? ` AND bidui_id_valid_on(d.id_number_problem, d.id_number_birth, DATE ${quoteLiteral(validOn)})` : ''}`;
-}
+/** The ID filter of the views outside the roster: only rows whose ID is valid on the as-of date. */
+const validOn = (asOf: string) => `bidui_id_valid_on(id_number_problem, id_number_birth, DATE ${quoteLiteral(asOf)})`;
 
 /**
  * The linked records of the lane (linkage.ts m_link) added to the views of the datasets they
@@ -172,24 +165,29 @@ async function addLinkedRecords(store: Store, snapshots: Partial<Record<DatasetN
     const id = snapshots[name];
     // Only views that gain records change (the others stay as plain as without linkage).
     if (id === undefined || !withLinks.has(name)) continue;
-    const table = quoteIdent(dataTable(name));
+    const all = quoteIdent(`all_${name}`);
     await runStep(store.conn, `view ${name} with linked records`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS
-      ${snapshotRows(name, id, asOf)}
+      SELECT * FROM ${all} WHERE ${validOn(asOf)}
       UNION ALL
       SELECT d.* REPLACE (l.linked_id AS id_number, NULL AS id_number_problem, l.linked_birth AS id_number_birth)
-      FROM ${table} d JOIN m_link l ON l.dataset = ${quoteLiteral(name)} AND l.snapshot_id = d.snapshot_id AND l.file_no = d.file_no AND l.source_row = d.source_row`);
+      FROM ${all} d JOIN m_link l ON l.dataset = ${quoteLiteral(name)} AND l.snapshot_id = d.snapshot_id AND l.file_no = d.file_no AND l.source_row = d.source_row`);
   }
 }
 
+/**
+ * Two views per dataset over its pinned snapshot (empty ones when absent, so shared SQL such as
+ * the flags can always run): `all_<dataset>`, every loaded row (linkage reads the invalid IDs
+ * too), and `<dataset>`, outside the roster only the rows whose ID is valid on D: invalid IDs
+ * never join. The rows are where rows.ts says.
+ */
 export async function createSnapshotViews(store: Store, snapshots: Partial<Record<DatasetName, number>>, asOf: string): Promise<void> {
   for (const def of DATASETS) {
     const id = snapshots[def.name];
-    const table = quoteIdent(dataTable(def.name));
-    const body = id !== undefined ? snapshotRows(def.name, id, def.name === 'roster' ? undefined : asOf) : `SELECT * FROM ${table} WHERE false`;
+    const rows = id !== undefined ? await snapshotRowsSql(store.conn, def.name, id) : rowsSql(def.name, []);
+    const all = quoteIdent(`all_${def.name}`);
+    await runStep(store.conn, `view all_${def.name}`, `CREATE OR REPLACE TEMP VIEW ${all} AS ${rows}`);
+    const body = def.name === 'roster' ? `SELECT * FROM ${all}` : `SELECT * FROM ${all} WHERE ${validOn(asOf)}`;
     await runStep(store.conn, `view ${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(def.name)} AS ${body}`);
-    // Every row of the pinned snapshot, invalid IDs included (linkage reads them).
-    const all = id !== undefined ? snapshotRows(def.name, id) : `SELECT * FROM ${table} WHERE false`;
-    await runStep(store.conn, `view all_${def.name}`, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(`all_${def.name}`)} AS ${all}`);
   }
 }
 
@@ -598,8 +596,7 @@ export async function lastDeliveredNightly(store: Store): Promise<{ runId: numbe
 async function asOfNotes(store: Store, plan: RunPlan): Promise<string[]> {
   if (plan.snapshots.roster === undefined) return [];
   const [row] = await queryStep<{ first: string | null }>(store.conn, 'roster first identified',
-    `SELECT min(d.identified_on)::VARCHAR AS first FROM ds_roster d JOIN snapshot_file f ON d.snapshot_id = f.rows_from_snapshot AND d.file_no = f.rows_from_file_no
-     WHERE f.snapshot_id = $s`, { s: plan.snapshots.roster });
+    `SELECT min(identified_on)::VARCHAR AS first FROM (${await snapshotRowsSql(store.conn, 'roster', plan.snapshots.roster)})`);
   if (row?.first && plan.asOf < row.first) {
     return [`比对日期 ${plan.asOf} 早于名册中最早的识别时间（${row.first}）：那时还没有建档立卡户，各规则的结果没有意义。`];
   }

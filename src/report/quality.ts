@@ -5,6 +5,7 @@ import type { Store } from '../core/store.js';
 import { createDeterministicWorkbookWriter, finishDeterministicWorkbook } from '../core/xlsx-write.js';
 import { DATASETS, type DatasetName } from '../ingest/datasets.js';
 import { ID_PROBLEM_ZH, type IdProblem } from '../ingest/id-number.js';
+import { snapshotRowsSql } from '../ingest/rows.js';
 import { SKIP_REASON_ZH, type SkipReason } from '../ingest/layout.js';
 import { privateDir } from '../core/files.js';
 import { maskId } from './list-format.js';
@@ -78,7 +79,7 @@ export async function datasetQuality(store: Store, snapshots: Partial<Record<Dat
     }
     const problems = await queryStep<{ p: IdProblem; n: string }>(store.conn, `quality: invalid IDs ${def.name}`,
       `SELECT bidui_id_problem_on(d.id_number_problem, d.id_number_birth, $asOf::DATE) AS p, count(*) AS n
-       FROM ${`ds_${def.name}`} d ${FILE_JOIN('d')} GROUP BY p HAVING p IS NOT NULL ORDER BY p`, { sid, asOf });
+       FROM (${await snapshotRowsSql(store.conn, def.name, sid)}) d GROUP BY p HAVING p IS NOT NULL ORDER BY p`, { asOf });
     const reasons = await queryStep<{ kind: '拒收' | '警告'; reason: string; n: string }>(store.conn, `quality: reasons ${def.name}`,
       `SELECT '拒收' AS kind, r.reason, count(*) AS n FROM reject r ${FILE_JOIN('r')} GROUP BY r.reason
        UNION ALL

@@ -4,6 +4,7 @@ import { EXIT, StepError, UserError, redact } from '../core/errors.js';
 import { log } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { queryStep } from '../core/sql.js';
+import { releaseCachedBlocks } from '../core/store.js';
 import { DATASET_NAMES, isDatasetName } from '../ingest/datasets.js';
 import { datasetGuess, datasetLabel } from '../config/config-errors.js';
 import { ingest } from '../ingest/ingest.js';
@@ -157,6 +158,7 @@ async function nightly(configFile: string, command: string, opts: { asOf: string
     // Last night's report in place but its delivery not recorded (killed between the two).
     await repairDelivery(store, out);
     const ingested = await ingest(store, config, { progress, asOf });
+    await releaseCachedBlocks(store);
     let result: RunResult;
     try {
       result = await match(store, config, { intent: 'nightly', asOf, progress, acceptRejects: opts.acceptRejects });

@@ -4,10 +4,12 @@
 
 -- step: members of 漏评 households
 CREATE OR REPLACE TEMP TABLE m_lead_member AS
+-- UNION ALL: the two parts are disjoint (a 户籍 household, or not), and each has no repeated row
+-- (m_lead has one row per category and household, m_hukou_unit one per person).
 SELECT l.household_key, u.id_number
 FROM m_lead l JOIN m_hukou_unit u ON u.hukou_id = l.household_key
 WHERE l.category = '漏评'
-UNION
+UNION ALL
 SELECT l.household_key, l.household_key
 FROM m_lead l
 WHERE l.category = '漏评' AND l.household_key NOT IN (SELECT hukou_id FROM m_hukou_unit);

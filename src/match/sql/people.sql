@@ -21,7 +21,8 @@ SELECT
   arg_min(file_no, ord) AS head_file_no,
   arg_min(source_row, ord) AS head_source_row
 FROM (
-  SELECT *, {'head': CASE WHEN relation = '户主' THEN 0 ELSE 1 END, 'file': file_no, 'row': source_row} AS ord FROM roster
+  -- The head's row first, then file order (2^61 is above every bidui_row_order).
+  SELECT *, CASE WHEN relation = '户主' THEN 0 ELSE 2305843009213693952 END + bidui_row_order(file_no, source_row) AS ord FROM roster
 )
 GROUP BY household_id
 HAVING arg_min(identified_on, ord) <= $asOf;
@@ -77,8 +78,8 @@ SELECT DISTINCT hukou_id FROM m_hukou_unit SEMI JOIN m_in_roster USING (id_numbe
 
 -- step: place of each 户籍 household
 CREATE OR REPLACE TEMP TABLE m_unit_place AS
-SELECT hukou_id, arg_min(township, {'file': file_no, 'row': source_row}) AS township,
-       arg_min(village, {'file': file_no, 'row': source_row}) AS village
+SELECT hukou_id, arg_min(township, bidui_row_order(file_no, source_row)) AS township,
+       arg_min(village, bidui_row_order(file_no, source_row)) AS village
 FROM m_hukou_unit GROUP BY hukou_id;
 
 -- step: households of 防止返贫监测 on D (监测对象)
@@ -96,7 +97,7 @@ SELECT
   CASE WHEN arg_min(cleared_on, ord) <= $asOf AND arg_min(cleared_on, ord) >= arg_min(included_on, ord) THEN arg_min(cleared_on, ord) END AS cleared_on_d,
   arg_min(income_per_capita, ord) AS income_per_capita
 FROM (
-  SELECT *, {'head': CASE WHEN relation = '户主' THEN 0 ELSE 1 END, 'file': file_no, 'row': source_row} AS ord FROM all_monitoring
+  SELECT *, CASE WHEN relation = '户主' THEN 0 ELSE 2305843009213693952 END + bidui_row_order(file_no, source_row) AS ord FROM all_monitoring
 )
 GROUP BY household_id
 HAVING arg_min(included_on, ord) <= $asOf;

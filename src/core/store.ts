@@ -42,7 +42,19 @@ export interface EngineOptions {
 export interface Store {
   conn: DuckDBConnection;
   ws: Workspace;
+  /**
+   * Another connection to the same store, set up as `conn` is (time zone, bidui's macros), for
+   * work beside it (ingest reads two files at once). Its temp tables and settings are its own;
+   * close it (closeSync) when done.
+   */
+  connect(): Promise<DuckDBConnection>;
   close(): void;
+}
+
+/** What every connection of a store needs: UTC (dates never shift with the machine's zone) and the macros. */
+async function setUpConnection(conn: DuckDBConnection): Promise<void> {
+  await runStep(conn, 'pin time zone', "SET TimeZone = 'UTC'");
+  await installMacros(conn);
 }
 
 /**
@@ -75,8 +87,7 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
     });
   }
   const conn = await instance.connect();
-  await runStep(conn, 'pin time zone', "SET TimeZone = 'UTC'");
-  await installMacros(conn);
+  await setUpConnection(conn);
   await runStep(conn, 'create store schema', STORE_SCHEMA_SQL);
   const rows = await queryStep<{ value: string }>(conn, 'read schema version', "SELECT value FROM meta WHERE key = 'schema_version'");
   let version = rows.length === 0 ? undefined : Number(rows[0]!.value);
@@ -110,6 +121,11 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
   return {
     conn,
     ws,
+    async connect() {
+      const other = await instance.connect();
+      await setUpConnection(other);
+      return other;
+    },
     close() {
       conn.closeSync();
       instance.closeSync();

@@ -443,10 +443,18 @@ describe('ingest on the command line', () => {
     fs.rmSync(path.join(t.dir, 'workspace', 'bidui.lock'), { force: true });
     const counts = await storeCounts(configFile);
     expect(counts).toMatchObject({ ingest: 0, snapshot: 0, snapshot_file: 0, loaded_roster: 0, loaded_hukou: 0 });
-    // The files it had read are in tables no snapshot names (never read); the next ingest drops
-    // them (runIngest fails on any left) and completes normally.
-    const unrecorded = await query<{ n: string }>(configFile, "SELECT count(*) AS n FROM duckdb_tables() WHERE starts_with(table_name, 'rows_')");
-    expect(Number(unrecorded[0]!.n)).toBeGreaterThan(0);
+    // The files it had read are in tables no snapshot names (never read).
+    const unrecorded = async () => Number((await query<{ n: string }>(configFile, "SELECT count(*) AS n FROM duckdb_tables() WHERE starts_with(table_name, 'rows_')"))[0]!.n);
+    expect(await unrecorded()).toBeGreaterThan(0);
+    // gc drops them too, though it has no run or snapshot to remove; --dry-run only counts them.
+    const dry = runCli(['gc', '--config', configFile, '--keep-days', '30', '--dry-run']);
+    expect([dry.code, dry.stdout]).toEqual([0, expect.stringMatching(/数据行 [1-9]\d* 行；什么都没有删除/)]);
+    expect(await unrecorded()).toBeGreaterThan(0);
+    const gc = runCli(['gc', '--config', configFile, '--keep-days', '30', '--yes']);
+    expect([gc.code, gc.stdout]).toEqual([0, expect.stringMatching(/已清理：运行 0 次，数据快照 0 个，数据行 [1-9]\d* 行/)]);
+    expect(await unrecorded()).toBe(0);
+    // The next ingest sweeps such tables itself (runIngest fails on any left) and loads normally.
+    await query(configFile, 'CREATE TABLE rows_hukou_999 AS SELECT 1 AS x');
     expect((await runIngest(configFile)).datasets.every((d) => d.status === 'loaded')).toBe(true);
   });
 });

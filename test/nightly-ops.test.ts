@@ -318,6 +318,30 @@ describe('failures and exit codes', () => {
 });
 
 describe('a workspace of an earlier version', () => {
+  it('reads the rows a kept snapshot reused where the gc of 0.1 removed the load that first read them', async () => {
+    const dir = path.join(t.dir, 'v1gc');
+    fs.mkdirSync(dir);
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    expect(spawnSync('tar', ['xzf', path.join(ROOT, 'test', 'cases', 'store-v1', 'county.tgz'), '-C', dir]).status).toBe(0);
+    const config = path.join(dir, 'county', 'bidui.config.json');
+    const total = () => {
+      const r = runCli(['match', '--config', config, '--as-of', '2020-06-30']);
+      expect(r.code).toBe(0);
+      return Number(/线索合计 (\d+) 条/.exec(r.stdout)?.[1]);
+    };
+    const before = total();
+    expect(before).toBeGreaterThan(0);
+    // What bidui 0.1's gc left: a kept snapshot of 低保 whose file reuses rows (in ds_dibao) of a
+    // load whose own snapshot and snapshot_file rows it removed.
+    await sqlOnWorkspace(config, 'as 0.1 gc left it', `
+      CREATE TEMP TABLE s AS SELECT max(snapshot_id) AS old, (SELECT max(snapshot_id) + 1 FROM snapshot) AS new FROM snapshot WHERE dataset = 'dibao';
+      INSERT INTO snapshot SELECT * REPLACE ((SELECT new FROM s) AS snapshot_id, created_at + INTERVAL 2 DAY AS created_at) FROM snapshot WHERE snapshot_id = (SELECT old FROM s);
+      INSERT INTO snapshot_file SELECT * REPLACE ((SELECT new FROM s) AS snapshot_id) FROM snapshot_file WHERE snapshot_id = (SELECT old FROM s);
+      DELETE FROM snapshot_file WHERE snapshot_id = (SELECT old FROM s);
+      DELETE FROM snapshot WHERE snapshot_id = (SELECT old FROM s);`);
+    expect(total()).toBe(before);
+  });
+
   it('is migrated: its runs keep the baselines their reports used, and the next nightly run compares with the last delivered one', async () => {
     const dir = path.join(t.dir, 'v1');
     fs.mkdirSync(dir);

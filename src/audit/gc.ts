@@ -2,7 +2,7 @@ import { log } from '../core/log.js';
 import { inTransaction, queryStep, quoteIdent, runStep, sqlTimestamp } from '../core/sql.js';
 import type { Store } from '../core/store.js';
 import { DATASETS, dataTable } from '../ingest/datasets.js';
-import { sweepUnrecordedRows } from '../ingest/rows.js';
+import { unrecordedRowTables } from '../ingest/rows.js';
 
 /**
  * Retention. Kept, each with its reason:
@@ -104,6 +104,12 @@ export async function gc(store: Store, keepDays: number, options: GcOptions = {}
   const tablesUnused = await queryStep<{ rows_table: string; n: string }>(conn, 'gc: row tables no longer used',
     `SELECT rows_table, rows_loaded AS n FROM snapshot_file WHERE rows_table IS NOT NULL AND ${unused} ORDER BY rows_table`);
   rowsRemoved += tablesUnused.reduce((sum, t) => sum + Number(t.n), 0);
+  // And the tables of an ingest that never finished (killed before its commit): no snapshot's.
+  const unrecorded = await unrecordedRowTables(conn);
+  for (const t of unrecorded) {
+    const [r] = await queryStep<{ n: string }>(conn, `gc: count ${t}`, `SELECT count(*) AS n FROM ${quoteIdent(t)}`);
+    rowsRemoved += Number(r!.n);
+  }
   const result: GcResult = {
     dryRun: Boolean(options.dryRun), done: false, runs, snapshots, rowsRemoved,
     runsRemoved: runs.filter((r) => !r.keep).length, snapshotsRemoved: snapshots.filter((s) => !s.keep).length,
@@ -118,8 +124,6 @@ export async function gc(store: Store, keepDays: number, options: GcOptions = {}
     log().info({ keepDays }, 'gc cancelled');
     return result;
   }
-  // Row tables of an ingest that never finished are no snapshot's: they go too.
-  await sweepUnrecordedRows(conn);
   await inTransaction(conn, 'gc', async () => {
     // A kept run whose baseline goes: its leads.csv statuses and resolved.csv can no longer be
     // reproduced, so its report manifests go (verify then checks its leads and evidence only).
@@ -131,6 +135,7 @@ export async function gc(store: Store, keepDays: number, options: GcOptions = {}
     }
     for (const def of DATASETS) await runStep(conn, `gc: ${def.name}`, `DELETE FROM ${quoteIdent(dataTable(def.name))} WHERE ${unused}`);
     for (const t of tablesUnused) await runStep(conn, `gc: ${t.rows_table}`, `DROP TABLE ${quoteIdent(t.rows_table)}`);
+    for (const t of unrecorded) await runStep(conn, `gc: ${t}`, `DROP TABLE IF EXISTS ${quoteIdent(t)}`);
     await runStep(conn, 'gc: rejects', `DELETE FROM reject WHERE ${unused}`);
     await runStep(conn, 'gc: warnings', `DELETE FROM ingest_warning WHERE ${unused}`);
     await runStep(conn, 'gc: snapshot files', 'DELETE FROM snapshot_file WHERE snapshot_id NOT IN (SELECT snapshot_id FROM gc_snapshot)');

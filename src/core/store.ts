@@ -48,6 +48,8 @@ export interface Store {
    * close it (closeSync) when done.
    */
   connect(): Promise<DuckDBConnection>;
+  /** DuckDB's memory limit as configured (engine.memoryLimit, default 3GB). */
+  memoryLimit: string;
   close(): void;
 }
 
@@ -62,11 +64,12 @@ async function setUpConnection(conn: DuckDBConnection): Promise<void> {
  * never to the system temp directory, so that personal data stays where the office put it.
  */
 export async function openStore(ws: Workspace, engine: EngineOptions = {}): Promise<Store> {
+  const memoryLimit = engine.memoryLimit ?? '3GB';
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(ws.storeFile, {
       temp_directory: ws.tmpDir,
-      memory_limit: engine.memoryLimit ?? '3GB',
+      memory_limit: memoryLimit,
       ...(engine.threads ? { threads: String(engine.threads) } : {}),
     });
   } catch (error) {
@@ -121,6 +124,7 @@ export async function openStore(ws: Workspace, engine: EngineOptions = {}): Prom
   return {
     conn,
     ws,
+    memoryLimit,
     async connect() {
       const other = await instance.connect();
       await setUpConnection(other);
@@ -150,13 +154,12 @@ export async function workspaceSecret(store: Store): Promise<Buffer> {
  * meet at once (memory still in use) is logged and left as it was.
  */
 export async function releaseCachedBlocks(store: Store): Promise<void> {
-  const [row] = await queryStep<{ limit: string }>(store.conn, 'memory limit', "SELECT current_setting('memory_limit') AS limit");
-  if (!row) return;
   try {
     await runStep(store.conn, 'release cached blocks', "SET memory_limit = '256MB'");
   } catch (error) {
     log().info({ error: redact(error instanceof Error ? error.message : String(error)) }, 'cached blocks not released');
   } finally {
-    await runStep(store.conn, 'restore memory limit', `SET memory_limit = ${quoteLiteral(row.limit)}`);
+    // The limit as configured (DuckDB shows it rounded: setting back what it shows would lower it).
+    await runStep(store.conn, 'restore memory limit', `SET memory_limit = ${quoteLiteral(store.memoryLimit)}`);
   }
 }

@@ -9,7 +9,7 @@ import { columnTypes } from './store-schema.js';
  * report, gc, the benchmark's baseline).
  *
  * Since store version 7 each loaded file (or sheet) keeps its typed rows in a table of its own,
- * `rows_<dataset>_<n>`: the table ingest staged the file into, before its transaction, with the
+ * `rows_<dataset>_<load>_<k>`: the table ingest staged the file into, before its transaction, with the
  * rows it skipped or rejected still in it (skip_reason, reject_key) and working columns of its
  * own. The transaction that records the snapshot makes it part of the store by naming it in
  * snapshot_file.rows_table, so the rows are written once instead of staged and then copied.
@@ -27,9 +27,9 @@ import { columnTypes } from './store-schema.js';
 /** Prefix of the per-file row tables. */
 const PREFIX = 'rows_';
 
-/** The table name of load `n` of a dataset. */
-export function rowsTableName(dataset: DatasetName, n: number): string {
-  return `${PREFIX}${dataset}_${n}`;
+/** The table name of the `k`th file (or sheet) read by ingest number `load` (load_seq) of a dataset. */
+export function rowsTableName(dataset: DatasetName, load: number, k: number): string {
+  return `${PREFIX}${dataset}_${load}_${k}`;
 }
 
 /** Where one file's rows are: its own table, or (loads before store v7) ds_<dataset>. */
@@ -71,11 +71,16 @@ interface PartRow {
 
 const toPart = (r: PartRow): RowsPart => ({ snapshotId: r.s, fileNo: r.n, table: r.rows_table, offset: r.rows_offset === null ? null : Number(r.rows_offset) });
 
-/** Where the rows of a snapshot are, reused files included, in file order. */
+/**
+ * Where the rows of a snapshot are, reused files included, in file order. The load a reused
+ * file points at is looked up for its table; a load whose own snapshot_file row is gone (the gc
+ * of bidui 0.1 removed it while keeping the ds_<dataset> rows a kept snapshot reused) is read
+ * from ds_<dataset>, where every load of that time is.
+ */
 export async function snapshotParts(conn: DuckDBConnection, snapshotId: number): Promise<RowsPart[]> {
   const rows = await queryStep<PartRow>(conn, `rows of snapshot ${snapshotId}`,
     `SELECT f.rows_from_snapshot AS s, f.rows_from_file_no AS n, o.rows_table, o.rows_offset
-     FROM snapshot_file f JOIN snapshot_file o ON o.snapshot_id = f.rows_from_snapshot AND o.file_no = f.rows_from_file_no
+     FROM snapshot_file f LEFT JOIN snapshot_file o ON o.snapshot_id = f.rows_from_snapshot AND o.file_no = f.rows_from_file_no
      WHERE f.snapshot_id = $sid ORDER BY f.file_no`, { sid: snapshotId });
   return rows.map(toPart);
 }
@@ -93,16 +98,18 @@ export async function datasetParts(conn: DuckDBConnection, dataset: DatasetName)
   return rows.map(toPart);
 }
 
-/**
- * Drop the row tables that no snapshot_file row names: those of an ingest that was killed or
- * failed before its commit. Run by the process that holds the workspace (ingest, gc).
- */
-export async function sweepUnrecordedRows(conn: DuckDBConnection): Promise<number> {
-  const orphans = await queryStep<{ table_name: string }>(conn, 'unrecorded row tables',
+/** The row tables that no snapshot_file row names: those of an ingest killed or failed before its commit. */
+export async function unrecordedRowTables(conn: DuckDBConnection): Promise<string[]> {
+  return (await queryStep<{ table_name: string }>(conn, 'unrecorded row tables',
     `SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' AND starts_with(table_name, '${PREFIX}')
        AND table_name NOT IN (SELECT rows_table FROM snapshot_file WHERE rows_table IS NOT NULL)
-     ORDER BY table_name`);
-  for (const o of orphans) await runStep(conn, `drop unrecorded ${o.table_name}`, `DROP TABLE IF EXISTS ${quoteIdent(o.table_name)}`);
+     ORDER BY table_name`)).map((r) => r.table_name);
+}
+
+/** Drop the row tables no snapshot names (unrecordedRowTables). Run by the process that holds the workspace (ingest). */
+export async function sweepUnrecordedRows(conn: DuckDBConnection): Promise<number> {
+  const orphans = await unrecordedRowTables(conn);
+  for (const o of orphans) await runStep(conn, `drop unrecorded ${o}`, `DROP TABLE IF EXISTS ${quoteIdent(o)}`);
   if (orphans.length) log().info({ tables: orphans.length }, 'row tables of an unfinished ingest dropped');
   return orphans.length;
 }

@@ -10,7 +10,7 @@ import { idColumns } from './store-schema.js';
 import { readCsvSql, type TypedSql, typedSelectSql, type ValueMap } from './typing.js';
 
 /**
- * Staging: one file (or sheet) read and typed into its own table of the store (`rows_<dataset>_<n>`,
+ * Staging: one file (or sheet) read and typed into its own table of the store (`rows_<dataset>_<load>_<k>`,
  * see rows.ts), outside the ingest's transaction, then checked and completed in SQL:
  * - a file DuckDB read directly is checked (header, row count, ragged rows) and read again in
  *   normalised form when a check fails (see readers/csv.ts);

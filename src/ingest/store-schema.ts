@@ -6,7 +6,7 @@ import { DATASETS, type DatasetDef, type FieldDef, dataTable } from './datasets.
  * store assembles them in src/core/store.ts):
  * - `snapshot`, `snapshot_file`, `reject`, `ingest_warning`, `ingest`;
  * - the typed rows of each loaded file (or sheet): since store version 7 a table of its own,
- *   `rows_<dataset>_<n>` (the file's staging table, written before the ingest's transaction and
+ *   `rows_<dataset>_<load>_<k>` (the file's staging table, written before the ingest's transaction and
  *   made part of the store by it: snapshot_file.rows_table names it); rows loaded by earlier
  *   versions stay in one `ds_<dataset>` table per dataset (typed canonical columns + snapshot_id,
  *   file_no, source_row). Match reads both through `rows.ts`, by the snapshots a run pins.

@@ -239,16 +239,16 @@ export async function ingest(store: Store, config: Config, options: IngestOption
   // Tables left by an ingest that did not finish go first.
   await sweepUnrecordedRows(conn);
   const preps = new Map<PlannedFile, FilePrep>();
-  noteFolders({ inputBytes: work.flatMap((w) => w.files).filter((f) => !f.duplicateOf && !work.some((w) => w.previous.has(loadKey(f.scan.sha256, f.readOptionsHash)))).reduce((s, f) => s + f.scan.size, 0) });
-  /** Where each reported file's rows are in the store. */
-  const rowsOf = new Map<FileReport, RowsRef>();
-  /** Set once the transaction that names the staged tables has committed: from then on they are the store's. */
-  let committed = false;
   // The files to read, in order, on two lanes (this connection and a second one): each lane
   // prepares a file (decoding, converting, normalising: this thread and the workbook threads) and
   // has DuckDB read and type it, so one file's preparation or reading runs while the other lane's
   // DuckDB work waits for or leaves a core (one reading used about 1.5 of 2 cores).
   const toLoad = work.flatMap((w) => w.files.filter((f) => !f.duplicateOf && !w.previous.has(loadKey(f.scan.sha256, f.readOptionsHash))).map((file) => ({ w, file })));
+  noteFolders({ inputBytes: toLoad.reduce((sum, { file }) => sum + file.scan.size, 0) });
+  /** Where each reported file's rows are in the store. */
+  const rowsOf = new Map<FileReport, RowsRef>();
+  /** Set once the transaction that names the staged tables has committed: from then on they are the store's. */
+  let committed = false;
   /** Problems per file, reported in file order whichever lane found them. */
   const fileProblems: UserError[][] = toLoad.map(() => []);
   const lanes: DuckDBConnection[] = [conn];

@@ -32,6 +32,14 @@ export function rowsTableName(dataset: DatasetName, load: number, k: number): st
   return `${PREFIX}${dataset}_${load}_${k}`;
 }
 
+/**
+ * The SQL expression of a row's number in its file, in a rows table: rowid + offset for a file
+ * DuckDB read directly and whose table was not updated, else (offset null) its source_row column.
+ */
+export function sourceRowSql(offset: number | null): string {
+  return offset === null ? 'source_row' : `(rowid + ${Number(offset)})`;
+}
+
 /** Where one file's rows are: its own table, or (loads before store v7) ds_<dataset>. */
 export interface RowsPart {
   /** The load the rows came from: snapshot_file (rows_from_snapshot, rows_from_file_no). */
@@ -50,8 +58,7 @@ function partSql(dataset: DatasetName, part: RowsPart): string {
     return `SELECT snapshot_id, file_no, source_row, ${cols.map(([c]) => quoteIdent(c)).join(', ')} FROM ${quoteIdent(dataTable(dataset))}
       WHERE snapshot_id = ${Number(part.snapshotId)} AND file_no = ${Number(part.fileNo)}`;
   }
-  const sourceRow = part.offset === null ? 'source_row' : `rowid + ${Number(part.offset)}`;
-  return `SELECT ${Number(part.snapshotId)}::INTEGER AS snapshot_id, ${Number(part.fileNo)}::INTEGER AS file_no, CAST(${sourceRow} AS BIGINT) AS source_row,
+  return `SELECT ${Number(part.snapshotId)}::INTEGER AS snapshot_id, ${Number(part.fileNo)}::INTEGER AS file_no, CAST(${sourceRowSql(part.offset)} AS BIGINT) AS source_row,
       ${cols.map(([c, type]) => `CAST(${quoteIdent(c)} AS ${type}) AS ${quoteIdent(c)}`).join(', ')}
     FROM ${quoteIdent(part.table)} WHERE skip_reason IS NULL AND reject_key IS NULL`;
 }

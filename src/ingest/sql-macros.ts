@@ -209,6 +209,10 @@ CREATE OR REPLACE TEMP MACRO bidui_not_a_name(t) AS t IS NULL OR regexp_matches(
 -- of the arg_min that picks a household's first row: a struct key made those aggregates a third
 -- slower. file_no < 2^29 and source_row < 2^32 (limits.maxRowsPerFile is at most 10^8).
 CREATE OR REPLACE TEMP MACRO bidui_row_order(file_no, source_row) AS file_no::BIGINT * 4294967296 + source_row;
+-- The same, with the head's row (与户主关系 = 户主) of a household before all others (2^61 is
+-- above every bidui_row_order): the row a household's values come from.
+CREATE OR REPLACE TEMP MACRO bidui_head_first_order(relation, file_no, source_row) AS
+  CASE WHEN relation = '户主' THEN 0 ELSE 2305843009213693952 END + bidui_row_order(file_no, source_row);
 -- Does an ID cell hold an ID at all (6 digits or more)? A footer's 合计：4户12人 does not.
 CREATE OR REPLACE TEMP MACRO bidui_has_id(t) AS length(regexp_replace(coalesce(t, ''), '[^0-9]', '', 'g')) >= 6;
 `;

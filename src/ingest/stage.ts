@@ -6,6 +6,7 @@ import { type DatasetDef, personIdField } from './datasets.js';
 import { ID_PROBLEMS, type IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import type { StageInput } from './readers/csv.js';
+import { sourceRowSql } from './rows.js';
 import { idColumns } from './store-schema.js';
 import { readCsvSql, type TypedSql, typedSelectSql, type ValueMap } from './typing.js';
 
@@ -49,9 +50,7 @@ export interface StagedFile {
   table: string;
   typed: TypedSql;
   input: StageInput;
-  /** SQL expression of a staged row's row number in its file. */
-  sourceRow: string;
-  /** The row number is rowid + rowOffset (a file DuckDB read directly, not updated); null: the table's source_row. */
+  /** A row's number in its file is rowid + rowOffset (a file DuckDB read directly, not updated); null: the table's source_row (rows.ts sourceRowSql). */
   rowOffset: number | null;
   /** Per ID field: 18-character IDs, and those ending in 000 (see finishFile). */
   ids: Record<string, { n18: number; n000: number }>;
@@ -87,7 +86,8 @@ const EXCEL000_SHARE = 0.02;
  * Read and type one input into the new store table `table`. A file DuckDB reads directly falls back
  * to its normalised form when DuckDB refuses rows or its read fails a check; ragged rows of the
  * normalised form are a UserError (thrown by the normaliser, naming the rows). On failure the
- * table is dropped here; once staged, the caller drops it (dropStaged) whatever happens next.
+ * table is dropped here; once staged, the caller drops it (dropStaged) unless the transaction
+ * that names it commits.
  */
 export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: StageInput, table: string, options: StageOptions): Promise<StagedFile> {
   const step = `stage ${def.name} into ${table}`;
@@ -144,16 +144,14 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     const rowOffset = input.kind === 'raw' ? input.skip + 2 - Number(look?.base ?? 0) : null;
     const staged: StagedFile = {
       def, table, typed, input, rowOffset,
-      sourceRow: rowOffset !== null ? `(rowid + ${rowOffset})` : 'source_row',
       ids: Object.fromEntries(ids.map((fd) => [fd.name, { n18: Number(look?.[`n18_${fd.name}`] ?? 0), n000: Number(look?.[`n000_${fd.name}`] ?? 0) }])),
       counts: undefined as unknown as FileCounts,
       notes: {},
       async beforeUpdate() {
         // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers
         // that come from rowids are written down.
-        if (staged.sourceRow === 'source_row') return;
-        await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${staged.sourceRow}`);
-        staged.sourceRow = 'source_row';
+        if (staged.rowOffset === null) return;
+        await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${sourceRowSql(staged.rowOffset)}`);
         staged.rowOffset = null;
       },
     };
@@ -351,7 +349,8 @@ export async function dropStaged(conn: DuckDBConnection, table: string): Promise
  * its table (rows.ts). Runs inside the caller's transaction: on any error nothing of it remains.
  */
 export async function recordStagedFile(conn: DuckDBConnection, staged: StagedFile, snapshotId: number, fileNo: number): Promise<void> {
-  const { def, typed, sourceRow } = staged;
+  const { def, typed } = staged;
+  const sourceRow = sourceRowSql(staged.rowOffset);
   const step = `record ${def.name} file ${fileNo}`;
   const t = quoteIdent(staged.table);
   await runStep(conn, `${step}: insert rejects`,

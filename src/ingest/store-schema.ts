@@ -162,7 +162,6 @@ ALTER TABLE snapshot_file ADD COLUMN IF NOT EXISTS file_mtime TIMESTAMP;
  */
 export const INGEST_MIGRATION_V6 = DATASETS.filter((d) => d.name === 'monitoring' || d.name === 'medical_expense').map(datasetTableSql).join('\n');
 
-
 /**
  * Store version 6 → 7 (ingest's part): each file loaded from now on keeps its typed rows in a
  * table of its own (snapshot_file.rows_table; rows_offset gives the row numbers of a file DuckDB

@@ -21,8 +21,7 @@ SELECT
   arg_min(file_no, ord) AS head_file_no,
   arg_min(source_row, ord) AS head_source_row
 FROM (
-  -- The head's row first, then file order (2^61 is above every bidui_row_order).
-  SELECT *, CASE WHEN relation = '户主' THEN 0 ELSE 2305843009213693952 END + bidui_row_order(file_no, source_row) AS ord FROM roster
+  SELECT *, bidui_head_first_order(relation, file_no, source_row) AS ord FROM roster
 )
 GROUP BY household_id
 HAVING arg_min(identified_on, ord) <= $asOf;
@@ -97,7 +96,7 @@ SELECT
   CASE WHEN arg_min(cleared_on, ord) <= $asOf AND arg_min(cleared_on, ord) >= arg_min(included_on, ord) THEN arg_min(cleared_on, ord) END AS cleared_on_d,
   arg_min(income_per_capita, ord) AS income_per_capita
 FROM (
-  SELECT *, CASE WHEN relation = '户主' THEN 0 ELSE 2305843009213693952 END + bidui_row_order(file_no, source_row) AS ord FROM all_monitoring
+  SELECT *, bidui_head_first_order(relation, file_no, source_row) AS ord FROM all_monitoring
 )
 GROUP BY household_id
 HAVING arg_min(included_on, ord) <= $asOf;

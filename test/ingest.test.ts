@@ -364,6 +364,22 @@ describe('ingest', () => {
       expect(error.message).toMatch(/empty\.csv/);
       expect(error.message).toMatch(/v\.csv/);
     });
+
+    it('reports the problems in the order of the files, whichever of the two reading lanes finds one first', async () => {
+      // illness.csv (third file to read) is found too long only once DuckDB has read it (it has
+      // quotes, so records are counted after reading); v.csv (fourth) fails at once, on the other
+      // lane, while illness.csv is still being read.
+      const rows = Array.from({ length: 60_000 }, (_, i) => `11010519491231002X,"张${i}",高血压,慢病,2019-01-01`);
+      write('illness.csv', `身份证号,姓名,病种,类别,确诊日期\n${rows.join('\n')}\n`);
+      write('v.csv', '号牌号码\n贵H12345\n');
+      writeJson(configFile, {
+        workspace: './ws', limits: { maxRowsPerFile: 1000 },
+        datasets: [...baseDatasets(), { dataset: 'illness', files: ['illness.csv'] }, { dataset: 'vehicle', files: ['v.csv'] }],
+      });
+      const error = await errorOf(runIngest(configFile));
+      expect(error.code).toBe('E_INGEST');
+      expect(error.message).toMatch(/^1\. [^\n]*illness\.csv[^\n]*超过上限 1000 行[^]*\n2\. [^\n]*v\.csv/m);
+    });
   });
 });
 

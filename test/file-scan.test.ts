@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanFile } from '../src/ingest/file-scan.js';
+import { LineStats, MAX_BLANK_LINES, scanFile } from '../src/ingest/file-scan.js';
 import { testDir } from './helpers.js';
 
 describe('scanFile', () => {
@@ -37,5 +38,50 @@ describe('scanFile', () => {
     const file = path.join(t.dir, 'cut.csv');
     fs.writeFileSync(file, Buffer.from('乡镇').subarray(0, 4));
     expect((await scanFile(file)).utf8).toBe(false);
+  });
+});
+
+describe('LineStats: blank lines (DuckDB skips them; rows after them are numbered from these)', () => {
+  // A file planted as lines, each with content or blank, joined by LF or CRLF and fed in chunks cut
+  // anywhere (a CRLF and a pair of LFs may be cut in two); the blank lines before the last line
+  // with content are the planted ones, numbered from 1.
+  const file = fc.record({
+    lines: fc.array(fc.oneof(fc.constant(''), fc.constantFrom('a,b', '张三,522625', 'x')), { minLength: 1, maxLength: 40 }),
+    crlf: fc.boolean(),
+    terminated: fc.boolean(),
+    cuts: fc.array(fc.nat(), { maxLength: 6 }),
+  });
+
+  it('names the planted blank lines, whatever the line terminator and the chunk boundaries', () => {
+    fc.assert(
+      fc.property(file, ({ lines, crlf, terminated, cuts }) => {
+        const nl = crlf ? '\r\n' : '\n';
+        const bytes = Buffer.from(lines.join(nl) + (terminated ? nl : ''));
+        const stats = new LineStats();
+        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        let from = 0;
+        for (const cut of [...at, bytes.length]) {
+          stats.add(bytes.subarray(from, cut));
+          from = cut;
+        }
+        stats.finish();
+        const lastContent = lines.findLastIndex((l) => l !== '') + 1;
+        const planted = lines.flatMap((l, i) => (l === '' && i + 1 < lastContent ? [i + 1] : []));
+        expect(stats.blankLines()).toEqual(planted);
+        expect(stats.interiorBlank).toBe(planted.length > 0);
+      }),
+      { numRuns: 500, seed: 7 },
+    );
+  });
+
+  it('does not name them when there are too many, or in a file of bare CRs', () => {
+    const many = new LineStats();
+    many.add(Buffer.from(`h\n${'a\n\n'.repeat(MAX_BLANK_LINES + 1)}a\n`));
+    many.finish();
+    expect([many.interiorBlank, many.blankLines()]).toEqual([true, undefined]);
+    const cr = new LineStats();
+    cr.add(Buffer.from('h\ra\r\rb\r'));
+    cr.finish();
+    expect([cr.interiorBlank, cr.blankLines()]).toEqual([true, undefined]);
   });
 });

@@ -6,6 +6,10 @@ import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cellText, fifteenDigits, serialToIso } from '../src/ingest/readers/spreadsheet.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
+import { createProgress } from '../src/core/progress.js';
+import { ensureWorkspace } from '../src/core/workspace.js';
+import { scanFile } from '../src/ingest/file-scan.js';
+import { prepareFile } from '../src/ingest/prepare.js';
 import { readCsvFile, runCli, testDir, writeJson } from './helpers.js';
 import { loadError, loadFiles, put } from './ingest-helpers.js';
 import { newId } from './rule-harness.js';
@@ -227,6 +231,35 @@ describe('layout: header, title rows, two-level headers, blank, footer and repea
     // A data row of another width is still refused, naming the row.
     const ragged = await loadError('roster', [put(dir, 'ragged.csv', `${rows.slice(0, 2).join('\n')}\n\n${ROSTER[1]!.join(',')},多余\n`)]);
     expect([ragged.code, ragged.message]).toEqual(['E_RAGGED_ROWS', expect.stringMatching(/第 4 行（列数多于表头）/)]);
+  });
+
+  it('reads a file with blank lines and no quotes directly, numbering the rows after them by their lines', async () => {
+    // Blank lines planted between the records (one, two together, one before the last record):
+    // each record's number is its line in the file, counted here from the plant.
+    const bad = ['52262500000009', newId('1970-01-01'), '钱七', '户主', '羊坪镇', '竹坪村', '未脱贫', '不详', '', ''];
+    const plan: (string[] | '')[] = [ROSTER[0]!, '', ROSTER[1]!, '', '', ROSTER[2]!, bad, '', ROSTER[3]!];
+    const lines = [ROSTER_HEADER.join(','), ...plan.map((r) => (r === '' ? '' : r.join(',')))];
+    const lineOf = (r: string[]) => String(plan.indexOf(r) + 2);
+    const ws = ensureWorkspace(path.join(dir, 'ws'));
+    for (const [name, content] of [
+      ['lf.csv', `${lines.join('\n')}\n`],
+      ['crlf.csv', `${lines.join('\r\n')}\r\n`],
+      ['gbk.csv', iconv.encode(`${lines.join('\r\n')}\r\n`, 'gbk')],
+    ] as const) {
+      const file = put(dir, name, content);
+      // Read directly (not parsed here first), with the blank lines' numbers.
+      const prepared = await prepareFile(ws, 'roster', { path: file, scan: await scanFile(file), source: { dataset: 'roster', files: [file], encoding: 'auto', sheet: undefined, headerRow: undefined, columns: {}, values: {} } }, createProgress(process.stderr, true));
+      const input = prepared.parts[0]!.input;
+      expect([name, input.kind, input.kind === 'raw' ? input.blankLines : undefined]).toEqual([name, 'raw', [3, 5, 6, 9]]);
+      for (const t of prepared.temps) fs.rmSync(t, { recursive: true, force: true });
+      const r = await loadFiles('roster', [file]);
+      const f = r.files[0]!;
+      expect([name, picked(r.rows)]).toEqual([name, EXPECTED]);
+      expect([name, r.rows.map((x) => x.source_row)]).toEqual([name, ROSTER.map(lineOf)]);
+      expect([name, r.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([name, [[lineOf(bad), 'bad_date']]]);
+      // The blank lines are rows read and skipped as empty, as when a file is parsed here.
+      expect([name, f.rowsRead, f.rowsLoaded, f.rowsRejected, f.rowsSkipped, f.layout.skipped]).toEqual([name, 9, 4, 1, 4, { empty: 4 }]);
+    }
   });
 
   it('fills merged ranges, counts empty rows inside a sheet, skips a footer merged across the ID column', async () => {

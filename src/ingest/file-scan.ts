@@ -45,6 +45,9 @@ export class LineStats {
   quotes = false;
   /** A blank line followed by more content somewhere in the file (or blank lines at its start). */
   interiorBlank = false;
+  /** Blank lines recorded (1-based line numbers, LF and CRLF files), up to MAX_BLANK_LINES. */
+  private blanks: number[] = [];
+  private blanksOverflow = false;
   /** The file does not end with a line terminator. */
   unterminated = false;
   /** Line terminators after the last content byte (1 = the last line's own; more = blank lines). */
@@ -59,7 +62,11 @@ export class LineStats {
   add(chunk: Buffer): void {
     if (chunk.length === 0) return;
     if (!this.quotes && chunk.includes(0x22)) this.quotes = true;
-    this.lf += this.gap.lf.add(chunk, 0x0a);
+    const linesBefore = this.lf;
+    this.lf += this.gap.lf.add(chunk, 0x0a, (k) => {
+      if (this.blanks.length < MAX_BLANK_LINES) this.blanks.push(linesBefore + k + 1);
+      else this.blanksOverflow = true;
+    });
     const crs = chunk.includes(0x0d) ? this.gap.cr.add(chunk, 0x0d) : (this.gap.cr.skip(chunk.length), 0);
     this.cr += crs;
     if (crs > 0) this.crlf += countSeq(chunk, CRLF);
@@ -111,12 +118,28 @@ export class LineStats {
     return Math.min(this.gap.lf.longest(), this.gap.cr.longest());
   }
 
+  /**
+   * The blank lines before the last line with content (1-based line numbers, ascending), which
+   * DuckDB's CSV reader skips without a trace; undefined when they are not known: more than
+   * MAX_BLANK_LINES of them, or a file whose lines end in bare CRs.
+   */
+  blankLines(): number[] | undefined {
+    const newline = this.newline();
+    if (this.blanksOverflow || newline === '\r' || newline === 'mixed') return undefined;
+    if (!this.seenContent) return [];
+    const last = this.contentLines();
+    return this.blanks.filter((line) => line <= last);
+  }
+
   /** Lines holding records (for a file without quotes and without interior blank lines). */
   contentLines(): number {
     const terms = this.lf + (this.cr - this.crlf);
     return terms + (this.unterminated ? 1 : 0) - Math.max(0, this.trailingTerminators - 1);
   }
 }
+
+/** Blank lines a file may have and still be read by DuckDB directly (see readers/csv.ts rawInput). */
+export const MAX_BLANK_LINES = 64;
 
 const CRLF = Buffer.from('\r\n');
 const BLANK_SEQS = [Buffer.from('\n\n'), Buffer.from('\n\r\n'), Buffer.from('\r\r')];
@@ -125,18 +148,26 @@ const BLANK_SEQS = [Buffer.from('\n\n'), Buffer.from('\n\r\n'), Buffer.from('\r\
 class Gap {
   private max = 0;
   private current = 0;
+  /** The last byte of the previous chunk. */
+  private lastByte = -1;
 
-  /** Count the byte in chunk, following the runs between its occurrences. */
-  add(chunk: Buffer, byte: number): number {
+  /**
+   * Count the byte in chunk, following the runs between its occurrences. `blank` is called with
+   * the 0-based index (among this chunk's occurrences) of each occurrence that ends a run of
+   * nothing or of one CR: a blank line, for LF.
+   */
+  add(chunk: Buffer, byte: number, blank?: (k: number) => void): number {
     let n = 0;
     let last = -1;
     for (let i = chunk.indexOf(byte); i !== -1; i = chunk.indexOf(byte, i + 1)) {
       const run = last < 0 ? this.current + i : i - last - 1;
       if (run > this.max) this.max = run;
+      if (blank && (run === 0 || (run === 1 && (i > 0 ? chunk[i - 1] : this.lastByte) === 0x0d))) blank(n);
       last = i;
       n++;
     }
     this.current = last < 0 ? this.current + chunk.length : chunk.length - last - 1;
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
     return n;
   }
 

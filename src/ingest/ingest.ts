@@ -275,6 +275,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
           try {
             progress.step(`准备 ${w.dataset}：${path.basename(file.path)}`);
             const prepared = await prepareFile(store.ws, w.dataset, file, progress, config.limits);
+            log().debug({ dataset: w.dataset, fileIndex: i, format: prepared.format, encoding: prepared.encoding, inputs: prepared.parts.map((p) => p.input.kind), ms: Math.round(performance.now() - started) }, 'prepared file');
             prep = { prepared, staged: [], ms: 0 };
             preps.set(file, prep);
             for (const part of prepared.parts) {

@@ -151,16 +151,30 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
         // UPDATE moves the rows it changes (new rowids): before the first one, the row numbers
         // that come from rowids are written down.
         if (staged.rowOffset === null) return;
-        await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${sourceRowSql(staged.rowOffset)}`);
+        await runStep(conn, `${step}: row numbers`, `UPDATE ${t} SET source_row = ${pastBlankLines(sourceRowSql(staged.rowOffset), blankLines)}`);
         staged.rowOffset = null;
       },
     };
+    // Rows after blank lines (which DuckDB skipped): their numbers are written down now.
+    const blankLines = input.kind === 'raw' ? input.blankLines : [];
+    if (blankLines.length > 0) await staged.beforeUpdate();
     if (def.name === 'roster') await fillHouseholds(conn, step, typed, t, staged.notes, staged);
     return staged;
   } catch (error) {
     await dropStaged(conn, table);
     throw error;
   }
+}
+
+/**
+ * The line number of a row DuckDB read directly from a file with blank lines, which it skipped:
+ * `n` is the row's number counted as if there were none (an SQL expression), `blankLines` the
+ * blank lines' numbers (ascending). The jth blank line (0-based) has `line - j` rows before it, so
+ * a row whose uncorrected number reaches that comes after it.
+ */
+export function pastBlankLines(n: string, blankLines: readonly number[]): string {
+  if (blankLines.length === 0) return n;
+  return `(${n} + ${blankLines.map((line, j) => `(${n} >= ${Number(line) - j})::BIGINT`).join(' + ')})`;
 }
 
 /**
@@ -215,7 +229,16 @@ export async function finishFile(conn: DuckDBConnection, parts: StagedFile[], as
       (p.notes.excel000 ??= []).push({ field: field.name, damaged: n000, of: n18 });
     }
   }
-  for (const p of parts) p.counts = await countStaged(conn, `finish ${p.table}`, def, quoteIdent(p.table), asOf);
+  for (const p of parts) {
+    p.counts = await countStaged(conn, `finish ${p.table}`, def, quoteIdent(p.table), asOf);
+    // Blank lines DuckDB skipped are rows read and skipped as empty, as in a file read normalised.
+    const blank = p.input.kind === 'raw' ? p.input.blankLines.length : 0;
+    if (blank > 0) {
+      p.counts.rowsRead += blank;
+      p.counts.rowsSkipped += blank;
+      p.counts.skipped.empty = (p.counts.skipped.empty ?? 0) + blank;
+    }
+  }
 }
 
 /**

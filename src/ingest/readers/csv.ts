@@ -18,8 +18,9 @@ import { limitCell, trimSpace } from '../values.js';
  *   and line terminator set explicitly (its own detection picked a line break inside a quoted
  *   header cell as the terminator and then returned no rows at all);
  * - normalised: the file is parsed here (csv-parse) into a private CSV whose first column is the
- *   record's number and which holds only the rows below the header. Used when a file has blank
- *   lines (DuckDB drops them without a trace, shifting every row number after them), mixed line
+ *   record's number and which holds only the rows below the header. Used when a file with quotes
+ *   has blank lines (DuckDB drops them without a trace, shifting every row number after them; in
+ *   a file without quotes their line numbers give the rows' numbers instead), mixed line
  *   terminators, rows DuckDB refuses (a short footer row, a stray quote), or when the fast read
  *   fails a check.
  */
@@ -47,6 +48,11 @@ export interface RawCsvInput extends InputBase {
   skip: number;
   /** Records below the header, when the file has no quotes (records and lines coincide). */
   expectedRows: number | undefined;
+  /**
+   * Blank lines below the header (1-based line numbers, ascending; only in a file without quotes).
+   * DuckDB skips them, so the rows after one are numbered from these (stage.ts).
+   */
+  blankLines: number[];
   /** The normalised form, when DuckDB cannot read this file as it is. */
   normalise(): Promise<NormalisedInput>;
 }
@@ -152,7 +158,12 @@ export function rawInput(args: {
 }): RawCsvInput | undefined {
   const { lines, header } = args;
   const newline = lines.newline();
-  if (newline === 'mixed' || lines.interiorBlank || lines.longestLine() > MAX_DIRECT_LINE) return undefined;
+  if (newline === 'mixed' || lines.longestLine() > MAX_DIRECT_LINE) return undefined;
+  // Blank lines: DuckDB skips them. In a file without quotes, where lines are records, the rows
+  // after them are numbered from their line numbers; otherwise (a blank line may be inside a
+  // quoted cell, or they are too many, or above the header) the file is read normalised.
+  const blankLines = lines.interiorBlank ? lines.blankLines() : [];
+  if (blankLines === undefined || (lines.interiorBlank && (lines.quotes || blankLines.length === 0 || blankLines[0]! <= header.index + 1))) return undefined;
   const headerCells = args.records[header.index]!;
   return {
     kind: 'raw',
@@ -166,7 +177,8 @@ export function rawInput(args: {
     mapping: header.mapping,
     header,
     headerRow: header.index + 1,
-    expectedRows: lines.quotes ? undefined : lines.contentLines() - header.index - 1,
+    expectedRows: lines.quotes ? undefined : lines.contentLines() - header.index - 1 - blankLines.length,
+    blankLines,
     normalise: args.normalise,
   };
 }

@@ -5,6 +5,7 @@ import iconv from 'iconv-lite';
 import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cellText, fifteenDigits, serialToIso } from '../src/ingest/readers/spreadsheet.js';
+import { mayHoldExactNumbers } from '../src/ingest/readers/exact-numbers.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { createProgress } from '../src/core/progress.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
@@ -645,6 +646,16 @@ describe('variants found by a second attack', () => {
     const b = await loadFiles('roster', [put(dir, 'system.xls', xml)]);
     expect(b.rows.map((r) => [r.id_number, r.id_number_problem])).toEqual([[A, null], [B, null], [C, null], [x, null]]);
     expect([b.files[0]!.encoding, b.rejects]).toEqual(['xml', []]);
+  });
+
+  it('the XML is walked again only when it may hold more digits than a number keeps', () => {
+    // What Excel kept (15 digits and zeros), dates and small numbers: nothing to read again.
+    expect(mayHoldExactNumbers('<c r="B2"><v>522625198512101000</v></c><c r="C2"><v>43831</v></c><c r="D2"><v>522625000000001</v></c>')).toBe(false);
+    expect(mayHoldExactNumbers(Buffer.from('<row r="9"><c r="B9"><v>5.22625198512101E+17</v></c><c><is><t>张三</t></is></c></row>'))).toBe(false);
+    // 16 or more significant digits, an ID ending in X, a character reference: read again.
+    for (const xml of ['<v>522625197207150037</v>', '<v>5226251972071500370</v>', '<Data ss:Type="Number">52262519720715003X</Data>', '<v>&#53;22625197207150037</v>', '<v>1234567890123456.0</v>']) {
+      expect([xml, mayHoldExactNumbers(Buffer.from(xml))]).toEqual([xml, true]);
+    }
   });
 
   it('footers are skipped however their name cell is filled (3人, a signer); a note line too', async () => {

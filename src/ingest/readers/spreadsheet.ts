@@ -9,7 +9,7 @@ import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js'
 import { matchHeaders } from '../headers.js';
 import { ID_LIKE } from '../id-number.js';
 import { limitCell, MAX_CELL_CHARS, type CellIssue } from '../values.js';
-import { type CellKey, cellKey, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
+import { type CellKey, cellKey, mayHoldExactNumbers, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
 
 /**
  * Spreadsheets (.xlsx, .xls, WPS .et, .ods, and the HTML or XML tables that old systems save
@@ -254,6 +254,9 @@ function exactNumbers(a: {
   if (wanted.size === 0) return out;
   const keys = new Set(wanted.keys());
   let texts = new Map<CellKey, string>();
+  // A number cell without a number (an ID ending in X) keeps its text whatever the XML looks like.
+  const must = [...wanted.values()].some((c) => !Number.isFinite(c.v as number));
+  const worth = (xml: Uint8Array | string) => must || mayHoldExactNumbers(xml);
   try {
     if (a.wb.bookType === 'xlsx' && a.bytes) {
       const zip = XLSX.CFB.read(a.bytes, { type: 'buffer' });
@@ -261,8 +264,8 @@ function exactNumbers(a: {
       const parts = rels ? xlsxSheetParts(rels.content as Uint8Array, a.wb.Workbook?.Sheets?.map((s) => ({ name: s.name ?? '', id: (s as { id?: string }).id })) ?? []) : new Map<string, string>();
       const part = parts.get(a.sheet);
       const entry = part ? XLSX.CFB.find(zip, `/${part}`) : undefined;
-      if (entry) texts = xlsxCellTexts(entry.content as Uint8Array, keys);
-    } else if (a.wb.bookType === 'xlml' && a.text !== undefined) {
+      if (entry && worth(entry.content as Uint8Array)) texts = xlsxCellTexts(entry.content as Uint8Array, keys);
+    } else if (a.wb.bookType === 'xlml' && a.text !== undefined && worth(a.text)) {
       texts = xml2003CellTexts(a.text, a.sheet, keys);
     }
   } catch {

@@ -52,7 +52,7 @@ describe('LineStats: blank lines (DuckDB skips them; rows after them are numbere
     cuts: fc.array(fc.nat(), { maxLength: 6 }),
   });
 
-  it('names the planted blank lines, whatever the line terminator and the chunk boundaries', () => {
+  it('names the planted blank lines and counts those at the end, whatever the line terminator and the chunk boundaries', () => {
     fc.assert(
       fc.property(file, ({ lines, crlf, terminated, cuts }) => {
         const nl = crlf ? '\r\n' : '\n';
@@ -69,6 +69,9 @@ describe('LineStats: blank lines (DuckDB skips them; rows after them are numbere
         const planted = lines.flatMap((l, i) => (l === '' && i + 1 < lastContent ? [i + 1] : []));
         expect(stats.blankLines()).toEqual(planted);
         expect(stats.interiorBlank).toBe(planted.length > 0);
+        // The blank lines after the last content (csv-parse reads each as an empty row).
+        const after = lastContent === 0 ? 0 : lines.length - lastContent;
+        expect(stats.trailingBlankLines()).toBe(lastContent === 0 ? 0 : terminated ? after : Math.max(0, after - 1));
       }),
       { numRuns: 500, seed: 7 },
     );

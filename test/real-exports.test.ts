@@ -235,7 +235,8 @@ describe('layout: header, title rows, two-level headers, blank, footer and repea
   });
 
   it('reads a file with blank lines and no quotes directly, numbering the rows after them by their lines', async () => {
-    // Blank lines planted between the records (one, two together, one before the last record):
+    // Blank lines planted between the records (one, two together, one before the last record) and
+    // one after them:
     // each record's number is its line in the file, counted here from the plant.
     const bad = ['52262500000009', newId('1970-01-01'), '钱七', '户主', '羊坪镇', '竹坪村', '未脱贫', '不详', '', ''];
     const plan: (string[] | '')[] = [ROSTER[0]!, '', ROSTER[1]!, '', '', ROSTER[2]!, bad, '', ROSTER[3]!];
@@ -243,9 +244,9 @@ describe('layout: header, title rows, two-level headers, blank, footer and repea
     const lineOf = (r: string[]) => String(plan.indexOf(r) + 2);
     const ws = ensureWorkspace(path.join(dir, 'ws'));
     for (const [name, content] of [
-      ['lf.csv', `${lines.join('\n')}\n`],
-      ['crlf.csv', `${lines.join('\r\n')}\r\n`],
-      ['gbk.csv', iconv.encode(`${lines.join('\r\n')}\r\n`, 'gbk')],
+      ['lf.csv', `${lines.join('\n')}\n\n`],
+      ['crlf.csv', `${lines.join('\r\n')}\r\n\r\n`],
+      ['gbk.csv', iconv.encode(`${lines.join('\r\n')}\r\n\r\n`, 'gbk')],
     ] as const) {
       const file = put(dir, name, content);
       // Read directly (not parsed here first), with the blank lines' numbers.
@@ -258,9 +259,30 @@ describe('layout: header, title rows, two-level headers, blank, footer and repea
       expect([name, picked(r.rows)]).toEqual([name, EXPECTED]);
       expect([name, r.rows.map((x) => x.source_row)]).toEqual([name, ROSTER.map(lineOf)]);
       expect([name, r.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([name, [[lineOf(bad), 'bad_date']]]);
-      // The blank lines are rows read and skipped as empty, as when a file is parsed here.
-      expect([name, f.rowsRead, f.rowsLoaded, f.rowsRejected, f.rowsSkipped, f.layout.skipped]).toEqual([name, 9, 4, 1, 4, { empty: 4 }]);
+      // The blank lines (four between the records, one after them) are rows read and skipped as
+      // empty, as when a file is parsed here.
+      expect([name, f.rowsRead, f.rowsLoaded, f.rowsRejected, f.rowsSkipped, f.layout.skipped]).toEqual([name, 10, 4, 1, 5, { empty: 5 }]);
     }
+  });
+
+  it('a direct read skips a title row repeated at a page break, and refuses content after the last named column, as a parsed file does', async () => {
+    const title = ['2020年羊坪镇建档立卡花名册', '', '', '', '', '', '', '', '', ''].join(',');
+    const rows = [title, ROSTER_HEADER.join(','), ...ROSTER.slice(0, 2).map((r) => r.join(',')), title, ROSTER_HEADER.join(','), ...ROSTER.slice(2).map((r) => r.join(','))];
+    // DuckDB reads both directly (the second has a blank line before the page break).
+    for (const [name, text] of [['paged.csv', `${rows.join('\n')}\n`], ['paged-blank.csv', `${rows.slice(0, 4).join('\n')}\n\n${rows.slice(4).join('\n')}\n`]] as const) {
+      const r = await loadFiles('roster', [put(dir, name, text)]);
+      const f = r.files[0]!;
+      expect([name, picked(r.rows), r.rejects, f.layout.skipped, f.layout.normalisedBecause]).toEqual([name, EXPECTED, [], name === 'paged.csv' ? { header: 2 } : { header: 2, empty: 1 }, undefined]);
+    }
+    // A header line ending in empty cells (Excel's formatted columns), a row with a value there.
+    const wide = [[...ROSTER_HEADER, '', ''], ...ROSTER.map((r, i) => (i === 1 ? [...r, '已核实', ''] : [...r, '', '']))].map((r) => r.join(','));
+    for (const [name, text] of [['wide.csv', `${wide.join('\n')}\n`], ['wide-blank.csv', `${wide.slice(0, 2).join('\n')}\n\n${wide.slice(2).join('\n')}\n`]] as const) {
+      const e = await loadError('roster', [put(dir, name, text)]);
+      expect([name, e.code, e.message]).toEqual([name, 'E_RAGGED_ROWS', expect.stringMatching(name === 'wide.csv' ? /第 3 行（列数多于表头）/ : /第 4 行（列数多于表头）/)]);
+    }
+    // Empty cells there are no content: read directly.
+    const clean = [[...ROSTER_HEADER, '', ''], ...ROSTER.map((r) => [...r, '', ''])].map((r) => r.join(','));
+    expect(picked((await loadFiles('roster', [put(dir, 'wide-ok.csv', `${clean.join('\n')}\n`)])).rows)).toEqual(EXPECTED);
   });
 
   it('fills merged ranges, counts empty rows inside a sheet, skips a footer merged across the ID column', async () => {
@@ -653,7 +675,7 @@ describe('variants found by a second attack', () => {
     expect(mayHoldExactNumbers('<c r="B2"><v>522625198512101000</v></c><c r="C2"><v>43831</v></c><c r="D2"><v>522625000000001</v></c>')).toBe(false);
     expect(mayHoldExactNumbers(Buffer.from('<row r="9"><c r="B9"><v>5.22625198512101E+17</v></c><c><is><t>张三</t></is></c></row>'))).toBe(false);
     // 16 or more significant digits, an ID ending in X, a character reference: read again.
-    for (const xml of ['<v>522625197207150037</v>', '<v>5226251972071500370</v>', '<Data ss:Type="Number">52262519720715003X</Data>', '<v>&#53;22625197207150037</v>', '<v>1234567890123456.0</v>']) {
+    for (const xml of ['<v>522625197207150037</v>', '<v>0522625197207153000</v>', '<v>5226251972071500370</v>', '<Data ss:Type="Number">52262519720715003X</Data>', '<v>&#53;22625197207150037</v>', '<v>1234567890123456.0</v>']) {
       expect([xml, mayHoldExactNumbers(Buffer.from(xml))]).toEqual([xml, true]);
     }
   });
@@ -806,5 +828,13 @@ describe('input limits (limits in the config)', () => {
     rows[2]![2] = '王'.repeat(150);
     const r = await loadFiles('roster', [put(dir, 'cells.csv', csv([ROSTER_HEADER, ...rows]))], {}, '2020-06-30', { limits: { maxCellChars: 100 } });
     expect([picked(r.rows), r.rejects.map((x) => [x.source_row, x.reason_code, x.reason])]).toEqual([[EXPECTED[0], EXPECTED[1], EXPECTED[3]], [['4', 'too_long', expect.stringMatching(/「姓名」.*超过 100 个字符（单元格长度的上限 limits.maxCellChars）/)]]]);
+    // What a reject or a warning shows of the cell is cut to the limit, whether DuckDB read the
+    // file directly (above) or it was parsed here (a blank line and quotes: below).
+    rows[1]![5] = '竹'.repeat(150);
+    for (const [name, text] of [['direct.csv', csv([ROSTER_HEADER, ...rows])], ['parsed.csv', `${csv([ROSTER_HEADER, ...rows.slice(0, 2)])}\r\n"${rows[2]!.join('","')}"\r\n${csv(rows.slice(3))}`]] as const) {
+      const c = await loadFiles('roster', [put(dir, name, text)], {}, '2020-06-30', { limits: { maxCellChars: 100 } });
+      const shown = [...c.rejects.map((x) => JSON.parse(x.row_json!) as Record<string, string | null>).flatMap((o) => Object.values(o)), ...c.warnings.map((w) => w.value)].map((v) => v ?? '');
+      expect([name, shown.some((v) => v.startsWith('王')), shown.some((v) => v.startsWith('竹')), shown.filter((v) => v.length > 100)]).toEqual([name, true, true, []]);
+    }
   });
 });

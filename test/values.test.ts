@@ -68,7 +68,7 @@ describe('date parsing (bidui_parse_date)', () => {
 /** What real exports put into cells: space of every width, format characters, the ="…" wrapper, error values, full width. */
 const CELL_PIECES = [
   ' ', '\t', '\n', '\r', '\f', '\v', '\u3000', '\u00A0', '\uFEFF', '\u200B', '\u200D', '\u200E', '\u202E', '\u2060', '\u00AD', '\u180E',
-  '="', '"', '=', '#N/A', '#REF!', '#', '\u0001', 'Ａ', '（', '）', '１', 'a', '镇', '张', '1', '-', '.', '(', ')', '享受政策',
+  '="', '"', '=', '#N/A', '#REF!', '#', '\u0001', 'Ａ', '（', '）', '１', 'a', '镇', '张', '1', '-', '.', '(', ')', '享受政策', '·', '•',
 ];
 const cellValue = fc.array(fc.constantFrom(...CELL_PIECES), { maxLength: 7 }).map((cs) => cs.join(''));
 

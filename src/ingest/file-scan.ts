@@ -131,6 +131,11 @@ export class LineStats {
     return this.blanks.filter((line) => line <= last);
   }
 
+  /** Blank lines after the last line with content (a file read by csv-parse has them as empty rows). */
+  trailingBlankLines(): number {
+    return this.seenContent && !this.unterminated ? Math.max(0, this.trailingTerminators - 1) : 0;
+  }
+
   /** Lines holding records (for a file without quotes and without interior blank lines). */
   contentLines(): number {
     const terms = this.lf + (this.cr - this.crlf);

@@ -43,9 +43,9 @@ function cellLimitMacros(max: number): string {
   return `CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
   CASE WHEN length(p) > ${n} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  strlen(joined) > ${n} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|\\p{Han}[${TRIM_CLASS_RE2}]+\\p{Han}');
+  strlen(joined) > ${n} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|[\\p{Han}·•][${TRIM_CLASS_RE2}]+[\\p{Han}·•]');
 CREATE OR REPLACE TEMP MACRO bidui_cell_dirty(s) AS
-  strlen(s) > ${n} OR regexp_matches(s, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|^[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}]$|\\p{Han}[${TRIM_CLASS_RE2}]+\\p{Han}');`;
+  strlen(s) > ${n} OR regexp_matches(s, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|^[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}]$|[\\p{Han}·•][${TRIM_CLASS_RE2}]+[\\p{Han}·•]');`;
 }
 
 /** Use another cell limit (config limits.maxCellChars) on this connection. */

@@ -123,11 +123,12 @@ export async function stageFile(conn: DuckDBConnection, def: DatasetDef, input: 
     // how many 18-character IDs there are and how many end in 000 (cheap tests; see markExcel000).
     const ids = def.fields.filter((fd) => fd.type === 'id');
     const [look] = fallback !== undefined ? [] : await queryStep<Record<string, string | null>>(conn, `${step}: first look`,
-      `SELECT min(rowid) AS base, count(*) AS n${input.kind === 'raw' && input.expectedRows === undefined ? ', count(*) FILTER (WHERE _swallow) AS swallow' : ''}${ids.map((fd) => {
+      `SELECT min(rowid) AS base, count(*) AS n${input.kind === 'raw' && input.expectedRows === undefined ? ', count(*) FILTER (WHERE _swallow) AS swallow' : ''}${input.kind === 'raw' && input.namedColumns < input.columnCount ? ', count(*) FILTER (WHERE _beyond) AS beyond' : ''}${ids.map((fd) => {
         const id = quoteIdent(fd.name);
         return `, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18) AS ${quoteIdent(`n18_${fd.name}`)}, count(*) FILTER (WHERE skip_reason IS NULL AND strlen(${id}) = 18 AND ends_with(${id}, '000')) AS ${quoteIdent(`n000_${fd.name}`)}`;
       }).join('')} FROM ${t}`);
     if (input.kind === 'raw' && !fallback && Number(look?.swallow ?? 0) > 0) fallback = '有单元格跨越多行并含有其他记录的内容';
+    if (input.kind === 'raw' && !fallback && Number(look?.beyond ?? 0) > 0) fallback = '有行在表头最后一个列名之后的列中有内容';
     if (input.kind === 'raw' && !fallback) fallback = await checkDirectRead(conn, step, input, Number(look?.n ?? 0));
     if (fallback !== undefined) {
       if (input.kind !== 'raw') throw new Error(`normalised input of ${def.name} refused by DuckDB`);
@@ -231,8 +232,9 @@ export async function finishFile(conn: DuckDBConnection, parts: StagedFile[], as
   }
   for (const p of parts) {
     p.counts = await countStaged(conn, `finish ${p.table}`, def, quoteIdent(p.table), asOf);
-    // Blank lines DuckDB skipped are rows read and skipped as empty, as in a file read normalised.
-    const blank = p.input.kind === 'raw' ? p.input.blankLines.length : 0;
+    // Blank lines DuckDB skipped (between the records and after them) are rows read and skipped
+    // as empty, as in a file read normalised.
+    const blank = p.input.kind === 'raw' ? p.input.blankLines.length + p.input.trailingBlankLines : 0;
     if (blank > 0) {
       p.counts.rowsRead += blank;
       p.counts.rowsSkipped += blank;

@@ -126,6 +126,9 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const householdFields: FieldDef[] = [];
   /** Columns kept for stage.ts (the roster's household fields). */
   const keep: string[] = [];
+  // A value as written, shown in a reject's row or a warning: cut to the cell limit, as the
+  // normalised form's cells already are (values.ts limitCell).
+  const shown = (c: string) => (input.kind === 'raw' ? `left(${c}, ${Math.trunc(options.maxCellChars ?? MAX_CELL_CHARS)})` : c);
   const issueOf = (i: number) => `CASE WHEN "__issues" IS NOT NULL THEN nullif(regexp_extract("__issues", '(?:^|;)${i}:([a-z_]+)', 1), '') END`;
   const textValues: string[] = [];
   for (const field of def.fields) {
@@ -145,7 +148,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       continue;
     }
     const index = input.mapping.fields[field.name]!;
-    raw.push(`${quoteLiteral(field.name)}, ${c}`);
+    raw.push(`${quoteLiteral(field.name)}, ${shown(c)}`);
     const t = col('t', field);
     const iss = col('i', field);
     const name = quoteIdent(field.name);
@@ -174,7 +177,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
       if (field.required && !(options.roster && isPerson)) {
         checks.push(issueCheck(field, iss, ['excel_number']), literalCheck(`${id} IS NULL OR ${id} = ''`, `missing_field:${field.name}`));
       } else if (!field.required) {
-        warnings.push(issueCheck(field, iss, ['excel_number'], c));
+        warnings.push(issueCheck(field, iss, ['excel_number'], shown(c)));
       }
       continue;
     }
@@ -207,7 +210,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
     if (household) {
       // stage.ts fills and checks them per household: the issue, and where no value was read
       // the cell as written.
-      keep.push(iss, `CASE WHEN ${name} IS NULL THEN ${c} END AS ${col('c', field)}`);
+      keep.push(iss, `CASE WHEN ${name} IS NULL THEN ${shown(c)} END AS ${col('c', field)}`);
       continue;
     }
     const unreadable = field.type === 'date' ? 'bad_date' : field.type === 'number' ? 'bad_number' : field.type === 'enum' ? 'bad_value' : field.code ? 'excel_number' : undefined;
@@ -220,8 +223,8 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
         ...(unreadable ? [literalCheck(`${name} IS NULL`, `${unreadable}:${field.name}`)] : []),
       );
     } else {
-      warnings.push(issueCheck(field, iss, [], c));
-      if (unreadable) warnings.push(literalCheck(`${t} IS NOT NULL AND ${name} IS NULL`, `${unreadable}:${field.name}`, c));
+      warnings.push(issueCheck(field, iss, [], shown(c)));
+      if (unreadable) warnings.push(literalCheck(`${t} IS NOT NULL AND ${name} IS NULL`, `${unreadable}:${field.name}`, shown(c)));
     }
   }
 
@@ -234,7 +237,11 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   // (3人, 制表人：): a member written without an ID but with a name is a record (the roster loses no one).
   const nameField = def.fields.find((fd) => fd.type === 'name' && input.mapping.fields[fd.name] !== undefined);
   const noName = nameField ? `bidui_not_a_name(${col('t', nameField)})` : 'true';
-  const pageRepeat = normalised ? `WHEN "__issues" = ${quoteLiteral(REPEATED_TITLE)} THEN 'header' ` : '';
+  // A title row again below the header (a page break): marked by the normaliser, or for a direct
+  // read compared here with the title rows (csv.ts rowKey: cells trimmed, trailing empty ones dropped).
+  const rowKeySql = `regexp_replace(concat_ws(chr(1), ${all.map((a) => `bidui_trim_space(coalesce(${a}, ''))`).join(', ')}), '\x01+$', '')`;
+  const pageRepeat = normalised ? `WHEN "__issues" = ${quoteLiteral(REPEATED_TITLE)} THEN 'header' `
+    : input.kind === 'raw' && input.titleKeys.length ? `WHEN ${rowKeySql} IN (${input.titleKeys.map(quoteLiteral).join(', ')}) THEN 'header' ` : '';
   const skip = `CASE WHEN ${personProblem} IN ('missing', 'length', 'chars', 'excel') AND NOT bidui_has_id(${col('n', person)}) THEN
       CASE ${pageRepeat}WHEN bidui_row_blank(${joined}) THEN 'empty'
            WHEN bidui_row_footer_start(${joined}) OR (${noName} AND bidui_row_footer(${joined})) THEN 'footer'
@@ -258,6 +265,11 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   // A file with quotes read directly: a cell holding a line break followed by a line with an ID
   // and delimiters may be a stray quote swallowing records (stage.ts reads the file again,
   // normalised, where swallowsRecords decides and names the rows).
+  // Content in the columns after the header's last named one (a direct read takes every column
+  // of the header line): stage.ts reads such a file normalised, which refuses the row.
+  if (input.kind === 'raw' && input.namedColumns < input.columnCount) {
+    keep.push(`NOT bidui_row_blank(concat_ws(chr(1), ${all.slice(input.namedColumns).join(', ')})) AS _beyond`);
+  }
   const quoted = input.kind === 'raw' && input.expectedRows === undefined;
   if (quoted) {
     const d = input.delimiter.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');

@@ -53,6 +53,16 @@ export interface RawCsvInput extends InputBase {
    * DuckDB skips them, so the rows after one are numbered from these (stage.ts).
    */
   blankLines: number[];
+  /** The title rows above the header (rowKey): the same row again below it (a page break) is skipped. */
+  titleKeys: string[];
+  /**
+   * The header's width up to its last named cell (and every mapped column): a row with content in
+   * the columns after it is sent to the normalised form, which refuses it (as it does any row
+   * longer than the header) unless it is a footer or a title.
+   */
+  namedColumns: number;
+  /** Blank lines after the last record (skipped by DuckDB; counted as empty rows, as csv-parse reads them). */
+  trailingBlankLines: number;
   /** The normalised form, when DuckDB cannot read this file as it is. */
   normalise(): Promise<NormalisedInput>;
 }
@@ -167,6 +177,8 @@ export function rawInput(args: {
   const headerCells = args.records[header.index]!;
   return {
     kind: 'raw',
+    titleKeys: args.records.slice(0, header.index).map(rowKey).filter((k) => k !== ''),
+    namedColumns: namedWidth(headerCells, header),
     csvPath: args.csvPath,
     displayPath: args.displayPath,
     delimiter: args.delimiter,
@@ -179,12 +191,23 @@ export function rawInput(args: {
     headerRow: header.index + 1,
     expectedRows: lines.quotes ? undefined : lines.contentLines() - header.index - 1 - blankLines.length,
     blankLines,
+    trailingBlankLines: lines.trailingBlankLines(),
     normalise: args.normalise,
   };
 }
 
-/** A record's cells joined, trimmed, without trailing empty cells (to compare title rows). */
-function rowKey(cells: readonly string[]): string {
+/**
+ * The width of a header row: up to its last named cell (a trailing delimiter on the header line
+ * only is not a column) and at least every mapped column.
+ */
+function namedWidth(headerCells: readonly string[], header: HeaderChoice): number {
+  let named = headerCells.length;
+  while (named > 0 && trimSpace(headerCells[named - 1] ?? '') === '') named--;
+  return Math.max(named, ...Object.values(header.mapping.fields).map((i) => i + 1));
+}
+
+/** A record's cells joined, trimmed, without trailing empty cells (to compare title rows; typing.ts has its SQL twin). */
+export function rowKey(cells: readonly string[]): string {
   const trimmed = cells.map((c) => trimSpace(c));
   while (trimmed.length && trimmed[trimmed.length - 1] === '') trimmed.pop();
   return trimmed.join('\u0001');
@@ -222,11 +245,7 @@ export async function normaliseTextFile(args: {
   maxCellChars: number;
 }): Promise<NormalisedInput> {
   const { header, target } = args;
-  // The header's width: up to its last named cell (a trailing delimiter on the header line only
-  // is not a column) and at least every mapped column.
-  let named = args.headerCells.length;
-  while (named > 0 && trimSpace(args.headerCells[named - 1] ?? '') === '') named--;
-  const width = Math.max(named, ...Object.values(header.mapping.fields).map((i) => i + 1));
+  const width = namedWidth(args.headerCells, header);
   const headerCells = Array.from({ length: width }, (_, j) => args.headerCells[j] ?? '');
   const idIndex = header.mapping.fields.id_number;
   const nameIndex = header.mapping.fields.name;

@@ -38,14 +38,15 @@ function feed(parser: SaxesParser, content: Uint8Array | string): void {
 
 /**
  * Could a worksheet's XML (or an XML Spreadsheet 2003) hold the text of a number cell that tells
- * more than the reader's JS number: 16 or more significant digits, an ID ending in X, or a
+ * more than the reader's JS number: 16 or more digits up to the last that is not zero (leading
+ * zeros count: cellText keeps such a text as written), an ID ending in X, or a
  * character reference that might spell either? A quick test of the whole text (digits are ASCII,
  * so bytes read as Latin-1 do); when it is false, walking the XML again would change nothing, as
  * in a sheet whose long numbers are what Excel kept (15 digits and zeros).
  */
 export function mayHoldExactNumbers(xml: Uint8Array | string): boolean {
   const text = typeof xml === 'string' ? xml : Buffer.from(xml.buffer, xml.byteOffset, xml.byteLength).toString('latin1');
-  return /[1-9][0-9]{14,}[1-9]|[0-9]{17}[Xx]|&#/.test(text);
+  return /[0-9]{15,}[1-9]|[0-9]{17}[Xx]|&#/.test(text);
 }
 
 /** The text of the `<v>` of the wanted cells of an OOXML worksheet part. */

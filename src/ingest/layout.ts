@@ -166,5 +166,5 @@ export type SkipReason = 'empty' | 'footer' | 'header';
 export const SKIP_REASON_ZH: Record<SkipReason, string> = {
   empty: '空行',
   footer: '表尾行（合计、制表人等）',
-  header: '重复的表头行',
+  header: '重复的表头行或标题行',
 };

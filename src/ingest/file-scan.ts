@@ -67,7 +67,7 @@ export class LineStats {
       if (this.blanks.length < MAX_BLANK_LINES) this.blanks.push(linesBefore + k + 1);
       else this.blanksOverflow = true;
     });
-    const crs = chunk.includes(0x0d) ? this.gap.cr.add(chunk, 0x0d) : (this.gap.cr.skip(chunk.length), 0);
+    const crs = chunk.includes(0x0d) ? this.gap.cr.add(chunk, 0x0d) : (this.gap.cr.skip(chunk), 0);
     this.cr += crs;
     if (crs > 0) this.crlf += countSeq(chunk, CRLF);
     const splitCrlf = this.endsWithCr && chunk[0] === 0x0a;
@@ -177,8 +177,9 @@ class Gap {
   }
 
   /** A chunk without the byte. */
-  skip(length: number): void {
-    this.current += length;
+  skip(chunk: Buffer): void {
+    this.current += chunk.length;
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
   }
 
   longest(): number {

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteLiteral, runStep } from '../core/sql.js';
 import { CHECK_CHARS, CHECK_WEIGHTS, ID_PROBLEM_ZH, ID_QUOTE_CHARS, ID_SPACE_CHARS, PROVINCE_CODES } from './id-number.js';
-import { EXCEL_ERRORS, FOLD_FROM, FOLD_TO, FORMAT_CLASS_RE2, MAX_CELL_CHARS, TRIM_CLASS_RE2 } from './values.js';
+import { EXCEL_ERRORS, FOLD_FROM, FOLD_TO, FORMAT_CLASS_RE2, MAX_CELL_CHARS, NAME_MARKS, TRIM_CLASS_RE2 } from './values.js';
 
 /**
  * DuckDB macros for the bulk normalisation. Built from the same constants as the JS twins in
@@ -33,6 +33,15 @@ export const FOOTER_START_RE2 = `(?:${FOOTER_WORDS.join('|')}|(?:${NOTE_LABELS.j
 /** A name that is no person's: digits (3人), a colon (制表人：), or a footer word. */
 export const NOT_A_NAME_RE2 = `[0-9０-９：:]|${FOOTER_WORDS.join('|')}`;
 
+/** RE2 class body of the characters of a name of Chinese characters (bidui_squeeze_name; values.ts cleanName). */
+const NAME_CHARS = `\\p{Han}${NAME_MARKS}`;
+/**
+ * What the dirty tests look for (the cleaning would change the value): a character to fold or
+ * remove, and space inside a name of Chinese characters (which bidui_squeeze_name removes).
+ */
+const TO_FOLD_OR_DROP = `[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]`;
+const SPACE_IN_NAME = `[${NAME_CHARS}][${TRIM_CLASS_RE2}]+[${NAME_CHARS}]`;
+
 /**
  * The macros that depend on limits.maxCellChars (re-created by setCellLimit): a cell's issue
  * (too long, an Excel error value, a formula without result) from its pre-cleaned text p, and
@@ -43,9 +52,9 @@ function cellLimitMacros(max: number): string {
   return `CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
   CASE WHEN length(p) > ${n} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  strlen(joined) > ${n} OR regexp_matches(joined, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|[\\p{Han}·•][${TRIM_CLASS_RE2}]+[\\p{Han}·•]');
+  strlen(joined) > ${n} OR regexp_matches(joined, '${TO_FOLD_OR_DROP}|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|${SPACE_IN_NAME}');
 CREATE OR REPLACE TEMP MACRO bidui_cell_dirty(s) AS
-  strlen(s) > ${n} OR regexp_matches(s, '[\uFF01-\uFF5E\u3000${FORMAT_CLASS_RE2}]|^[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}]$|[\\p{Han}·•][${TRIM_CLASS_RE2}]+[\\p{Han}·•]');`;
+  strlen(s) > ${n} OR regexp_matches(s, '${TO_FOLD_OR_DROP}|^[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}]$|${SPACE_IN_NAME}');`;
 }
 
 /** Use another cell limit (config limits.maxCellChars) on this connection. */
@@ -71,7 +80,7 @@ CREATE OR REPLACE TEMP MACRO bidui_trim(s) AS nullif(bidui_trim_space(s), '');
 CREATE OR REPLACE TEMP MACRO bidui_text(s) AS list_transform([bidui_pre(s)], p -> bidui_trim(bidui_fold(p)))[1];
 -- A name of Chinese characters loses the space inside it (values.ts cleanName).
 CREATE OR REPLACE TEMP MACRO bidui_squeeze_name(t) AS
-  CASE WHEN regexp_full_match(t, '[\\p{Han}·•${TRIM_CLASS_RE2}]+') THEN regexp_replace(t, '[${TRIM_CLASS_RE2}]+', '', 'g') ELSE t END;
+  CASE WHEN regexp_full_match(t, '[${NAME_CHARS}${TRIM_CLASS_RE2}]+') THEN regexp_replace(t, '[${TRIM_CLASS_RE2}]+', '', 'g') ELSE t END;
 CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_squeeze_name(bidui_pre(s)));
 -- Why a non-empty cell has no usable value, from its pre-cleaned text p: an Excel error value,
 -- or a formula without its result (values.ts cellIssue).

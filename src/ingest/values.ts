@@ -77,7 +77,9 @@ export function cleanText(value: string | null | undefined): string | null {
   return out === '' ? null : out;
 }
 
-const HAN_NAME_RE = new RegExp(`^[\\p{Script=Han}·•${TRIM_CLASS}]+$`, 'u');
+/** The marks a name of Chinese characters may hold beside them (买买提·艾力); SQL twins in sql-macros.ts. */
+export const NAME_MARKS = '·•';
+const HAN_NAME_RE = new RegExp(`^[\\p{Script=Han}${NAME_MARKS}${TRIM_CLASS}]+$`, 'u');
 const SPACE_RE = new RegExp(`[${TRIM_CLASS}]+`, 'g');
 
 /**

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { linkQuality } from '../src/fixtures/link-quality.js';
-import { readCsvFile as csv, runCli, testDir, writeJson } from './helpers.js';
+import { LINK_ACCEPTS, LINK_KEYS } from '../src/match/linkage.js';
+import { readCsvFile as csv, runCli, testDir, withConnection, writeJson } from './helpers.js';
 
 /**
  * Issue 14: records whose ID was damaged are linked to 户籍 people by name, place and what is left
@@ -132,5 +133,33 @@ describe('a damaged ID written with full-width digits and a transposition', () =
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('the keys that pair a damaged record with its candidates', () => {
+  it('are shared by every candidate each method accepts: every substitution and transposition, every 15-digit prefix and upgrade', async () => {
+    // Records (id_number, digits, problem, was15, as m_link_rec has them) each with the true
+    // person's ID as candidate: every pair a method accepts must share a key (linkage.ts).
+    const ids = ['522626197207153018', '110105200001010011', '52262619721231301X', '440304199910203344'];
+    const rows: string[] = [];
+    for (const id of ids) {
+      for (let i = 0; i < 18; i++) {
+        for (const ch of '05X') if (ch !== id[i]) rows.push(`('${id.slice(0, i)}${ch}${id.slice(i + 1)}', '${id}', NULL, 'check_digit', false)`);
+        if (i < 17 && id[i] !== id[i + 1]) rows.push(`('${id.slice(0, i)}${id[i + 1]}${id[i]}${id.slice(i + 2)}', '${id}', NULL, 'check_digit', false)`);
+      }
+      // Excel kept 15 digits (…000), or 16; a 15-digit ID of a gone province code, upgraded.
+      rows.push(`('${id.slice(0, 15)}000', '${id}', '${id.slice(0, 15)}', 'excel', false)`, `('${id.slice(0, 16)}00', '${id}', '${id.slice(0, 16)}', 'excel', false)`);
+      rows.push(`('99${id.slice(2, 17)}0', '${id}', NULL, 'region', true)`);
+    }
+    await withConnection(async (conn) => {
+      const shared = LINK_KEYS.map((k) => `${k.cand.replace(/c\.id_number/g, 'cand')} = ${k.key}`).join(' OR ');
+      const reader = await conn.runAndReadAll(`
+        WITH t(id_number, cand, digits, problem, was15) AS (VALUES ${rows.join(', ')}),
+        k AS (SELECT *, ${LINK_KEYS.map((k) => `${k.record} AS ${k.key}`).join(', ')}, ${LINK_ACCEPTS} AS accepted FROM t)
+        SELECT count(*) FILTER (WHERE accepted)::INTEGER AS accepted, count(*) FILTER (WHERE accepted AND NOT coalesce(${shared}, false))::INTEGER AS unpaired FROM k`);
+      const [r] = reader.getRowObjectsJson() as { accepted: number; unpaired: number }[];
+      expect(r!.accepted).toBeGreaterThan(ids.length * 60);
+      expect(r!.unpaired).toBe(0);
+    });
   });
 });

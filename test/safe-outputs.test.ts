@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import JSZip from 'jszip';
 import { checkChar } from '../src/ingest/id-number.js';
-import { csvSafe, csvUnsafe, rowCheck } from '../src/report/list-format.js';
+import fc from 'fast-check';
+import { csvSafe, csvSafeSql, csvUnsafe, rowCheck } from '../src/report/list-format.js';
 import { maskTextSql } from '../src/report/report.js';
 import { safeFileName, uniqueFileNames } from '../src/report/township.js';
 import { sqlMap, testDir, withConnection } from './helpers.js';
@@ -60,6 +61,12 @@ describe('outputs that leave the office', () => {
 
   it('csvSafe and csvUnsafe undo each other on every value', () => {
     for (const v of ['=1', '+1', '-1', '@a', '\t1', '\r1', "'=1", "'a", 'a', '', "''=1"]) expect([v, csvUnsafe(csvSafe(v))]).toEqual([v, v]);
+  });
+
+  it('the SQL twin of csvSafe (the analyst CSVs) gives the same text for every value', async () => {
+    const values = fc.sample(fc.string({ unit: fc.constantFrom("'", '=', '+', '-', '@', '\t', '\r', '\n', 'a', '1', ' ', '报', '＝') }), { numRuns: 400, seed: 12 });
+    values.push('', '=1', "''+1", " =1", '＝1');
+    await withConnection(async (conn) => expect(await sqlMap(conn, csvSafeSql('s'), values)).toEqual(values.map(csvSafe)));
   });
 
   it('file names from the data stay inside the output folder and never collide', async () => {

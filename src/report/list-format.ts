@@ -169,8 +169,13 @@ export function csvSafe(value: string): string {
 export function csvUnsafe(value: string): string {
   return value.startsWith("'") && CSV_FORMULA_START.test(value.slice(1)) ? value.slice(1) : value;
 }
-/** The SQL twin of csvSafe, for a text expression x. */
-export const csvSafeSql = (x: string) => `CASE WHEN regexp_matches(${x}, '^''*[=+\\-@\\t\\r]') THEN '''' || ${x} ELSE ${x} END`;
+/**
+ * The SQL twin of csvSafe, for a text expression x. The first character is tested before the
+ * pattern (it must be one of the pattern's): most values start otherwise, and the test costs a
+ * tenth of the pattern's (evidence.csv of 3 million rows, 2.8 → 1.2 s).
+ */
+export const csvSafeSql = (x: string) =>
+  `CASE WHEN left(${x}, 1) IN ('''', '=', '+', '-', '@', chr(9), chr(13)) AND regexp_matches(${x}, '^''*[=+\\-@\\t\\r]') THEN '''' || ${x} ELSE ${x} END`;
 
 /**
  * A township's list rows as the workbook writer needs them, from the rows of r_list (as parsed

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { stringify } from 'csv-stringify/sync';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
@@ -251,18 +252,22 @@ async function prepareTables(store: Store, run: RunRow, previousRunId: number | 
     WHERE p.run_id = $prev AND NOT EXISTS (SELECT 1 FROM ${tables.lead} x WHERE x.run_id = $run AND x.category = p.category AND x.household_key = p.household_key)`, { run: runId, prev });
 }
 
-/** A CSV of a query (UTF-8 with BOM); every text cell safe to open in a spreadsheet (list-format.ts csvSafe). */
-async function copyCsv(store: Store, step: string, select: string, file: string): Promise<void> {
-  const [{ names }] = (await queryStep<{ names: string }>(store.conn, `${step}: columns`, `SELECT string_agg(column_name || chr(1) || column_type, chr(2)) AS names FROM (DESCRIBE ${select})`)) as [{ names: string }];
-  const columns = names.split('\u0002').map((c) => c.split('\u0001') as [string, string]);
+/**
+ * A CSV (UTF-8 with BOM) of `columns` (output name, SQL expression) of `from`, in the order of
+ * `orderBy` (over `from`'s columns: qualify them, since a bare name would sort by the output
+ * column of that name); every text cell safe to open in a spreadsheet (list-format.ts csvSafe).
+ * The ORDER BY is the query's outermost operator: DuckDB keeps a subquery's order under a
+ * projection only by habit, and with some projections it did not (blocks of 2,048 rows out of
+ * place, differently on each run).
+ */
+export async function copyCsv(conn: DuckDBConnection, step: string, columns: [string, string][], from: string, orderBy: string, file: string): Promise<void> {
+  const list = columns.map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`).join(', ');
+  const varchar = (await queryStep<{ column_type: string }>(conn, `${step}: columns`, `DESCRIBE SELECT ${list} FROM ${from}`)).map((c) => c.column_type === 'VARCHAR');
   // UTF-8 with a byte-order mark, so that Excel and WPS on Chinese Windows read UTF-8 (without
   // it they take the file for GBK and show mojibake): the mark is the first character of the
   // first column's name, which DuckDB writes first and unquoted.
-  const safe = columns.map(([name, type], i) => {
-    const alias = quoteIdent(i === 0 ? `\uFEFF${name}` : name);
-    return type === 'VARCHAR' ? `${csvSafeSql(quoteIdent(name))} AS ${alias}` : `${quoteIdent(name)} AS ${alias}`;
-  }).join(', ');
-  await runStep(store.conn, step, `COPY (SELECT ${safe} FROM (${select})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
+  const safe = columns.map(([name, expr], i) => `${varchar[i] ? csvSafeSql(`(${expr})`) : expr} AS ${quoteIdent(i === 0 ? `\uFEFF${name}` : name)}`).join(', ');
+  await runStep(conn, step, `COPY (SELECT ${safe} FROM ${from} ORDER BY ${orderBy}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', NULL '')`);
   fs.chmodSync(file, 0o600);
 }
 
@@ -337,21 +342,22 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     // analyst CSVs (then their XLSX twins, when written), the quality workbooks, the summary.
     progress.step('写证据表和线索表…');
     const evidenceFile = path.join(out, 'evidence.csv');
-    await copyCsv(store, 'report: evidence.csv', `
-      SELECT lead_key, category, rule, township, village, household_key, id_number, name, dataset, record_ref, detail, coalesce(linkage, '') AS linkage
-      FROM r_evidence
-      ORDER BY category_order, township, village, household_key, rule, dataset, snapshot_id, file_no, source_row, id_number`, evidenceFile);
+    const same = (names: string, table: string) => names.split(' ').map((n): [string, string] => [n, `${table}.${n}`]);
+    await copyCsv(conn, 'report: evidence.csv',
+      [...same('lead_key category rule township village household_key id_number name dataset record_ref detail', 'e'), ['linkage', "coalesce(e.linkage, '')"]],
+      'r_evidence e', 'e.category_order, e.township, e.village, e.household_key, e.rule, e.dataset, e.snapshot_id, e.file_no, e.source_row, e.id_number', evidenceFile);
     files.push(evidenceFile);
     const leadsFile = path.join(out, 'leads.csv');
-    await copyCsv(store, 'report: leads.csv', `
-      SELECT lead_key, category, township_name AS township, coalesce(village, '') AS village, ${maskSql('household_key', maskIds)} AS household_key,
-             rules, priority, members, coalesce(flags, '') AS flags, status, coalesce(last_result, '') AS verification, coalesce(linkage, '') AS linkage
-      FROM r_lead ORDER BY category_order, township_name, priority DESC, village, household_key`, leadsFile);
+    // Sorted by the village and household key as written (coalesced, masked).
+    await copyCsv(conn, 'report: leads.csv', [
+      ['lead_key', 'l.lead_key'], ['category', 'l.category'], ['township', 'l.township_name'], ['village', "coalesce(l.village, '')"],
+      ['household_key', maskSql('l.household_key', maskIds)], ['rules', 'l.rules'], ['priority', 'l.priority'], ['members', 'l.members'],
+      ['flags', "coalesce(l.flags, '')"], ['status', 'l.status'], ['verification', "coalesce(l.last_result, '')"], ['linkage', "coalesce(l.linkage, '')"],
+    ], 'r_lead l', `l.category_order, l.township_name, l.priority DESC, coalesce(l.village, ''), ${maskSql('l.household_key', maskIds)}`, leadsFile);
     files.push(leadsFile);
     const resolvedFile = path.join(out, 'resolved.csv');
-    await copyCsv(store, 'report: resolved.csv', `
-      SELECT lead_key, category, township, village, household_key, rules FROM r_resolved
-      ORDER BY category_order, township, village, household_key`, resolvedFile);
+    await copyCsv(conn, 'report: resolved.csv', same('lead_key category township village household_key rules', 'r'),
+      'r_resolved r', 'r.category_order, r.township, r.village, r.household_key', resolvedFile);
     files.push(resolvedFile);
     const twins = analyst.written ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
     twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));

@@ -130,9 +130,14 @@ function listKey(secret: Buffer): Buffer {
  * it comes back: a row edited in those columns, moved to another township's file or brought
  * from another workspace does not match. Line breaks (CR LF or LF) and outer spaces do not count.
  */
+/** A cell as rowCheck reads it: CR LF and CR as LF, outer space trimmed (the regular expression only where there is a CR: most cells have none). */
+function norm(v: unknown): string {
+  const text = v === null || v === undefined ? '' : String(v);
+  return (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).trim();
+}
+
 export function rowCheck(secret: Buffer, township: string, category: string, cells: Record<string, unknown>): string {
-  const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v)).replace(/\r\n?/g, '\n').trim();
-  const text = [township, category, ...CHECKED_COLUMNS.map((k) => norm(cells[k]))].map(norm).join('\x1f');
+  const text = [norm(township), norm(category), ...CHECKED_COLUMNS.map((k) => norm(cells[k]))].join('\x1f');
   // A letter first: 16 hex digits can be all digits, or digits around one e, which a
   // spreadsheet would turn into a number.
   return `K${crypto.createHmac('sha256', listKey(secret)).update(text).digest('hex').slice(0, 16)}`;

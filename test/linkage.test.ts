@@ -3,6 +3,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFixtures } from '../src/fixtures/generate.js';
 import { linkQuality } from '../src/fixtures/link-quality.js';
+import fc from 'fast-check';
+import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { oneEditAway } from '../src/fixtures/expected.js';
 import { LINK_ACCEPTS, LINK_KEYS } from '../src/match/linkage.js';
 import { readCsvFile as csv, runCli, testDir, withConnection, writeJson } from './helpers.js';
 
@@ -160,6 +163,29 @@ describe('the keys that pair a damaged record with its candidates', () => {
       const [r] = reader.getRowObjectsJson() as { accepted: number; unpaired: number }[];
       expect(r!.accepted).toBeGreaterThan(ids.length * 60);
       expect(r!.unpaired).toBe(0);
+    });
+  });
+});
+
+describe('one edit between two IDs (bidui_one_edit)', () => {
+  it('agrees with the generator\'s oneEditAway on IDs holding characters outside ASCII (〇, ×), where hamming() refuses', async () => {
+    // A damaged ID may keep an ideographic zero or a multiplication sign: hamming() counts bytes
+    // and failed on them (exit 70 when such a record had a namesake sharing a key).
+    const unit = fc.constantFrom('0', '1', '9', 'X', 'x', '〇', '×');
+    const pairs = fc.sample(fc.tuple(fc.string({ unit, minLength: 4, maxLength: 6 }), fc.array(fc.tuple(fc.nat(5), unit), { maxLength: 2 }), fc.nat(5), fc.boolean())
+      .map(([a, subs, at, swap]) => {
+        let b = [...a];
+        for (const [i, c] of subs) if (i < b.length) b[i] = c;
+        if (swap && at + 1 < b.length) [b[at], b[at + 1]] = [b[at + 1]!, b[at]!];
+        return [a, b.join('')] as [string, string];
+      }), { numRuns: 500, seed: 15 });
+    pairs.push(['52262〇188801019993', '522620188801019993'], ['52262519900528005×', '52262519900528005X'], ['52262〇188801019993', '522621188801019994']);
+    await withConnection(async (conn) => {
+      const reader = await conn.runAndReadAll('SELECT bidui_one_edit(a, b) AS e FROM (SELECT unnest($1) AS a, unnest($2) AS b)',
+        [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1]))], [LIST(VARCHAR), LIST(VARCHAR)]);
+      const got = reader.getRowObjectsJson().map((r) => r.e);
+      expect(got).toEqual(pairs.map(([a, b]) => oneEditAway(a, b)));
+      expect(got.slice(-3)).toEqual([true, true, false]);
     });
   });
 });

@@ -174,9 +174,15 @@ CREATE OR REPLACE TEMP MACRO bidui_id_valid(t, d) AS bidui_id_problem(t, d) IS N
 CREATE OR REPLACE TEMP MACRO bidui_id_problem_zh(p) AS
   CASE p ${Object.entries(ID_PROBLEM_ZH).map(([k, v]) => `WHEN ${quoteLiteral(k)} THEN ${quoteLiteral(v)}`).join(' ')}
     WHEN 'empty' THEN ${quoteLiteral(ID_PROBLEM_ZH.missing)} END;
+-- Characters that differ between two strings of the same length. hamming() counts bytes and
+-- refuses strings of different byte lengths (a damaged ID may hold 〇 or ×: exit 70 before 0.7.2),
+-- so it serves only two ASCII strings; others are compared character by character.
+CREATE OR REPLACE TEMP MACRO bidui_char_diffs(a, b) AS
+  CASE WHEN strlen(a) = length(a) AND strlen(b) = length(b) THEN hamming(a, b)
+       ELSE len(list_filter(range(1, length(a) + 1), i -> substr(a, i, 1) <> substr(b, i, 1))) END;
 CREATE OR REPLACE TEMP MACRO bidui_one_edit(a, b) AS
   length(a) = length(b) AND a <> b AND (
-    hamming(a, b) = 1 OR (hamming(a, b) = 2 AND list_bool_or(list_transform(range(1, length(a)),
+    bidui_char_diffs(a, b) = 1 OR (bidui_char_diffs(a, b) = 2 AND list_bool_or(list_transform(range(1, length(a)),
       i -> substr(a, i, 1) <> substr(b, i, 1) AND substr(a, i, 1) = substr(b, i + 1, 1) AND substr(a, i + 1, 1) = substr(b, i, 1)))));
 CREATE OR REPLACE TEMP MACRO bidui_age_on(b, d) AS
   year(d) - year(b) - CASE WHEN strftime(d, '%m%d') < strftime(b, '%m%d') THEN 1 ELSE 0 END;

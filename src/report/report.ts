@@ -271,6 +271,50 @@ export async function copyCsv(conn: DuckDBConnection, step: string, columns: [st
   fs.chmodSync(file, 0o600);
 }
 
+/** An analyst CSV: its file name, columns (name, SQL expression), source table and sort. */
+export interface AnalystCsv {
+  file: string;
+  columns: [string, string][];
+  from: string;
+  orderBy: string;
+}
+
+/**
+ * evidence.csv, leads.csv and resolved.csv from the report tables (r_evidence, r_lead,
+ * r_resolved). Each sort ends in a key unique to its row: with --mask-ids, households whose keys
+ * mask alike (522625*****0947) sort by the key itself, else their order changed from run to run
+ * (a 1M-household county has 5,317 such groups); the sort columns are the table's, not the masked
+ * output's, except where the order has always been that of the text as written (leads: the
+ * village coalesced, the key masked).
+ */
+export function analystCsvs(maskIds: boolean): AnalystCsv[] {
+  const same = (names: string, table: string) => names.split(' ').map((n): [string, string] => [n, `${table}.${n}`]);
+  return [
+    {
+      file: 'evidence.csv',
+      columns: [...same('lead_key category rule township village household_key id_number name dataset record_ref detail', 'e'), ['linkage', "coalesce(e.linkage, '')"]],
+      from: 'r_evidence e',
+      orderBy: 'e.category_order, e.township, e.village, e.household_key, e.rule, e.dataset, e.snapshot_id, e.file_no, e.source_row, e.id_number, e.lead_key',
+    },
+    {
+      file: 'leads.csv',
+      columns: [
+        ['lead_key', 'l.lead_key'], ['category', 'l.category'], ['township', 'l.township_name'], ['village', "coalesce(l.village, '')"],
+        ['household_key', maskSql('l.household_key', maskIds)], ['rules', 'l.rules'], ['priority', 'l.priority'], ['members', 'l.members'],
+        ['flags', "coalesce(l.flags, '')"], ['status', 'l.status'], ['verification', "coalesce(l.last_result, '')"], ['linkage', "coalesce(l.linkage, '')"],
+      ],
+      from: 'r_lead l',
+      orderBy: `l.category_order, l.township_name, l.priority DESC, coalesce(l.village, ''), ${maskSql('l.household_key', maskIds)}, l.household_key`,
+    },
+    {
+      file: 'resolved.csv',
+      columns: same('lead_key category township village household_key rules', 'r'),
+      from: 'r_resolved r',
+      orderBy: 'r.category_order, r.township, r.village, r.household_key, r.lead_key',
+    },
+  ];
+}
+
 export async function report(store: Store, options: ReportOptions): Promise<ReportResult> {
   const { conn } = store;
   const { runId, out, maskIds, progress } = options;
@@ -341,24 +385,11 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     // While the worker threads write the workbooks, this thread and DuckDB do the rest: the
     // analyst CSVs (then their XLSX twins, when written), the quality workbooks, the summary.
     progress.step('写证据表和线索表…');
-    const evidenceFile = path.join(out, 'evidence.csv');
-    const same = (names: string, table: string) => names.split(' ').map((n): [string, string] => [n, `${table}.${n}`]);
-    await copyCsv(conn, 'report: evidence.csv',
-      [...same('lead_key category rule township village household_key id_number name dataset record_ref detail', 'e'), ['linkage', "coalesce(e.linkage, '')"]],
-      'r_evidence e', 'e.category_order, e.township, e.village, e.household_key, e.rule, e.dataset, e.snapshot_id, e.file_no, e.source_row, e.id_number', evidenceFile);
-    files.push(evidenceFile);
-    const leadsFile = path.join(out, 'leads.csv');
-    // Sorted by the village and household key as written (coalesced, masked).
-    await copyCsv(conn, 'report: leads.csv', [
-      ['lead_key', 'l.lead_key'], ['category', 'l.category'], ['township', 'l.township_name'], ['village', "coalesce(l.village, '')"],
-      ['household_key', maskSql('l.household_key', maskIds)], ['rules', 'l.rules'], ['priority', 'l.priority'], ['members', 'l.members'],
-      ['flags', "coalesce(l.flags, '')"], ['status', 'l.status'], ['verification', "coalesce(l.last_result, '')"], ['linkage', "coalesce(l.linkage, '')"],
-    ], 'r_lead l', `l.category_order, l.township_name, l.priority DESC, coalesce(l.village, ''), ${maskSql('l.household_key', maskIds)}`, leadsFile);
-    files.push(leadsFile);
-    const resolvedFile = path.join(out, 'resolved.csv');
-    await copyCsv(conn, 'report: resolved.csv', same('lead_key category township village household_key rules', 'r'),
-      'r_resolved r', 'r.category_order, r.township, r.village, r.household_key', resolvedFile);
-    files.push(resolvedFile);
+    for (const csv of analystCsvs(maskIds)) {
+      const file = path.join(out, csv.file);
+      await copyCsv(conn, `report: ${csv.file}`, csv.columns, csv.from, csv.orderBy, file);
+      files.push(file);
+    }
     const twins = analyst.written ? ANALYST_TWINS.map((t) => ({ ...t, csvFile: path.join(out, t.csv), file: path.join(out, t.xlsx) })) : [];
     twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
     for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below

@@ -38,8 +38,8 @@ export const METHOD_ZH: Record<string, [string, string]> = {
 };
 
 /**
- * The keys of m_link_key: name, the record's value (from m_link_rec's columns), and the same part
- * of a candidate's ID `c.id_number`. A record is paired only with namesakes that share one
+ * The keys of m_link_key: the column, the record's value (from m_link_rec's columns), and the same
+ * part of a candidate's ID `c.id_number`. A record is paired only with namesakes that share one
  * (test/linkage.test.ts checks every edit of several IDs).
  */
 export const LINK_KEYS: { key: string; record: string; cand: string }[] = [

@@ -123,6 +123,12 @@ function listKey(secret: Buffer): Buffer {
   return key;
 }
 
+/** A cell as rowCheck reads it: CR LF and CR as LF, outer space trimmed (the regular expression only where there is a CR: most cells have none). */
+function norm(v: unknown): string {
+  const text = v === null || v === undefined ? '' : String(v);
+  return (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).trim();
+}
+
 /**
  * The checksum of a township list row: HMAC-SHA-256, under a key derived from the workspace's
  * secret, of the township the list was written for, the category and the CHECKED_COLUMNS as
@@ -130,12 +136,6 @@ function listKey(secret: Buffer): Buffer {
  * it comes back: a row edited in those columns, moved to another township's file or brought
  * from another workspace does not match. Line breaks (CR LF or LF) and outer spaces do not count.
  */
-/** A cell as rowCheck reads it: CR LF and CR as LF, outer space trimmed (the regular expression only where there is a CR: most cells have none). */
-function norm(v: unknown): string {
-  const text = v === null || v === undefined ? '' : String(v);
-  return (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).trim();
-}
-
 export function rowCheck(secret: Buffer, township: string, category: string, cells: Record<string, unknown>): string {
   const text = [norm(township), norm(category), ...CHECKED_COLUMNS.map((k) => norm(cells[k]))].join('\x1f');
   // A letter first: 16 hex digits can be all digits, or digits around one e, which a

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from '../src/core/exceljs.js';
@@ -239,56 +240,54 @@ describe('township of a lead', () => {
   });
 });
 
-
 describe('the analyst CSVs', () => {
+  /** fn with an in-memory DuckDB (bidui's macros) and a fresh folder for the CSVs, both removed after. */
+  const withCsvDir = async (fn: (conn: DuckDBConnection, dir: string) => Promise<void>) => {
+    const t = testDir('bidui-csv-');
+    try {
+      await withConnection((conn) => fn(conn, t.dir));
+    } finally {
+      t.cleanup();
+    }
+  };
+
   it('are in their sort order on every run, also over many blocks of rows and threads', async () => {
     // 300,000 rows stored out of order: with the sort in a subquery under the CSV-safe
     // projection, DuckDB wrote blocks of 2,048 rows out of place, differently on each run.
-    const t = testDir('bidui-csv-order-');
-    try {
-      await withConnection(async (conn) => {
-        await conn.run(`CREATE TABLE r AS SELECT 'L-' || md5(i::VARCHAR)[1:16] AS lead_key, i % 5 AS category_order, 'T' || hash(i) % 12 AS township,
-          'V' || hash(i * 7) % 50 AS village, (hash(i * 3) % 1000000)::VARCHAR AS household_key, i AS source_row FROM range(300000) t(i) ORDER BY hash(i)`);
-        const orderBy = 'r.category_order, r.township, r.village, r.household_key, r.source_row';
-        const expected = (await conn.runAndReadAll(`SELECT concat_ws(',', lead_key, township, village, household_key) AS line FROM r ORDER BY ${orderBy}`))
-          .getRowObjectsJson().map((x) => x.line as string);
-        for (const n of [1, 2, 3]) {
-          const file = path.join(t.dir, `${n}.csv`);
-          await copyCsv(conn, 'test', ['lead_key', 'township', 'village', 'household_key'].map((c): [string, string] => [c, `r.${c}`]), 'r', orderBy, file);
-          const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
-          expect(lines[0]).toBe('\uFEFFlead_key,township,village,household_key');
-          expect(lines.slice(1).findIndex((l, i) => l !== expected[i])).toBe(-1);
-        }
-      });
-    } finally {
-      t.cleanup();
-    }
+    await withCsvDir(async (conn, dir) => {
+      await conn.run(`CREATE TABLE r AS SELECT 'L-' || md5(i::VARCHAR)[1:16] AS lead_key, i % 5 AS category_order, 'T' || hash(i) % 12 AS township,
+        'V' || hash(i * 7) % 50 AS village, (hash(i * 3) % 1000000)::VARCHAR AS household_key, i AS source_row FROM range(300000) t(i) ORDER BY hash(i)`);
+      const orderBy = 'r.category_order, r.township, r.village, r.household_key, r.source_row';
+      const expected = (await conn.runAndReadAll(`SELECT concat_ws(',', lead_key, township, village, household_key) AS line FROM r ORDER BY ${orderBy}`))
+        .getRowObjectsJson().map((x) => x.line as string);
+      for (const n of [1, 2, 3]) {
+        const file = path.join(dir, `${n}.csv`);
+        await copyCsv(conn, 'test', ['lead_key', 'township', 'village', 'household_key'].map((c): [string, string] => [c, `r.${c}`]), 'r', orderBy, file);
+        const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+        expect(lines[0]).toBe('\uFEFFlead_key,township,village,household_key');
+        expect(lines.slice(1).findIndex((l, i) => l !== expected[i])).toBe(-1);
+      }
+    });
   });
-});
 
-describe('the analyst CSVs with masked IDs', () => {
-  it('sort households whose keys mask alike by the key itself, whatever order they are stored in', async () => {
+  it('with masked IDs sort households whose keys mask alike by the key itself, whatever order they are stored in', async () => {
     // Keys that mask alike (522625*****0947): stored in the reverse of their order, they came out
     // as stored, and at a province's scale differently from run to run.
-    const t = testDir('bidui-csv-masked-');
-    try {
-      await withConnection(async (conn) => {
-        const keys = [5, 4, 3, 2, 1].map((d) => `52262510${d}000947`);
-        await conn.run(`CREATE TABLE r_lead AS SELECT 'L-' || k AS lead_key, '漏评' AS category, '舞阳镇' AS township_name, '苦李村' AS village, k AS household_key,
-          'L6' AS rules, 1 AS priority, 1 AS members, NULL::VARCHAR AS flags, '新增' AS status, NULL::VARCHAR AS last_result, NULL::VARCHAR AS linkage, 0 AS category_order
-          FROM unnest(${JSON.stringify(keys).replace(/"/g, "'")}) t(k)`);
-        await conn.run(`CREATE TABLE r_resolved AS SELECT 'L-' || k AS lead_key, '漏评' AS category, '舞阳镇' AS township, '苦李村' AS village,
-          left(k, 6) || '*****' || right(k, 4) AS household_key, 'L6' AS rules, 0 AS category_order FROM unnest(${JSON.stringify(keys).replace(/"/g, "'")}) t(k)`);
-        for (const csv of analystCsvs(true).filter((c) => c.file !== 'evidence.csv')) {
-          const file = path.join(t.dir, csv.file);
-          await copyCsv(conn, 'test', csv.columns, csv.from, csv.orderBy, file);
-          const leadKeys = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(',')[0]);
-          expect([csv.file, leadKeys]).toEqual([csv.file, [...keys].sort().map((k) => `L-${k}`)]);
-        }
-      });
-    } finally {
-      t.cleanup();
-    }
+    await withCsvDir(async (conn, dir) => {
+      const keys = [5, 4, 3, 2, 1].map((d) => `52262510${d}000947`);
+      const stored = keys.map((k) => `'${k}'`).join(', ');
+      await conn.run(`CREATE TABLE r_lead AS SELECT 'L-' || k AS lead_key, '漏评' AS category, '舞阳镇' AS township_name, '苦李村' AS village, k AS household_key,
+        'L6' AS rules, 1 AS priority, 1 AS members, NULL::VARCHAR AS flags, '新增' AS status, NULL::VARCHAR AS last_result, NULL::VARCHAR AS linkage, 0 AS category_order
+        FROM unnest([${stored}]) t(k)`);
+      await conn.run(`CREATE TABLE r_resolved AS SELECT 'L-' || k AS lead_key, '漏评' AS category, '舞阳镇' AS township, '苦李村' AS village,
+        left(k, 6) || '*****' || right(k, 4) AS household_key, 'L6' AS rules, 0 AS category_order FROM unnest([${stored}]) t(k)`);
+      for (const csv of analystCsvs(true).filter((c) => c.file !== 'evidence.csv')) {
+        const file = path.join(dir, csv.file);
+        await copyCsv(conn, 'test', csv.columns, csv.from, csv.orderBy, file);
+        const leadKeys = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(',')[0]);
+        expect([csv.file, leadKeys]).toEqual([csv.file, [...keys].sort().map((k) => `L-${k}`)]);
+      }
+    });
   });
 });
 

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { oneEditAway } from '../src/fixtures/expected.js';
 import { LINK_ACCEPTS, LINK_KEYS } from '../src/match/linkage.js';
+import { CATEGORIES } from '../src/rules/catalogue.js';
 import { readCsvFile as csv, runCli, testDir, withConnection, writeJson } from './helpers.js';
 
 /**
@@ -61,6 +62,9 @@ for (const messy of [0.5, 1]) {
       for (const e of evidence.filter((x) => x.linkage)) expect(e.detail).toMatch(/^【关联，可信度[高中低]】(原|名册中此人的)证件号码 \S+ .+，按姓名、.+关联到户籍中的此人；/);
       const html = fs.readFileSync(path.join(t.dir, 'on', 'summary.html'), 'utf8');
       expect(html).toContain(`疑似（关联）${linkedExpected.size} 条`);
+      // Linked leads per category, in catalogue order (verify compares the page byte for byte).
+      const perCategory = /疑似（关联）[0-9,]+ 条<\/strong>（([^；]*)；/.exec(html)![1]!.split('，').map((x) => x.split(' ')[0]!);
+      expect(perCategory).toEqual(CATEGORIES.filter((c) => perCategory.includes(c)));
       expect(html).toContain('<h2>证件号码受损记录的关联</h2>');
       const list = fs.readdirSync(path.join(t.dir, 'on', 'townships')).filter((f) => f.endsWith('.csv')).flatMap((f) => csv(path.join(t.dir, 'on', 'townships', f)));
       expect(list.filter((r) => r['关联']).length).toBe(linkedExpected.size);

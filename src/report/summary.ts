@@ -131,7 +131,9 @@ export async function writeSummary(store: Store, run: RunRow, rules: RunRuleRow[
     return [p.township, issued, answered, confirmed, rejected, closed, overdue > 0 ? { html: `<strong class="late">${fmt(overdue)}</strong>` } : 0, pct(answered, total), pct(closed, confirmed + closed)];
   });
   const zhOf = (d: string) => `${DATASETS.find((x) => x.name === d)?.zh ?? d}（${d}）`;
-  const linkedByCategory = await queryStep<{ category: string; n: string }>(conn, 'summary: linked leads', 'SELECT category, count(*) AS n FROM r_lead WHERE linkage IS NOT NULL GROUP BY category');
+  // In catalogue order: the page is compared byte for byte by verify (an unordered GROUP BY gave
+  // 错评 before 漏评 on one run and after it on the next).
+  const linkedByCategory = await queryStep<{ category: string; n: string }>(conn, 'summary: linked leads', 'SELECT category, count(*) AS n FROM r_lead WHERE linkage IS NOT NULL GROUP BY category, category_order ORDER BY category_order');
   const linkedLeads = linkedByCategory.reduce((a, r) => a + Number(r.n), 0);
   const linkStats = JSON.parse(run.linkage_json || '{}') as Record<string, { linked: number; ambiguous: number; unmatched: number }>;
   const linkRows = Object.entries(linkStats).filter(([, v]) => v.linked + v.ambiguous + v.unmatched > 0)

@@ -91,7 +91,8 @@ export function readCsvFile(file: string): Record<string, string>[] {
  * workspace lock; stop() ends it.
  */
 export function fakeBidui(): { pid: number; stop: () => void } {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', 'bidui-lock-holder'], { stdio: 'ignore' });
+  // An argument named like bidui's entry (node …/bin/bidui.js), as the lock's liveness test looks for.
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', path.join(os.tmpdir(), 'lock-holder', 'bidui.js')], { stdio: 'ignore' });
   return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
 }
 

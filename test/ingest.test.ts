@@ -436,6 +436,14 @@ describe('ingest on the command line', () => {
     // A lock whose process id now belongs to another program (reused after a reboot) is stale.
     fs.writeFileSync(path.join(t.dir, 'ws', 'bidui.lock'), JSON.stringify({ pid: process.pid, command: 'run', since: '2020-01-01T00:00:00Z' }));
     expect(runCli(['ingest', '--config', path.join(t.dir, 'c.json')]).code).not.toBe(3);
+    // Also when that program merely runs from a folder named bidui (a checkout, an editor in it).
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', path.join(t.dir, 'bidui', 'editor.js')], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(path.join(t.dir, 'ws', 'bidui.lock'), JSON.stringify({ pid: other.pid, command: 'run', since: '2020-01-01T00:00:00Z' }));
+      expect(runCli(['ingest', '--config', path.join(t.dir, 'c.json')]).code).not.toBe(3);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('leaves no partial snapshot when killed in the middle of a load', async () => {

@@ -100,7 +100,9 @@ function holderAlive(holder: LockHolder): boolean {
   const start = processStart(holder.pid);
   if (holder.start !== undefined && start !== undefined) return start === holder.start;
   try {
-    return fs.readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').includes('bidui');
+    // bidui's own entry among the arguments (node …/bin/bidui.js, or an installed …/bidui), not
+    // "bidui" anywhere: a folder of that name (a checkout, an editor opened in it) is no holder.
+    return fs.readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').split('\0').some((arg) => /^bidui(\.js)?$/.test(path.basename(arg)));
   } catch {
     return true;
   }

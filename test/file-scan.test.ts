@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LineStats, MAX_BLANK_LINES, scanFile } from '../src/ingest/file-scan.js';
+import { firstBadLine, LineStats, MAX_BLANK_LINES, scanFile } from '../src/ingest/file-scan.js';
 import { testDir } from './helpers.js';
 
 describe('scanFile', () => {
@@ -32,6 +33,24 @@ describe('scanFile', () => {
     const scan = await scanFile(file);
     expect(scan.utf8).toBe(false);
     expect(scan.firstBadUtf8Line).toBe(150_001);
+  });
+
+  it('names the same first bad line as decoding the chunk and counting line breaks before the first U+FFFD', () => {
+    // The decoding way, as it was: slower, and the definition of the line named.
+    const byDecoding = (buf: Buffer) => {
+      const text = new TextDecoder('utf-8').decode(buf);
+      return Buffer.from(text.slice(0, Math.max(text.indexOf('\uFFFD'), 0))).filter((b) => b === 0x0a).length + 1;
+    };
+    // Lines of ASCII, UTF-8 Chinese, GBK bytes, stray continuation or lead bytes, CR LF.
+    const piece = fc.oneof(
+      fc.constantFrom('a,b', '舞阳镇', '\r\n', '\n', '').map((x) => Buffer.from(x)),
+      fc.constantFrom([0xd5, 0xc5], [0xe4], [0x80], [0xf0, 0x9f], [0xc3]).map((x) => Buffer.from(x)),
+    );
+    fc.assert(fc.property(fc.array(piece, { minLength: 1, maxLength: 40 }), (pieces) => {
+      const buf = Buffer.concat(pieces);
+      fc.pre(!isUtf8(buf));
+      expect(firstBadLine(buf)).toBe(byDecoding(buf));
+    }), { numRuns: 2000 });
   });
 
   it('rejects a file that ends inside a character', async () => {

@@ -320,9 +320,18 @@ export function completeUtf8Prefix(buf: Buffer): number {
   return n;
 }
 
-/** 1-based line (within buf) of the first byte that is not UTF-8. */
-function firstBadLine(buf: Buffer): number {
-  const text = new TextDecoder('utf-8').decode(buf);
-  const bad = text.indexOf('\uFFFD');
-  return count(Buffer.from(text.slice(0, Math.max(bad, 0))), 0x0a) + 1;
+/**
+ * 1-based line (within buf) of the first byte that is not UTF-8: the first line that is not
+ * valid UTF-8 by itself (a line break is ASCII, so no character spans one). Line by line with
+ * isUtf8, not by decoding the chunk: decoding a megabyte of GBK took 12 ms a file.
+ */
+export function firstBadLine(buf: Buffer): number {
+  let line = 1;
+  let start = 0;
+  for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+    if (!isUtf8(buf.subarray(start, nl))) return line;
+    line++;
+    start = nl + 1;
+  }
+  return line;
 }

@@ -259,12 +259,16 @@ function exactNumbers(a: {
   const worth = (xml: Uint8Array | string) => must || mayHoldExactNumbers(xml);
   try {
     if (a.wb.bookType === 'xlsx' && a.bytes) {
-      const zip = XLSX.CFB.read(a.bytes, { type: 'buffer' });
-      const rels = XLSX.CFB.find(zip, '/xl/_rels/workbook.xml.rels');
-      const parts = rels ? xlsxSheetParts(rels.content as Uint8Array, a.wb.Workbook?.Sheets?.map((s) => ({ name: s.name ?? '', id: (s as { id?: string }).id })) ?? []) : new Map<string, string>();
+      // The package's parts as the reader unzipped them (bookFiles); a name written otherwise
+      // (case, a path with ..) is looked up as the zip reader does, in a second unzip.
+      const kept = (a.wb as { files?: Record<string, { content?: Uint8Array }> }).files;
+      let zip: ReturnType<typeof XLSX.CFB.read> | undefined;
+      const content = (name: string) => kept?.[name]?.content ?? (XLSX.CFB.find((zip ??= XLSX.CFB.read(a.bytes!, { type: 'buffer' })), `/${name}`)?.content as Uint8Array | undefined);
+      const rels = content('xl/_rels/workbook.xml.rels');
+      const parts = rels ? xlsxSheetParts(rels, a.wb.Workbook?.Sheets?.map((s) => ({ name: s.name ?? '', id: (s as { id?: string }).id })) ?? []) : new Map<string, string>();
       const part = parts.get(a.sheet);
-      const entry = part ? XLSX.CFB.find(zip, `/${part}`) : undefined;
-      if (entry && worth(entry.content as Uint8Array)) texts = xlsxCellTexts(entry.content as Uint8Array, keys);
+      const entry = part ? content(part) : undefined;
+      if (entry && worth(entry)) texts = xlsxCellTexts(entry, keys);
     } else if (a.wb.bookType === 'xlml' && a.text !== undefined && worth(a.text)) {
       texts = xml2003CellTexts(a.text, a.sheet, keys);
     }
@@ -295,7 +299,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
     // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
     // number and loses its last digits here, as it would in Excel).
     if (job.text === undefined) fileBytes = fs.readFileSync(job.file);
-    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fileBytes!, { ...options, type: 'buffer' });
+    wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fileBytes!, { ...options, type: 'buffer', bookFiles: true });
   } catch (error) {
     const message = (error as Error).message;
     const why = /password|encrypt/i.test(message) ? '工作簿加了密码'

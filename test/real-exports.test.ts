@@ -1,17 +1,20 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import iconv from 'iconv-lite';
 import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cellText, fifteenDigits, serialToIso } from '../src/ingest/readers/spreadsheet.js';
+import { cellText, fifteenDigits, readWorkbookNow, serialToIso, type WorkbookJob } from '../src/ingest/readers/spreadsheet.js';
+import type { UserError } from '../src/core/errors.js';
 import { mayHoldExactNumbers } from '../src/ingest/readers/exact-numbers.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { createProgress } from '../src/core/progress.js';
 import { ensureWorkspace } from '../src/core/workspace.js';
 import { scanFile } from '../src/ingest/file-scan.js';
 import { prepareFile } from '../src/ingest/prepare.js';
-import { readCsvFile, runCli, testDir, writeJson } from './helpers.js';
+import { readCsvFile, ROOT, runCli, testDir, writeJson } from './helpers.js';
 import { loadError, loadFiles, put } from './ingest-helpers.js';
 import { newId } from './rule-harness.js';
 import { buildXlsx, n, ROSTER_HEADER, row, t as cell } from './xlsx-builder.js';
@@ -168,6 +171,58 @@ describe('spreadsheet formats: one reader, one set of values', () => {
     // A named sheet that does not exist: the sheets there are, listed.
     const error = await loadError('roster', [file], { sheet: '名册' });
     expect([error.code, error.message]).toEqual(['E_XLSX_SHEET', expect.stringMatching(/「羊坪镇」.*「旧」（隐藏）/)]);
+  });
+});
+
+describe('workbook reader threads', () => {
+  it('read workbook after workbook on reused threads as this thread reads them, a refused workbook between, and never keep bidui running', async () => {
+    // The compiled pool (the tests' sources read in this thread): a child process reads five
+    // workbooks one after another, two of them twice, and a file that is no workbook.
+    const cases = path.join(ROOT, 'test', 'cases', 'realworld');
+    const books = [
+      path.join(cases, 'RW-14-xlsx-merged-household-cells', '建档立卡花名册_合并单元格.xlsx'),
+      path.join(cases, 'RW-13-title-rows-above-header', '建档立卡名册_带标题.xlsx'),
+      put(dir, 'broken.xlsx', Buffer.from('PK\x03\x04 not a workbook')),
+      path.join(cases, 'RW-12-xlsx-hidden-first-sheet', '建档立卡名册_含隐藏旧表.xlsx'),
+      path.join(cases, 'RW-14-xlsx-merged-household-cells', '建档立卡花名册_合并单元格.xlsx'),
+      path.join(cases, 'RW-15-xlsx-numeric-typed-dates', '建档立卡名册_数字日期.xlsx'),
+      path.join(cases, 'RW-13-title-rows-above-header', '建档立卡名册_带标题.xlsx'),
+    ];
+    const job = (file: string, i: number, tmpDir: string) => ({ file, dataset: 'roster', overrides: {}, sheet: undefined, headerRow: undefined, text: undefined, tmpDir, prefix: `b${i}`, maxRows: DEFAULT_LIMITS.maxRowsPerFile, maxCellChars: DEFAULT_LIMITS.maxCellChars });
+    /** A result as comparable text: each part's sheet, rows and normalised CSV, or the error's code. */
+    const outcome = (r: { parts: { sheet: string; rows: number; csvPath: string }[] } | { code: string }) =>
+      'code' in r ? r.code : r.parts.map((p) => `${p.sheet}|${p.rows}|${fs.readFileSync(p.csvPath, 'utf8')}`).join('\n');
+    const here = books.map((file, i) => {
+      fs.mkdirSync(path.join(dir, 'here'), { recursive: true });
+      try {
+        return outcome(readWorkbookNow(job(file, i, path.join(dir, 'here')) as WorkbookJob));
+      } catch (error) {
+        return (error as UserError).code;
+      }
+    });
+    fs.mkdirSync(path.join(dir, 'threads'));
+    const script = `
+      import fs from 'node:fs';
+      const { readWorkbook } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'ingest', 'readers', 'spreadsheet-pool.js')).href)});
+      const jobs = JSON.parse(process.argv[2]);
+      const out = [];
+      for (const job of jobs) {
+        try {
+          const r = await readWorkbook(job);
+          out.push(r.parts.map((p) => p.sheet + '|' + p.rows + '|' + fs.readFileSync(p.csvPath, 'utf8')).join('\\n'));
+        } catch (error) {
+          out.push(error.code);
+        }
+      }
+      fs.writeFileSync(process.argv[3], JSON.stringify(out));`;
+    const started = Date.now();
+    fs.writeFileSync(path.join(dir, 'read.mjs'), script);
+    const child = spawnSync(process.execPath, [path.join(dir, 'read.mjs'), JSON.stringify(books.map((f, i) => job(f, i, path.join(dir, 'threads')))), path.join(dir, 'out.json')], { encoding: 'utf8', timeout: 60_000 });
+    // Ended by itself (the waiting threads do not hold it), with every result as read here.
+    expect([child.status, child.signal, child.stderr]).toEqual([0, null, '']);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(here[2]).toBe('E_XLSX');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8'))).toEqual(here);
   });
 });
 

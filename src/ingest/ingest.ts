@@ -15,6 +15,7 @@ import { type FileScan, scanFile } from './file-scan.js';
 import type { IdProblem } from './id-number.js';
 import type { SkipReason } from './layout.js';
 import { fileKind, type PartNotes, prepareFile, type PreparedFile } from './prepare.js';
+import { closeWorkbookReaders } from './readers/spreadsheet-pool.js';
 import { type FileIssues, fileIssues, type RowsRef } from './quality.js';
 import { dropStaged, type FileNotes, finishFile, recordStagedFile, type StagedFile, stageFile } from './stage.js';
 import { rowsTableName, sweepUnrecordedRows } from './rows.js';
@@ -310,6 +311,7 @@ export async function ingest(store: Store, config: Config, options: IngestOption
       for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
     } finally {
       for (const c of lanes.slice(1)) c.closeSync();
+      await closeWorkbookReaders();
     }
     problems.push(...fileProblems.flat());
     if (problems.length) throw combine(problems);

@@ -1,14 +1,20 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import v8 from 'node:v8';
+import { parentPort } from 'node:worker_threads';
 import { UserError } from '../../core/errors.js';
 import { readWorkbookNow, type WorkbookJob } from './spreadsheet.js';
 
-/** Worker thread: reads one workbook (see spreadsheet-pool.ts) and posts the result or the error. */
-try {
-  parentPort?.postMessage({ result: readWorkbookNow(workerData as WorkbookJob) });
-} catch (error) {
-  if (error instanceof UserError) {
-    parentPort?.postMessage({ userError: { code: error.code, message: error.message, hint: error.hint, file: error.file } });
-  } else {
-    parentPort?.postMessage({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+/**
+ * Worker thread: reads the workbooks it is sent, one at a time (see spreadsheet-pool.ts), and
+ * posts each result or error with its heap size after it.
+ */
+parentPort?.on('message', (job: WorkbookJob) => {
+  let reply: Record<string, unknown>;
+  try {
+    reply = { result: readWorkbookNow(job) };
+  } catch (error) {
+    reply = error instanceof UserError
+      ? { userError: { code: error.code, message: error.message, hint: error.hint, file: error.file } }
+      : { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
-}
+  parentPort?.postMessage({ ...reply, heapMb: v8.getHeapStatistics().used_heap_size / 2 ** 20 });
+});

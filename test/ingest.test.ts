@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import ExcelJS from '../src/core/exceljs.js';
+import { encryptWorkbook } from '../src/core/office-crypto.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { UserError } from '../src/core/errors.js';
@@ -305,6 +306,9 @@ describe('ingest', () => {
       { name: 'a header-only file', setup: (w) => { w('bad.csv', '\uFEFF公民身份号码,姓名,户号,乡镇,行政村,人口状态\n'); return { dataset: 'hukou', files: ['bad.csv'] }; }, code: 'E_HEADER_ONLY', mentions: [/只有表头/, /bad\.csv/] },
       { name: 'binary junk', setup: (w) => { w('bad.csv', Buffer.from([0x50, 0x4b, 0, 1, 2, 3, 0xff, 0, 0x10, 0x20])); return { dataset: 'hukou', files: ['bad.csv'] }; }, code: 'E_BINARY', mentions: [/二进制/, /bad\.csv/] },
       { name: 'a file that is not an XLSX', setup: (w) => { w('bad.xlsx', 'not a workbook'); return { dataset: 'hukou', files: ['bad.xlsx'] }; }, code: 'E_XLSX', mentions: [/xlsx/, /bad\.xlsx/] },
+      // Binary content named .xlsx (a renamed PDF): not told to save it with an .xlsx extension.
+      { name: 'binary content named .xlsx', setup: (w) => { w('bad.xlsx', Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from([0, 1, 2, 3, 0xff, 0, 0x10, 0x20])])); return { dataset: 'hukou', files: ['bad.xlsx'] }; }, code: 'E_XLSX', mentions: [/扩展名是 \.xlsx/, /不是改了扩展名/, /bad\.xlsx/] },
+      { name: 'a workbook with an open password', setup: (w) => { w('bad.xlsx', encryptWorkbook(Buffer.from('a workbook'), 'secret', 'seed')); return { dataset: 'hukou', files: ['bad.xlsx'] }; }, code: 'E_XLSX', mentions: [/加了密码/, /去掉密码/, /bad\.xlsx/] },
       {
         name: 'ragged rows',
         setup: (w) => { w('bad.csv', '公民身份号码,姓名,户号,乡镇,行政村,人口状态\n11010519491231002X,张三,H1,舞阳镇,顺城社区,正常\n110105195001010020,李四,H1,舞阳镇,顺城,社区,正常\n'); return { dataset: 'hukou', files: ['bad.csv'] }; },

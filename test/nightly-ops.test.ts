@@ -480,12 +480,13 @@ describe('what a month of nights turned up', () => {
     const bare = runCli([]);
     expect([bare.code, bare.stdout]).toEqual([0, expect.stringMatching(/^用法： bidui \[选项\] \[命令\]/)]);
     // Help and commander's own messages in Chinese, every command's too.
-    for (const args of [['--help'], ['run', '--help'], ['feedback', 'import', '--help'], ['help', 'verify']]) {
+    for (const args of [['--help'], ['run', '--help'], ['feedback', 'import', '--help'], ['help', 'verify'], ['fixtures', '--help']]) {
       const h = runCli(args);
       expect(h.code).toBe(0);
       expect(h.stdout).toMatch(/选项：\n[\s\S]*-h, --help\s+显示帮助/);
-      expect(h.stdout).not.toMatch(/Usage:|Options:|Commands:|Arguments:|display help|output the version/);
+      expect(h.stdout).not.toMatch(/Usage:|Options:|Commands:|Arguments:|display help|output the version|\(default:/);
     }
+    expect(runCli(['fixtures', '--help']).stdout).toMatch(/--seed <n>\s+随机种子（默认 1）/);
     expect(runCli(['--help']).stdout).toMatch(/-V, --version\s+显示版本号[\s\S]*命令：[\s\S]*help \[command\]\s+显示某个命令的帮助/);
     const unknownCommand = runCli(['rnu']);
     expect([unknownCommand.code, unknownCommand.stderr]).toEqual([2, expect.stringMatching(/未知的命令：'rnu'（是不是 run？）/)]);

@@ -196,6 +196,8 @@ export function buildProgram(): Command {
     .configureHelp({
       styleTitle: (title: string) => HELP_TITLES_ZH[title] ?? title,
       styleUsage: (usage: string) => usage.replace('[options]', '[选项]').replace('[command]', '[命令]'),
+      // Commander appends defaults in English: "(default: 1)" → "（默认 1）".
+      styleOptionDescription: (text: string) => text.replace(/ \(default: (.*)\)$/, '（默认 $1）'),
     })
     .exitOverride()
     .configureOutput({ writeErr: () => {} })

@@ -136,6 +136,13 @@ export async function prepareFile(
     }
     // UTF-16 without a byte-order mark has NUL bytes; a configured UTF-16 says so.
     if (scan.binary && source.encoding !== 'utf-16le' && source.encoding !== 'utf-16be') {
+      // Named as a workbook but neither a workbook nor text: saving it as .xlsx is no advice.
+      const ext = path.extname(file.path).toLowerCase();
+      if ((SPREADSHEET_EXTENSIONS as readonly string[]).includes(ext)) {
+        throw new UserError('E_XLSX', `文件扩展名是 ${ext}，但内容既不是工作簿，也不是可识别的文本表格`, {
+          file: file.path, hint: '确认文件没有损坏、选对了文件（例如不是改了扩展名的 PDF 或压缩包）；用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
+        });
+      }
       throw new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
         file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV；如果它是没有字节顺序标记（BOM）的 UTF-16 文本，在配置中加上 "encoding": "utf-16le"。',
       });

@@ -307,7 +307,9 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       : '格式无法识别';
     throw new UserError('E_XLSX', `无法读取工作簿（${why}）`, {
       file: job.file,
-      hint: '文件可能损坏、加了密码或没有传完整：重新导出或重新复制该文件；仍不行时用 Excel/WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
+      hint: why === '工作簿加了密码'
+        ? 'bidui 不读取加了打开密码的部门工作簿：请报送部门发来不加密码的文件，或用 Excel/WPS 输入密码打开后，去掉密码（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）另存为 .xlsx 或 CSV（UTF-8）再导入。'
+        : '文件可能损坏或没有传完整：重新导出或重新复制该文件；仍不行时用 Excel/WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
     });
   } finally {
     console.warn = warn;

@@ -394,7 +394,8 @@ async function writeReport(store: Store, run: RunRow, previousRunId: number | un
     twinJobs = twins.map((t) => pool.write({ kind: 'table', csvFile: t.csvFile, file: t.file, sheet: t.sheet, widths: t.widths, numeric: t.numeric }));
     for (const j of twinJobs) j.catch(() => {}); // observed by Promise.all below
     twinFiles = twins.map((t) => t.file);
-    progress.step('生成问题数据工作簿…');
+    // The datasets' quality (the summary shows it; quality/ holds workbooks only of datasets with rejects or warnings).
+    progress.step('汇总数据质量…');
     const quality = await datasetQuality(store, JSON.parse(run.snapshots_json) as Partial<Record<DatasetName, number>>, run.as_of);
     files.push(...(await writeQualityWorkbooks(store, quality, maskIds, path.join(out, 'quality'))));
     progress.step('生成汇总页…');

@@ -226,6 +226,43 @@ describe('workbook reader threads', () => {
   });
 });
 
+describe('one workbook read never depends on the one read before', () => {
+  it('an .xls using an Excel built-in date format it does not define reads the same after an .xls that defines that id', () => {
+    // 识别时间 2014.07 in a cell of format id 31 (Excel's 2014年7月1日, built in, so not written
+    // into the file): no date format is known, so the number is ambiguous and the row refused.
+    // A workbook read before it that defines id 31 as a date must not make it 1905-07-06.
+    const rows = [[...ROSTER_HEADER], ...ROSTER.slice(0, 2).map((r) => [...r.slice(0, 6), 2014.07, r[7] === '' ? '' : 2018.5])];
+    /** An .xls whose date cells' style points at format id 31; with `define`, a FORMAT record names id 31 too. */
+    const xls = (define: boolean) => {
+      const ws = XLSX.utils.aoa_to_sheet(rows);
+      for (const ref of Object.keys(ws)) if (/^[A-Z]+[2-9]$/.test(ref) && typeof (ws[ref] as XLSXTypes.CellObject).v === 'number') (ws[ref] as XLSXTypes.CellObject).z = 'yyyy"年"m"月"d"日"';
+      const wb = XLSX.utils.book_new();
+      XLSX.utils.book_append_sheet(wb, ws, '名册');
+      const cfb = XLSX.CFB.read(XLSX.write(wb, { type: 'buffer', bookType: 'xls' }) as Buffer, { type: 'buffer' });
+      const entry = XLSX.CFB.find(cfb, '/Workbook')!;
+      const c = Buffer.from(entry.content as Uint8Array);
+      // SheetJS wrote the format as custom id 0x3c: the XF records (0x00e0) point at 31 instead,
+      // and with `define` the FORMAT record (0x041e) is renumbered 31, else it stays 0x3c.
+      for (let p = 0; p + 4 <= c.length; p += 4 + c.readUInt16LE(p + 2)) {
+        const type = c.readUInt16LE(p);
+        if (type === 0x00e0 && c.readUInt16LE(p + 6) === 0x3c) c.writeUInt16LE(31, p + 6);
+        if (define && type === 0x041e && c.readUInt16LE(p + 4) === 0x3c) c.writeUInt16LE(31, p + 4);
+      }
+      entry.content = c;
+      return XLSX.CFB.write(cfb, { type: 'buffer' }) as Buffer;
+    };
+    const defines = put(dir, 'defines.xls', xls(true));
+    const uses = put(dir, 'uses.xls', xls(false));
+    const read = (file: string, k: number) => readWorkbookNow({ file, dataset: 'roster', overrides: {}, sheet: undefined, headerRow: undefined, text: undefined, tmpDir: dir, prefix: `f${k}`, maxRows: 1000, maxCellChars: 1000 });
+    const issues = (file: string, k: number) => fs.readFileSync(read(file, k).parts[0]!.csvPath, 'utf8').split('\n').slice(1, 3).map((line) => line.split(',')[1]);
+    const alone = issues(uses, 0);
+    expect(alone[0]).toMatch(/ambiguous_date/);
+    // The defining workbook's own cells are dates; the one read after it is as when read alone.
+    expect(issues(defines, 1)[0]).toBe('');
+    expect(issues(uses, 2)).toEqual(alone);
+  });
+});
+
 describe('layout: header, title rows, two-level headers, blank, footer and repeated-header rows', () => {
   it('finds the header below title rows, or takes the configured headerRow (and says when it is wrong)', async () => {
     const text = csv([['镇远县建档立卡贫困人口花名册'], ['单位：羊坪镇', '', '', '日期：2020年6月30日'], ROSTER_HEADER, ...ROSTER]);

@@ -13,11 +13,14 @@ const WORKER_FILE = fileURLToPath(new URL('./spreadsheet-worker.js', import.meta
 export const WORKBOOK_HEAP_MB = 8192;
 
 /**
- * A worker whose heap holds more than this (MB) after a workbook is ended, so that its memory
- * goes back; a smaller one waits for the next workbook. Starting a worker and loading SheetJS
- * into it cost 0.2–0.3 s a workbook (a province's 60 workbooks: about 15 CPU-seconds).
+ * A worker that read a workbook file larger than this (MB) ends, so that its memory goes back; one
+ * that read a smaller file waits for the next workbook. Starting a worker and loading SheetJS into
+ * it cost 0.2–0.3 s a workbook (a province's 60 workbooks: about 15 CPU-seconds); for a larger
+ * file the cost is small beside the reading, and a waiting worker keeps what its last workbook
+ * left in its heap (a 41,000-row .xlsx of 2 MB: about 100 MB) until it reads the next one or the
+ * ingest ends it.
  */
-export const KEEP_WORKER_HEAP_MB = 512;
+export const KEEP_WORKER_FILE_MB = 4;
 
 /** Workers waiting for a workbook (at most one per ingest lane), unreferenced: they never keep bidui running. */
 const idle: Worker[] = [];
@@ -27,8 +30,6 @@ interface Reply {
   result?: WorkbookResult;
   userError?: { code: string; message: string; hint?: string; file?: string };
   error?: string;
-  /** The worker's heap after the workbook, MB. */
-  heapMb?: number;
 }
 
 function newWorker(): Worker {
@@ -43,7 +44,7 @@ function newWorker(): Worker {
 
 /**
  * Read a workbook on a worker thread (a workbook too large for its heap ends the worker, not
- * bidui; a worker that read a large workbook ends, so its memory is returned). When the compiled
+ * bidui; a worker that read a large file ends, so its memory is returned). When the compiled
  * worker is not there (tests running the TypeScript sources), the same function runs in this
  * thread. Call closeWorkbookReaders when the ingest is done.
  */
@@ -55,6 +56,8 @@ export function readWorkbook(job: WorkbookJob): Promise<WorkbookResult> {
       return Promise.reject(error);
     }
   }
+  const bytes = job.text !== undefined ? Buffer.byteLength(job.text) : fs.statSync(job.file).size;
+  const small = bytes <= KEEP_WORKER_FILE_MB * 2 ** 20;
   return new Promise((resolve, reject) => {
     const worker = idle.pop() ?? newWorker();
     worker.ref();
@@ -74,7 +77,7 @@ export function readWorkbook(job: WorkbookJob): Promise<WorkbookResult> {
       fn();
     };
     const onMessage = (m: Reply) => {
-      const keep = m.heapMb !== undefined && m.heapMb <= KEEP_WORKER_HEAP_MB && m.error === undefined;
+      const keep = small && m.error === undefined;
       if (m.result) settle(keep, () => resolve(m.result!));
       else if (m.userError) settle(keep, () => reject(new UserError(m.userError!.code, m.userError!.message, { ...(m.userError!.hint ? { hint: m.userError!.hint } : {}), ...(m.userError!.file ? { file: m.userError!.file } : {}) })));
       else settle(false, () => reject(new Error(m.error ?? 'workbook worker failed')));

@@ -1,11 +1,10 @@
-import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { UserError } from '../../core/errors.js';
 import { readWorkbookNow, type WorkbookJob } from './spreadsheet.js';
 
 /**
  * Worker thread: reads the workbooks it is sent, one at a time (see spreadsheet-pool.ts), and
- * posts each result or error with its heap size after it.
+ * posts each result or error.
  */
 parentPort?.on('message', (job: WorkbookJob) => {
   let reply: Record<string, unknown>;
@@ -16,5 +15,5 @@ parentPort?.on('message', (job: WorkbookJob) => {
       ? { userError: { code: error.code, message: error.message, hint: error.hint, file: error.file } }
       : { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
-  parentPort?.postMessage({ ...reply, heapMb: v8.getHeapStatistics().used_heap_size / 2 ** 20 });
+  parentPort?.postMessage(reply);
 });

@@ -27,6 +27,18 @@ import { type CellKey, cellKey, mayHoldExactNumbers, xlsxCellTexts, xlsxSheetPar
 const require = createRequire(import.meta.url);
 // The CommonJS build: it loads the code pages (GBK strings in Excel 95 .xls files) by itself.
 const XLSX = require('@e965/xlsx') as typeof XLSXTypes;
+/**
+ * SheetJS's table of number formats as loaded. A binary .xls read adds the formats the file
+ * defines to the module's table and does not start from a clean one (an .xlsx or XML read does),
+ * so an .xls that uses a built-in id it does not define (Excel's Chinese dates, 27–36 and 50–58)
+ * would take the previous workbook's format of that id: a date or not. Each read starts from this.
+ */
+const FRESH_FORMATS: Record<number, string> = { ...(XLSX.SSF.get_table() as Record<number, string>) };
+function resetFormats(): void {
+  const table = XLSX.SSF.get_table() as Record<number, string>;
+  for (const id of Object.keys(table)) delete table[Number(id)];
+  Object.assign(table, FRESH_FORMATS);
+}
 
 export interface WorkbookJob {
   file: string;
@@ -260,8 +272,11 @@ function exactNumbers(a: {
   try {
     if (a.wb.bookType === 'xlsx' && a.bytes) {
       // The package's parts as the reader unzipped them (bookFiles); a name written otherwise
-      // (case, a path with ..) is looked up as the zip reader does, in a second unzip.
-      const kept = (a.wb as { files?: Record<string, { content?: Uint8Array }> }).files;
+      // (case, a path with ..) is looked up as the zip reader does, in a second unzip, and so is
+      // every part of a zip with two entries of one name (the kept files hold the last of them,
+      // the reader read the first).
+      const book = a.wb as { files?: Record<string, { content?: Uint8Array }>; keys?: string[] };
+      const kept = book.keys && new Set(book.keys).size === book.keys.length ? book.files : undefined;
       let zip: ReturnType<typeof XLSX.CFB.read> | undefined;
       const content = (name: string) => kept?.[name]?.content ?? (XLSX.CFB.find((zip ??= XLSX.CFB.read(a.bytes!, { type: 'buffer' })), `/${name}`)?.content as Uint8Array | undefined);
       const rels = content('xl/_rels/workbook.xml.rels');
@@ -298,6 +313,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   try {
     // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
     // number and loses its last digits here, as it would in Excel).
+    resetFormats();
     if (job.text === undefined) fileBytes = fs.readFileSync(job.file);
     wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fileBytes!, { ...options, type: 'buffer', bookFiles: true });
   } catch (error) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import iconv from 'iconv-lite';
+import JSZip from 'jszip';
 import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cellText, fifteenDigits, readWorkbookNow, serialToIso, type WorkbookJob } from '../src/ingest/readers/spreadsheet.js';
@@ -171,6 +172,21 @@ describe('spreadsheet formats: one reader, one set of values', () => {
     // A named sheet that does not exist: the sheets there are, listed.
     const error = await loadError('roster', [file], { sheet: '名册' });
     expect([error.code, error.message]).toEqual(['E_XLSX_SHEET', expect.stringMatching(/「羊坪镇」.*「旧」（隐藏）/)]);
+  });
+});
+
+describe('a workbook whose sheet SheetJS cannot find', () => {
+  it('is refused as the file\'s fault, naming the sheet, not as a failure of bidui', async () => {
+    const wb = XLSX.utils.book_new();
+    XLSX.utils.book_append_sheet(wb, XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...ROSTER]), '名册');
+    const zip = await JSZip.loadAsync(XLSX.write(wb, { bookType: 'xlsx', type: 'buffer' }) as Buffer);
+    // Some exporters write the relationship's target as ./worksheets/…, which SheetJS does not resolve.
+    const rels = await zip.file('xl/_rels/workbook.xml.rels')!.async('string');
+    expect(rels).toMatch(/Target="worksheets\/sheet1\.xml"/);
+    zip.file('xl/_rels/workbook.xml.rels', rels.replace('Target="worksheets/sheet1.xml"', 'Target="./worksheets/sheet1.xml"'));
+    const file = put(dir, 'dot-target.xlsx', await zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }));
+    const error = await loadError('roster', [file]);
+    expect([error.code, error.message, error.hint]).toEqual(['E_XLSX', expect.stringMatching(/工作表「名册」无法读取/), expect.stringMatching(/另存为 \.xlsx/)]);
   });
 });
 

@@ -365,7 +365,15 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   const parts: SheetPart[] = [];
   try {
     for (const [n, name] of chosen.entries()) {
-      const ws = wb.Sheets[name]!;
+      const ws = wb.Sheets[name];
+      // A sheet the workbook lists but whose part SheetJS could not find (a relationship target
+      // written in a form it does not resolve): not bidui's failure, the file's.
+      if (!ws) {
+        throw new UserError('E_XLSX', `工作簿中的工作表「${name}」无法读取（工作簿内部结构不规范，常见于非 Excel 程序导出的文件）`, {
+          file: job.file,
+          hint: '用 Excel 或 WPS 打开该文件后另存为 .xlsx（或另存为 CSV（UTF-8）），再导入。',
+        });
+      }
       const data = ((ws as unknown as { '!data'?: (XLSXTypes.CellObject | undefined)[][] })['!data'] ?? []) as (XLSXTypes.CellObject | undefined)[][];
       // Rows with content of their own, before merged ranges are filled: a merge over blank
       // (formatted) rows below the data makes no rows, and a row whose only content comes from a

@@ -311,9 +311,9 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   console.warn = () => {};
   console.error = () => {};
   try {
+    resetFormats();
     // HTML tables are text: raw keeps every cell as written (otherwise an 18-digit ID becomes a
     // number and loses its last digits here, as it would in Excel).
-    resetFormats();
     if (job.text === undefined) fileBytes = fs.readFileSync(job.file);
     wb = job.text !== undefined ? XLSX.read(job.text, { ...options, type: 'string', raw: true }) : XLSX.read(fileBytes!, { ...options, type: 'buffer', bookFiles: true });
   } catch (error) {

@@ -36,6 +36,18 @@ export function fileKind(file: string, head: Buffer): FileKind | undefined {
   return 'text';
 }
 
+/**
+ * A file named as a workbook (.xlsx, .xls …) that is neither a workbook nor a table of text (binary
+ * content, or text without a header): the error that says so; undefined for other names.
+ */
+function notAWorkbook(file: string): UserError | undefined {
+  const ext = path.extname(file).toLowerCase();
+  if (!(SPREADSHEET_EXTENSIONS as readonly string[]).includes(ext)) return undefined;
+  return new UserError('E_XLSX', `文件扩展名是 ${ext}，但内容既不是工作簿，也不是可识别的文本表格`, {
+    file, hint: '确认文件没有损坏、选对了文件（例如不是改了扩展名的 PDF 或压缩包）；用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
+  });
+}
+
 export interface PartNotes {
   /** 1-based row of the header; rows above it were title rows. */
   headerRow: number;
@@ -137,13 +149,7 @@ export async function prepareFile(
     // UTF-16 without a byte-order mark has NUL bytes; a configured UTF-16 says so.
     if (scan.binary && source.encoding !== 'utf-16le' && source.encoding !== 'utf-16be') {
       // Named as a workbook but neither a workbook nor text: saving it as .xlsx is no advice.
-      const ext = path.extname(file.path).toLowerCase();
-      if ((SPREADSHEET_EXTENSIONS as readonly string[]).includes(ext)) {
-        throw new UserError('E_XLSX', `文件扩展名是 ${ext}，但内容既不是工作簿，也不是可识别的文本表格`, {
-          file: file.path, hint: '确认文件没有损坏、选对了文件（例如不是改了扩展名的 PDF 或压缩包）；用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
-        });
-      }
-      throw new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
+      throw notAWorkbook(file.path) ?? new UserError('E_BINARY', '文件含二进制内容，不是文本表格（CSV）', {
         file: file.path, hint: '确认选对了文件；Excel 工作簿请保存为 .xlsx 扩展名，或另存为 CSV；如果它是没有字节顺序标记（BOM）的 UTF-16 文本，在配置中加上 "encoding": "utf-16le"。',
       });
     }
@@ -178,12 +184,7 @@ export async function prepareFile(
     try {
       layout = detectTextLayout(headText, cut, def, source.columns, file.path, source.headerRow);
     } catch (error) {
-      const ext = path.extname(file.path).toLowerCase();
-      if (error instanceof UserError && (SPREADSHEET_EXTENSIONS as readonly string[]).includes(ext)) {
-        throw new UserError('E_XLSX', `文件扩展名是 ${ext}，但内容既不是工作簿，也不是可识别的文本表格`, {
-          file: file.path, hint: '确认文件没有损坏、选对了文件；用 Excel 或 WPS 打开后另存为 .xlsx 或 CSV（UTF-8）。',
-        });
-      }
+      if (error instanceof UserError) throw notAWorkbook(file.path) ?? error;
       throw error;
     }
     const { delimiter, records, header } = layout;

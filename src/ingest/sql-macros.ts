@@ -181,9 +181,11 @@ CREATE OR REPLACE TEMP MACRO bidui_char_diffs(a, b) AS
   CASE WHEN strlen(a) = length(a) AND strlen(b) = length(b) THEN hamming(a, b)
        ELSE len(list_filter(range(1, length(a) + 1), i -> substr(a, i, 1) <> substr(b, i, 1))) END;
 CREATE OR REPLACE TEMP MACRO bidui_one_edit(a, b) AS
-  length(a) = length(b) AND a <> b AND (
-    bidui_char_diffs(a, b) = 1 OR (bidui_char_diffs(a, b) = 2 AND list_bool_or(list_transform(range(1, length(a)),
-      i -> substr(a, i, 1) <> substr(b, i, 1) AND substr(a, i, 1) = substr(b, i + 1, 1) AND substr(a, i + 1, 1) = substr(b, i, 1)))));
+  length(a) = length(b) AND a <> b AND CASE bidui_char_diffs(a, b)
+    WHEN 1 THEN true
+    WHEN 2 THEN list_bool_or(list_transform(range(1, length(a)),
+      i -> substr(a, i, 1) <> substr(b, i, 1) AND substr(a, i, 1) = substr(b, i + 1, 1) AND substr(a, i + 1, 1) = substr(b, i, 1)))
+    ELSE false END;
 CREATE OR REPLACE TEMP MACRO bidui_age_on(b, d) AS
   year(d) - year(b) - CASE WHEN strftime(d, '%m%d') < strftime(b, '%m%d') THEN 1 ELSE 0 END;
 CREATE OR REPLACE TEMP MACRO bidui_age(t, d) AS bidui_age_on(bidui_id_birth(t), d);

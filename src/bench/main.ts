@@ -273,7 +273,8 @@ program
   .option('--runs <n>', 'runs (median reported)', (v) => Number(v), 3)
   .option('--memory-limit <size>', "engine.memoryLimit for the run (e.g. 6GB, 2GB); default: the config's")
   .option('--no-bare', 'skip the bare pipeline (it needs a clean county)')
-  .action(async (o: { households: number; messy: number; seed: number; asOf: string; runs: number; memoryLimit?: string; bare: boolean }) => {
+  .option('--nightly <n>', 'then bidui run N more times on the last workspace with the exports unchanged (a night without new pushes: nothing to ingest), median reported', (v) => Number(v), 0)
+  .action(async (o: { households: number; messy: number; seed: number; asOf: string; runs: number; memoryLimit?: string; bare: boolean; nightly: number }) => {
     const { dir } = fixtures(o.households, o.messy, o.seed);
     let configFile = path.join(dir, 'bidui.config.json');
     if (o.memoryLimit) {
@@ -297,6 +298,13 @@ program
       process.stderr.write(`run ${i + 1}/${o.runs}: bidui ${(runs.at(-1)!.ms / 1000).toFixed(2)} s, peak RSS ${fmt(runs.at(-1)!.rssMb)} MB${bare ? `; bare ${(bares.at(-1)!.ms / 1000).toFixed(2)} s, peak ${fmt(bares.at(-1)!.maxRssMb)} MB` : ''}\n`);
     }
     fs.rmSync(path.join(dir, 'bare'), { recursive: true, force: true });
+    // A night without new exports: the workspace of the last run, every file unchanged (checked,
+    // not read again), the match and the report as of the same date (so the leads still check).
+    const nightly: Awaited<ReturnType<typeof timedRun>>[] = [];
+    for (let i = 0; i < o.nightly; i++) {
+      nightly.push(await timedRun(['run', '--config', configFile, '--as-of', o.asOf, '--out', out]));
+      process.stderr.write(`nightly ${i + 1}/${o.nightly}: bidui ${(nightly.at(-1)!.ms / 1000).toFixed(2)} s, peak RSS ${fmt(nightly.at(-1)!.rssMb)} MB\n`);
+    }
     const check = checkLeads(dir, path.join(out, 'evidence.csv'), o.asOf);
     const m = median(runs.map((r) => r.ms));
     // Steps: median over runs of each step's time, and its share of the median run.
@@ -311,6 +319,7 @@ program
       `machine: ${machine()}`,
       `county: ${fmt(o.households)} households, messy ${o.messy}${o.memoryLimit ? `, engine.memoryLimit ${o.memoryLimit}` : ''}; median of ${o.runs} runs`,
       `bidui run (ingest + match + report, fresh workspace): ${(m / 1000).toFixed(2)} s (runs ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...runs.map((r) => r.rssMb)))} MB`,
+      ...(nightly.length ? [`bidui run again on that workspace, exports unchanged (nothing to ingest): ${(median(nightly.map((r) => r.ms)) / 1000).toFixed(2)} s (runs ${nightly.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...nightly.map((r) => r.rssMb)))} MB`] : []),
       ...(b ? [`bare pipeline (read_csv, normalise, people + rule SELECTs, evidence CSV): ${(b.ms / 1000).toFixed(2)} s (runs ${bares.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(b.rss)} MB; ratio ${(m / b.ms).toFixed(2)}x`,
         `  bare steps: ${[...b.byName.entries()].map(([name, x]) => `${name} ${(x.ms / 1000).toFixed(2)} s`).join(', ')}`] : []),
       check,

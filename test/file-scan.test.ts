@@ -35,6 +35,14 @@ describe('scanFile', () => {
     expect(scan.firstBadUtf8Line).toBe(150_001);
   });
 
+  it('names that line in a file whose lines end in CR only, across read boundaries', async () => {
+    const lines = Array.from({ length: 200_000 }, (_, i) => `第${i}行,舞阳镇`);
+    const bytes = Buffer.concat([Buffer.from(lines.slice(0, 150_000).join('\r') + '\r'), Buffer.from([0xd5, 0xc5, 0x0d]), Buffer.from(lines.slice(150_000).join('\r'))]);
+    const file = path.join(t.dir, 'bad-cr.csv');
+    fs.writeFileSync(file, bytes);
+    expect((await scanFile(file)).firstBadUtf8Line).toBe(150_001);
+  });
+
   it('names the same first bad line as decoding the chunk and counting line breaks before the first U+FFFD', () => {
     // The decoding way, as it was (slower). It differs only on a real U+FFFD in the text before
     // the bad byte, which it took for the bad byte; no piece here holds one.

@@ -424,6 +424,24 @@ describe('text files: encodings and line structure', () => {
     expect([b.code, b.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/前面是 GBK 编码，从第 4 行起变成了 UTF-8/)]);
   });
 
+  it('names lines in a file whose lines end in CR only (old Mac exports): an encoding switch, a damaged character, a bad GBK byte', async () => {
+    // Counting line feeds, each of these was one line: the switch went unseen (the file read as
+    // GB18030 throughout) or line 1 was named.
+    const cr = (text: string) => text.replaceAll('\r\n', '\r');
+    const head = cr(csv([ROSTER_HEADER, ROSTER[0]!, ROSTER[1]!]));
+    const tail = cr(csv([ROSTER[2]!, ROSTER[3]!]));
+    const a = await loadError('roster', [put(dir, 'cr-u8-gbk.csv', Buffer.concat([Buffer.from(head, 'utf8'), iconv.encode(tail, 'gbk')]))]);
+    expect([a.code, a.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/前面是 UTF-8 编码，从第 4 行起变成了 GBK/)]);
+    const damaged = Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(ROSTER[2]!.join(',').replace('王五', '王'), 'utf8'), Buffer.from([0xe4, 0xba]), Buffer.from(`\r${ROSTER[3]!.join(',')}\r`)]);
+    const b = await loadError('roster', [put(dir, 'cr-damaged.csv', damaged)]);
+    expect([b.code, b.message]).toEqual(['E_ENCODING', expect.stringMatching(/^第 4 行有无法解码的字节（可能是复制或截断时损坏的字符），文件其余部分是 UTF-8 编码/)]);
+    const gbk = Buffer.concat([iconv.encode(head, 'gbk'), iconv.encode(ROSTER[2]!.join(',').replace('王五,', '王'), 'gbk'), Buffer.from([0xca, 0x2c]), iconv.encode(`户主\r${ROSTER[3]!.join(',')}\r`, 'gbk')]);
+    const c = await loadError('roster', [put(dir, 'cr-gbk.csv', gbk)]);
+    expect([c.code, c.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/)]);
+    const u8 = await loadError('roster', [put(dir, 'cr-u8.csv', damaged)], { encoding: 'utf-8' });
+    expect([u8.code, u8.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行附近出现无法解码的字节/)]);
+  });
+
   it('reads a CRLF file whose quoted cells hold line feeds (and a header cell with one)', async () => {
     const header = ROSTER_HEADER.map((h) => (h === '证件号码' ? '"证件\n号码"' : h));
     const rows = ROSTER.map((r) => r.map((c, i) => (i === 5 ? `"${c}\n（老村）"` : c)));

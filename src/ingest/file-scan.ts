@@ -238,6 +238,8 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
   let headLen = 0;
   // Bytes of a character split across chunks, carried to the next chunk.
   let carry: Buffer = Buffer.alloc(0);
+  /** The byte that ends a line (lineEnd), for naming lines. */
+  let eol: number | undefined;
   await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) {
       hash.update(chunk);
@@ -249,15 +251,16 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
       }
       lines.add(chunk);
       if (!nulSeen && chunk.includes(0)) nulSeen = true;
+      eol ??= lineEnd(chunk);
       if (!utf8) continue;
       const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const cut = completeUtf8Prefix(buf);
       if (!isUtf8(buf.subarray(0, cut))) {
         utf8 = false;
-        firstBadUtf8Line = newlinesBefore + firstBadLine(buf);
+        firstBadUtf8Line = newlinesBefore + firstBadLine(buf, eol);
         continue;
       }
-      newlinesBefore += count(buf.subarray(0, cut), 0x0a);
+      newlinesBefore += count(buf.subarray(0, cut), eol);
       carry = Buffer.from(buf.subarray(cut));
     }
   });
@@ -321,14 +324,24 @@ export function completeUtf8Prefix(buf: Buffer): number {
 }
 
 /**
- * 1-based line (within buf) of the first byte that is not UTF-8: the first line that is not
- * valid UTF-8 by itself (a line break is ASCII, so no character spans one). Line by line with
- * isUtf8, not by decoding the chunk: decoding a megabyte of GBK took 12 ms a file.
+ * The byte that ends a line in a file whose first chunk (up to 1 MiB) is `head`, for naming lines
+ * in messages: LF (also in CR LF files), or CR in a file whose lines end in CR only (old Mac
+ * exports; counting LFs there named every line 1).
  */
-export function firstBadLine(buf: Buffer): number {
+export function lineEnd(head: Buffer): number {
+  return head.includes(0x0a) || !head.includes(0x0d) ? 0x0a : 0x0d;
+}
+
+/**
+ * 1-based line (within buf) of the first byte that is not UTF-8: the first line that is not
+ * valid UTF-8 by itself (a line break is ASCII, so no character spans one), lines ending in
+ * `eol` (lineEnd). Line by line with isUtf8, not by decoding the chunk: decoding a megabyte of
+ * GBK took 12 ms a file.
+ */
+export function firstBadLine(buf: Buffer, eol = 0x0a): number {
   let line = 1;
   let start = 0;
-  for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+  for (let nl = buf.indexOf(eol); nl !== -1; nl = buf.indexOf(eol, start)) {
     if (!isUtf8(buf.subarray(start, nl))) return line;
     line++;
     start = nl + 1;

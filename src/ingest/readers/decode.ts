@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Encoding } from '../../config/config.js';
 import { UserError } from '../../core/errors.js';
-import { type FileScan, LineStats } from '../file-scan.js';
+import { type FileScan, lineEnd, LineStats } from '../file-scan.js';
 
 /** How a text file is decoded: read as it is (UTF-8), or transcoded to a private UTF-8 copy. */
 export type TextEncoding = 'utf-8' | 'gb18030' | 'utf-16le' | 'utf-16be';
@@ -48,11 +48,14 @@ class EncodingWatch {
   /** The bytes of the first lines that are not UTF-8 (to tell GBK text from damaged bytes). */
   gbkBytes: Buffer[] = [];
   private pending: Buffer = Buffer.alloc(0);
+  /** The byte that ends a line (lineEnd: CR in a file of CR-only lines, else LF). */
+  private eol: number | undefined;
 
   add(chunk: Buffer): void {
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const eol = (this.eol ??= lineEnd(chunk));
     let start = 0;
-    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+    for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
       this.check(buf.subarray(start, nl));
       start = nl + 1;
     }
@@ -149,6 +152,7 @@ function mixedError(file: string, watch: EncodingWatch): UserError {
 async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8'): Promise<number | undefined> {
   let line = 0;
   let pending: Buffer = Buffer.alloc(0);
+  let eol: number | undefined;
   const decodes = (b: Buffer) => {
     try {
       new TextDecoder(encoding, { fatal: true }).decode(b);
@@ -159,8 +163,9 @@ async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8')
   };
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    eol ??= lineEnd(chunk);
     let start = 0;
-    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+    for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
       line++;
       if (!decodes(buf.subarray(start, nl))) return line;
       start = nl + 1;

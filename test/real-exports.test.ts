@@ -190,6 +190,27 @@ describe('a workbook whose sheet SheetJS cannot find', () => {
   });
 });
 
+describe('a workbook whose sheet part is named in Chinese', () => {
+  it('keeps the digits of its long number IDs (the part is found under the zip reader\'s spelling of its name)', async () => {
+    // IDs typed as numbers: Excel keeps 18 digits in the XML, a JS number holds 15–17.
+    const rows = ROSTER.map((r) => r.map((c, i) => (i === 1 && /^[0-9]{18}$/.test(c) ? Number(c) : c)));
+    const numeric = ROSTER.filter((r) => /^[0-9]{18}$/.test(r[1]!));
+    expect(numeric.length).toBeGreaterThan(0);
+    const zip = await JSZip.loadAsync(XLSX.write(sheetOf([ROSTER_HEADER, ...rows]), { bookType: 'xlsx', type: 'buffer' }) as Buffer);
+    let sheet = await zip.file('xl/worksheets/sheet1.xml')!.async('string');
+    for (const r of numeric) sheet = sheet.replace(`<v>${String(Number(r[1]))}</v>`, `<v>${r[1]}</v>`);
+    zip.remove('xl/worksheets/sheet1.xml');
+    zip.file('xl/worksheets/名册.xml', sheet);
+    for (const part of ['xl/_rels/workbook.xml.rels', '[Content_Types].xml']) {
+      const text = await zip.file(part)!.async('string');
+      expect(text).toContain('worksheets/sheet1.xml');
+      zip.file(part, text.replace('worksheets/sheet1.xml', 'worksheets/名册.xml'));
+    }
+    const r = await loadFiles('roster', [put(dir, 'named-part.xlsx', await zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }))]);
+    expect(picked(r.rows)).toEqual(EXPECTED);
+  });
+});
+
 describe('workbook reader threads', () => {
   it('read workbook after workbook on reused threads as this thread reads them, a refused workbook between, and never keep bidui running', async () => {
     // The compiled pool (the tests' sources read in this thread): a child process reads five

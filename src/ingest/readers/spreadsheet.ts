@@ -278,7 +278,11 @@ function exactNumbers(a: {
       const book = a.wb as { files?: Record<string, { content?: Uint8Array }>; keys?: string[] };
       const kept = book.keys && new Set(book.keys).size === book.keys.length ? book.files : undefined;
       let zip: ReturnType<typeof XLSX.CFB.read> | undefined;
-      const content = (name: string) => kept?.[name]?.content ?? (XLSX.CFB.find((zip ??= XLSX.CFB.read(a.bytes!, { type: 'buffer' })), `/${name}`)?.content as Uint8Array | undefined);
+      // The zip reader names entries by their bytes, one character per byte: a part named in
+      // Chinese (xl/worksheets/名册.xml, in UTF-8) is found under that spelling of its name.
+      const asRead = (name: string) => Buffer.from(name, 'utf8').toString('latin1');
+      const content = (name: string) => kept?.[name]?.content ?? kept?.[asRead(name)]?.content
+        ?? (XLSX.CFB.find((zip ??= XLSX.CFB.read(a.bytes!, { type: 'buffer' })), `/${asRead(name)}`)?.content as Uint8Array | undefined);
       const rels = content('xl/_rels/workbook.xml.rels');
       const parts = rels ? xlsxSheetParts(rels, a.wb.Workbook?.Sheets?.map((s) => ({ name: s.name ?? '', id: (s as { id?: string }).id })) ?? []) : new Map<string, string>();
       const part = parts.get(a.sheet);

@@ -7,6 +7,7 @@ import { generateFixtures } from '../src/fixtures/generate.js';
 import { buildWorld } from '../src/fixtures/world.js';
 import { checkPage, chromiumPath, pageWidth } from '../src/report/check-page.js';
 import { analystCsvs, copyCsv } from '../src/report/report.js';
+import { flowLegend } from '../src/report/summary.js';
 import { hashTree, readCsvFile as csv, runCli, testDir, fakeBidui, withConnection } from './helpers.js';
 import { newId, runRules } from './rule-harness.js';
 
@@ -172,7 +173,9 @@ describe('bidui run and report on a generated county', () => {
     for (const s of ['运行编号', '比较基准', '各乡镇线索', '各规则', '与比较基准相比', '数据质量', '数据新鲜度', '本次运行的设置']) expect(html).toContain(s);
     // Readable on a phone: nothing wider than 390 px (tables become cards, charts have a narrow
     // twin); and the wide layout still uses the width at 1400 px.
-    expect(pageWidth(path.join(t.dir, 'a', 'summary.html'), 390).scrollWidth).toBeLessThanOrEqual(390);
+    // No element past the right edge either (the narrow charts' legend text was clipped there).
+    const phone = pageWidth(path.join(t.dir, 'a', 'summary.html'), 390);
+    expect([phone.scrollWidth <= 390, phone.right <= 390, phone.widest]).toEqual([true, true, expect.any(String)]);
     expect(pageWidth(path.join(t.dir, 'a', 'summary.html'), 1400).scrollWidth).toBeLessThanOrEqual(1400);
     expect(html).toContain('id="chart-townships-narrow"');
   });
@@ -308,5 +311,24 @@ describe('deterministic workbooks', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('the phone charts\' legend', () => {
+  it('keeps every item inside the chart, on more rows when they do not fit on one, never overlapping', () => {
+    // A label at the charts' 12 px: about 12 units a Chinese character (the five categories'
+    // legend at 88 units an item ended at 420 of 360, cutting off 监测预警).
+    const end = (s: string, x: number) => x + 16 + 12 * [...s].length;
+    const categories = ['漏评', '错评', '错退', '信息核对', '监测预警'];
+    for (const width of [360, 200, 100]) {
+      const items = flowLegend(categories, width);
+      expect(items.map((i) => i.s)).toEqual(categories);
+      for (const i of items) expect([width, i.s, end(i.s, i.x) <= width]).toEqual([width, i.s, true]);
+      for (const [a, b] of items.slice(1).map((b, k) => [items[k]!, b] as const)) {
+        if (a.row === b.row) expect([width, b.s, b.x >= end(a.s, a.x) + 8]).toEqual([width, b.s, true]);
+        else expect([width, b.s, b.row, b.x]).toEqual([width, b.s, a.row + 1, 0]);
+      }
+    }
+    expect(Math.max(...flowLegend(categories, 200).map((i) => i.row))).toBeGreaterThan(0);
   });
 });

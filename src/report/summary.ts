@@ -52,6 +52,28 @@ export function stackedBars(id: string, title: string, labels: string[], series:
 }
 
 /**
+ * Legend items (a 12-unit swatch, then the label) placed left to right and onto a new row where
+ * the next would pass `width`. A label's width is estimated at the charts' 12 px: 12 units a
+ * Chinese character, 7 another. (Five categories at 88 units each passed the phone chart's 360:
+ * 监测预警 was cut off.)
+ */
+export function flowLegend(series: string[], width: number): { s: string; x: number; row: number }[] {
+  const out: { s: string; x: number; row: number }[] = [];
+  let x = 0;
+  let row = 0;
+  for (const s of series) {
+    const w = 16 + [...s].reduce((sum, c) => sum + (c.charCodeAt(0) < 0x80 ? 7 : 12), 0);
+    if (x > 0 && x + w > width) {
+      x = 0;
+      row++;
+    }
+    out.push({ s, x, row });
+    x += w + 14;
+  }
+  return out;
+}
+
+/**
  * The same chart for a phone (shown instead of the wide one below 640 px): 360 units wide, so
  * that its text keeps about its size, with each label above its bar.
  */
@@ -60,7 +82,9 @@ function narrowBars(id: string, title: string, labels: string[], series: string[
   const rowH = 40;
   const total = (l: string) => series.reduce((sum, s) => sum + value(l, s), 0);
   const scale = (width - 50) / Math.max(1, ...labels.map(total));
-  const height = labels.length * rowH + 30;
+  const legendItems = flowLegend(series, width);
+  const legendRows = Math.max(1, ...legendItems.map((l) => l.row + 1));
+  const height = labels.length * rowH + 12 + 18 * legendRows;
   const bars = labels.map((label, i) => {
     const y = 6 + i * rowH;
     let x = 0;
@@ -73,7 +97,8 @@ function narrowBars(id: string, title: string, labels: string[], series: string[
     }).join('');
     return `<text x="0" y="${y + 7}">${escapeHtml(label)}</text>${segs}<text x="${(x + 5).toFixed(1)}" y="${y + 24}">${fmt(total(label))}</text>`;
   }).join('');
-  const legend = series.map((s, i) => `<rect x="${i * 88}" y="${height - 20}" width="12" height="12" fill="${COLORS[s] ?? '#555'}"/><text x="${i * 88 + 16}" y="${height - 13}">${escapeHtml(s)}</text>`).join('');
+  const top = labels.length * rowH + 10;
+  const legend = legendItems.map(({ s, x, row }) => `<rect x="${x}" y="${top + 18 * row}" width="12" height="12" fill="${COLORS[s] ?? '#555'}"/><text x="${x + 16}" y="${top + 18 * row + 7}">${escapeHtml(s)}</text>`).join('');
   return `<svg id="${id}" class="chart-narrow" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${width} ${height}" width="100%" preserveAspectRatio="xMinYMin meet">${bars}${legend}</svg>`;
 }
 

@@ -460,7 +460,7 @@ describe('text files: encodings and line structure', () => {
     const c = await loadError('roster', [put(dir, 'cr-gbk.csv', gbk)]);
     expect([c.code, c.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/)]);
     const u8 = await loadError('roster', [put(dir, 'cr-u8.csv', damaged)], { encoding: 'utf-8' });
-    expect([u8.code, u8.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行附近出现无法解码的字节/)]);
+    expect([u8.code, u8.message, u8.hint]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/), expect.stringMatching(/只是这一行有问题.*重新输入这一行/)]);
   });
 
   it('reads a CRLF file whose quoted cells hold line feeds (and a header cell with one)', async () => {

@@ -18,9 +18,11 @@ export function chooseEncoding(scan: FileScan, configured: Encoding): TextEncodi
   if (configured === 'utf-16le' || configured === 'utf-16be') return configured;
   if (configured === 'utf-8') {
     if (!scan.utf8) {
-      throw new UserError('E_ENCODING', `文件不是有效的 UTF-8 编码（第 ${scan.firstBadUtf8Line ?? '?'} 行附近出现无法解码的字节）`, {
+      // The first bad line is exact (file-scan.ts firstBadLine); whether the rest of the file is
+      // UTF-8 is not known here (the check stops at the first bad byte), so both causes are named.
+      throw new UserError('E_ENCODING', `文件不是有效的 UTF-8 编码（第 ${scan.firstBadUtf8Line ?? '?'} 行有无法解码的字节）`, {
         file: scan.path,
-        hint: '这个文件可能是 GBK 编码（WPS/Excel 另存的“CSV”常见）：把配置中该数据集的 encoding 改为 "gbk" 或 "auto"。',
+        hint: '如果文件中的中文大多是乱码，它可能是 GBK 编码（WPS/Excel 另存的“CSV”常见）：把配置中该数据集的 encoding 改为 "gbk" 或 "auto"；如果只是这一行有问题，是这一行的文字损坏了：在 Excel/WPS 或文本编辑器中重新输入这一行的文字，另存为“CSV UTF-8”。encoding 为 "auto" 时 bidui 会判断是哪一种。',
       });
     }
     return 'utf-8';
@@ -138,7 +140,7 @@ function mixedError(file: string, watch: EncodingWatch): UserError {
       : ['是 UTF-8 编码', 'GBK'];
     return new UserError('E_ENCODING', `${lines}${other}，文件其余部分是 ${rest} 编码`, {
       file,
-      hint: `在 Excel/WPS 或文本编辑器中检查并重新输入这几行中的文字，保存为 ${rest === 'UTF-8' ? '“CSV UTF-8”' : '同一种编码'}后重新导入；或重新导出该文件。`,
+      hint: `在 Excel/WPS 或文本编辑器中检查并重新输入这几行中的文字，保存为${rest === 'UTF-8' ? '“CSV UTF-8”' : '同一种编码'}后重新导入；或重新导出该文件。`,
     });
   }
   const [from, to] = watch.startsAsUtf8 ? ['UTF-8', 'GBK'] : ['GBK', 'UTF-8'];

@@ -317,14 +317,15 @@ program
     const b = bares.length ? summarise(bares) : undefined;
     const lines = [
       `machine: ${machine()}`,
-      `county: ${fmt(o.households)} households, messy ${o.messy}${o.memoryLimit ? `, engine.memoryLimit ${o.memoryLimit}` : ''}; median of ${o.runs} runs`,
+      `county: ${fmt(o.households)} households, messy ${o.messy}${o.memoryLimit ? `, engine.memoryLimit ${o.memoryLimit}` : ''}; median of ${o.runs} run${o.runs === 1 ? '' : 's'}; data in ${path.relative(ROOT, dir)}`,
       `bidui run (ingest + match + report, fresh workspace): ${(m / 1000).toFixed(2)} s (runs ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...runs.map((r) => r.rssMb)))} MB`,
       ...(nightly.length ? [`bidui run again on that workspace, exports unchanged (nothing to ingest): ${(median(nightly.map((r) => r.ms)) / 1000).toFixed(2)} s (runs ${nightly.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...nightly.map((r) => r.rssMb)))} MB`] : []),
+      ...(!b && o.bare && o.messy > 0 ? ['bare pipeline: not run (it reads a clean county only)'] : []),
       ...(b ? [`bare pipeline (read_csv, normalise, people + rule SELECTs, evidence CSV): ${(b.ms / 1000).toFixed(2)} s (runs ${bares.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(b.rss)} MB; ratio ${(m / b.ms).toFixed(2)}x`,
         `  bare steps: ${[...b.byName.entries()].map(([name, x]) => `${name} ${(x.ms / 1000).toFixed(2)} s`).join(', ')}`] : []),
-      check,
+      nightly.length ? `last run (exports unchanged): ${check}` : check,
       '',
-      '| step (progress line of bidui run) | s | share | peak RSS in the step (sampled) |',
+      '| step of the fresh-workspace runs (progress line of bidui run) | s | share | peak RSS in the step (sampled) |',
       '| --- | ---: | ---: | ---: |',
       ...stepMs.map((s) => `| ${s.name} | ${(s.ms / 1000).toFixed(2)} | ${((100 * s.ms) / m).toFixed(1)}% | ${s.rssMb ? `${fmt(s.rssMb)} MB` : '–'} |`),
     ];

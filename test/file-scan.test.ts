@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { firstBadLine, LineStats, MAX_BLANK_LINES, scanFile } from '../src/ingest/file-scan.js';
+import { firstBadLine, lineEnd, LineStats, MAX_BLANK_LINES, scanFile } from '../src/ingest/file-scan.js';
 import { testDir } from './helpers.js';
 
 describe('scanFile', () => {
@@ -41,6 +41,14 @@ describe('scanFile', () => {
     const file = path.join(t.dir, 'bad-cr.csv');
     fs.writeFileSync(file, bytes);
     expect((await scanFile(file)).firstBadUtf8Line).toBe(150_001);
+  });
+
+  it('judges the line end from the first chunk: LF for LF and CR LF files (a stray CR in a cell too), CR for CR-only lines (a line feed in a cell too)', () => {
+    const cases: [string, number][] = [
+      ['a,b\nc,d\n', 0x0a], ['a,b\r\nc,d\r\n', 0x0a], ['a,"b\rx"\nc,d\ne,f\n', 0x0a], ['a,"b\r\nx"\r\nc,d\r\n', 0x0a],
+      ['a,b\rc,d\r', 0x0d], ['a,"b\nx"\rc,d\re,f\r', 0x0d], ['a,b', 0x0a], ['', 0x0a],
+    ];
+    for (const [text, eol] of cases) expect([text, lineEnd(Buffer.from(text))]).toEqual([text, eol]);
   });
 
   it('names the same first bad line as decoding the chunk and counting line breaks before the first U+FFFD', () => {

@@ -446,8 +446,9 @@ describe('text files: encodings and line structure', () => {
   });
 
   it('names lines in a file whose lines end in CR only (old Mac exports): an encoding switch, a damaged character, a bad GBK byte', async () => {
-    // Counting line feeds, each of these was one line: the switch went unseen (the file read as
-    // GB18030 throughout) or line 1 was named.
+    // Counting line feeds, each of these was one line: the switch was refused as undecodable
+    // bytes on line 1 (or, where the UTF-8 part happened to decode as GB18030, read garbled), and
+    // line 1 was named for a bad byte.
     const cr = (text: string) => text.replaceAll('\r\n', '\r');
     const head = cr(csv([ROSTER_HEADER, ROSTER[0]!, ROSTER[1]!]));
     const tail = cr(csv([ROSTER[2]!, ROSTER[3]!]));
@@ -459,6 +460,10 @@ describe('text files: encodings and line structure', () => {
     const gbk = Buffer.concat([iconv.encode(head, 'gbk'), iconv.encode(ROSTER[2]!.join(',').replace('王五,', '王'), 'gbk'), Buffer.from([0xca, 0x2c]), iconv.encode(`户主\r${ROSTER[3]!.join(',')}\r`, 'gbk')]);
     const c = await loadError('roster', [put(dir, 'cr-gbk.csv', gbk)]);
     expect([c.code, c.message]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/)]);
+    // A line feed inside a quoted cell of such a file does not make it a file of LF lines.
+    const quoted = cr(csv([ROSTER_HEADER, ROSTER[0]!.map((c, i) => (i === 5 ? `"${c}\n（老村）"` : c)), ROSTER[1]!]));
+    const q = await loadError('roster', [put(dir, 'cr-quoted-u8-gbk.csv', Buffer.concat([Buffer.from(quoted, 'utf8'), iconv.encode(tail, 'gbk')]))]);
+    expect([q.code, q.message]).toEqual(['E_MIXED_ENCODING', expect.stringMatching(/前面是 UTF-8 编码，从第 4 行起变成了 GBK/)]);
     const u8 = await loadError('roster', [put(dir, 'cr-u8.csv', damaged)], { encoding: 'utf-8' });
     expect([u8.code, u8.message, u8.hint]).toEqual(['E_ENCODING', expect.stringMatching(/第 4 行有无法解码的字节/), expect.stringMatching(/只是这一行有问题.*重新输入这一行/)]);
   });

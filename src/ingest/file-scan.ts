@@ -27,6 +27,8 @@ export interface FileScan {
   head: Buffer;
   /** Line structure of the bytes (meaningful for ASCII-compatible encodings: UTF-8, GB18030). */
   lines: LineStats;
+  /** The byte that ends a line, for naming lines in messages (lineEnd of the first chunk). */
+  lineEnd: number;
 }
 
 const HEAD_BYTES = 256 * 1024;
@@ -277,7 +279,7 @@ export async function scanFile(file: string, onBytes?: (done: number, total: num
   const sniff = head.subarray(0, 64 * 1024);
   const utf16Guess = bom ? undefined : guessUtf16(sniff);
   const binary = bom !== 'utf-16le' && bom !== 'utf-16be' && utf16Guess === undefined && sniff.includes(0) && looksBinary(sniff);
-  return { path: file, size, sha256: hash.digest('hex'), utf8: utf8 && !bom?.startsWith('utf-16'), firstBadUtf8Line, bom, binary, utf16Guess, nul: nulSeen, head, lines };
+  return { path: file, size, sha256: hash.digest('hex'), utf8: utf8 && !bom?.startsWith('utf-16'), firstBadUtf8Line, bom, binary, utf16Guess, nul: nulSeen, head, lines, lineEnd: eol ?? 0x0a };
 }
 
 const BINARY_SIGNATURES = ['%PDF', '\x89PNG', 'GIF8', '\xFF\xD8\xFF', 'Rar!', '7z\xBC\xAF', '\x1F\x8B'].map((s) => Buffer.from(s, 'latin1'));
@@ -325,12 +327,23 @@ export function completeUtf8Prefix(buf: Buffer): number {
 
 /**
  * The byte that ends a line in a file whose first chunk (up to 1 MiB) is `head`, for naming lines
- * in messages: LF (also in CR LF files), or CR in a file whose lines end in CR only (old Mac
- * exports; counting LFs there named every line 1).
+ * in messages: CR when more lines there end in a CR alone than in an LF (a file of CR-only lines,
+ * old Mac exports, perhaps with line feeds inside quoted cells; counting LFs named every line 1),
+ * else LF (LF and CR LF files, also with a stray CR inside a cell).
  */
 export function lineEnd(head: Buffer): number {
-  return head.includes(0x0a) || !head.includes(0x0d) ? 0x0a : 0x0d;
+  const lf = count(head, 0x0a);
+  const bareCr = count(head, 0x0d) - countSeq(head, CRLF);
+  return bareCr > lf ? 0x0d : 0x0a;
 }
+
+/**
+ * Longest line the line-by-line checks of encodings hold (bytes): a longer run without the line
+ * end is checked as a line of its own and the rest as the next. No real export has such lines;
+ * it keeps a file whose line ends change after its first megabyte from being copied again for
+ * every chunk.
+ */
+export const MAX_CHECKED_LINE = 16 << 20;
 
 /**
  * 1-based line (within buf) of the first byte that is not UTF-8: the first line that is not

@@ -166,7 +166,7 @@ export async function prepareFile(
       // private UTF-8 copy without them.
       textPath = tempFile(ws, '.csv');
       temps.push(textPath);
-      lines = await transcodeToUtf8(file.path, encoding, textPath, (done, total) => progress.tick(done, total));
+      lines = await transcodeToUtf8(file.path, encoding, textPath, scan.lineEnd, (done, total) => progress.tick(done, total));
       const fd = fs.openSync(textPath, 'r');
       try {
         const buf = Buffer.alloc(256 * 1024);

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Encoding } from '../../config/config.js';
 import { UserError } from '../../core/errors.js';
-import { type FileScan, lineEnd, LineStats } from '../file-scan.js';
+import { type FileScan, LineStats, MAX_CHECKED_LINE } from '../file-scan.js';
 
 /** How a text file is decoded: read as it is (UTF-8), or transcoded to a private UTF-8 copy. */
 export type TextEncoding = 'utf-8' | 'gb18030' | 'utf-16le' | 'utf-16be';
@@ -50,16 +50,20 @@ class EncodingWatch {
   /** The bytes of the first lines that are not UTF-8 (to tell GBK text from damaged bytes). */
   gbkBytes: Buffer[] = [];
   private pending: Buffer = Buffer.alloc(0);
-  /** The byte that ends a line (lineEnd: CR in a file of CR-only lines, else LF). */
-  private eol: number | undefined;
+
+  /** `eol`: the byte that ends a line (FileScan.lineEnd: CR in a file of CR-only lines, else LF). */
+  constructor(private readonly eol: number) {}
 
   add(chunk: Buffer): void {
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const eol = (this.eol ??= lineEnd(chunk));
     let start = 0;
-    for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
+    for (let nl = buf.indexOf(this.eol); nl >= 0; nl = buf.indexOf(this.eol, start)) {
       this.check(buf.subarray(start, nl));
       start = nl + 1;
+    }
+    if (buf.length - start > MAX_CHECKED_LINE) {
+      this.check(buf.subarray(start));
+      start = buf.length;
     }
     this.pending = Buffer.from(buf.subarray(start));
     buf = Buffer.alloc(0);
@@ -151,10 +155,9 @@ function mixedError(file: string, watch: EncodingWatch): UserError {
 }
 
 /** The first line (1-based) that does not decode (a second pass, only to name it in an error). */
-async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8'): Promise<number | undefined> {
+async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8', eol: number): Promise<number | undefined> {
   let line = 0;
   let pending: Buffer = Buffer.alloc(0);
-  let eol: number | undefined;
   const decodes = (b: Buffer) => {
     try {
       new TextDecoder(encoding, { fatal: true }).decode(b);
@@ -165,12 +168,16 @@ async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8')
   };
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    eol ??= lineEnd(chunk);
     let start = 0;
     for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
       line++;
       if (!decodes(buf.subarray(start, nl))) return line;
       start = nl + 1;
+    }
+    if (buf.length - start > MAX_CHECKED_LINE) {
+      line++;
+      if (!decodes(buf.subarray(start))) return line;
+      start = buf.length;
     }
     pending = Buffer.from(buf.subarray(start));
   }
@@ -180,18 +187,20 @@ async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8')
 /**
  * Transcode a GB18030 or UTF-16 file to UTF-8 in a stream (DuckDB cannot decode them offline)
  * into a private file in the workspace, and count the lines of the result. A GB18030 file whose
- * lines switch between GBK and UTF-8 is refused, naming the line where it switches.
+ * lines switch between GBK and UTF-8 is refused, naming the line where it switches; lines are
+ * named as ending in `lineEnd` (FileScan.lineEnd).
  */
 export async function transcodeToUtf8(
   file: string,
   encoding: TextEncoding,
   target: string,
+  lineEnd: number,
   onBytes?: (done: number, total: number) => void,
 ): Promise<LineStats> {
   const total = fs.statSync(file).size;
   let done = 0;
   const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: false });
-  const watch = encoding === 'gb18030' ? new EncodingWatch() : undefined;
+  const watch = encoding === 'gb18030' ? new EncodingWatch(lineEnd) : undefined;
   const lines = new LineStats();
   const emit = (text: string): Buffer => {
     // NUL characters (fixed-width padding of old systems) are no part of any value.
@@ -236,7 +245,7 @@ export async function transcodeToUtf8(
     if (error instanceof TypeError) {
       const what = encoding === 'gb18030' ? '既不是有效的 UTF-8，也不是有效的 GBK/GB18030 编码'
         : encoding === 'utf-8' ? '不是有效的 UTF-8 编码' : `不是有效的 ${encoding.toUpperCase()} 编码（“Unicode 文本”）`;
-      const line = encoding === 'utf-16le' || encoding === 'utf-16be' ? undefined : await firstUndecodableLine(file, encoding);
+      const line = encoding === 'utf-16le' || encoding === 'utf-16be' ? undefined : await firstUndecodableLine(file, encoding, lineEnd);
       throw new UserError('E_ENCODING', `文件${what}${line ? `：第 ${line} 行有无法解码的字节` : ''}`, {
         file,
         hint: '用 Excel 或 WPS 打开该文件，另存为“CSV UTF-8”或 .xlsx 后重试。',

@@ -272,7 +272,7 @@ function exactNumbers(a: {
   try {
     if (a.wb.bookType === 'xlsx' && a.bytes) {
       // The package's parts as the reader unzipped them (bookFiles); a name written otherwise
-      // (case, a path with ..) is looked up as the zip reader does, in a second unzip, and so is
+      // (another case) is looked up as the zip reader does, in a second unzip, and so is
       // every part of a zip with two entries of one name (the kept files hold the last of them,
       // the reader read the first).
       const book = a.wb as { files?: Record<string, { content?: Uint8Array }>; keys?: string[] };

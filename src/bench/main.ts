@@ -282,6 +282,7 @@ program
       configFile = path.join(dir, `bench-${o.memoryLimit}.config.json`);
       fs.writeFileSync(configFile, JSON.stringify({ ...config, engine: { ...(config.engine as object | undefined), memoryLimit: o.memoryLimit } }, null, 2));
     }
+    if (!Number.isInteger(o.runs) || o.runs < 1 || !Number.isInteger(o.nightly) || o.nightly < 0) throw new Error('--runs must be a whole number of at least 1, --nightly a whole number');
     const bare = o.bare && o.messy === 0;
     const runs: Awaited<ReturnType<typeof timedRun>>[] = [];
     const bares: Measured[] = [];
@@ -301,6 +302,7 @@ program
     // A night without new exports: the workspace of the last run, every file unchanged (checked,
     // not read again), the match and the report as of the same date (so the leads still check).
     const nightly: Awaited<ReturnType<typeof timedRun>>[] = [];
+    const freshCheck = o.nightly > 0 ? checkLeads(dir, path.join(out, 'evidence.csv'), o.asOf) : undefined;
     for (let i = 0; i < o.nightly; i++) {
       nightly.push(await timedRun(['run', '--config', configFile, '--as-of', o.asOf, '--out', out]));
       process.stderr.write(`nightly ${i + 1}/${o.nightly}: bidui ${(nightly.at(-1)!.ms / 1000).toFixed(2)} s, peak RSS ${fmt(nightly.at(-1)!.rssMb)} MB\n`);
@@ -319,11 +321,13 @@ program
       `machine: ${machine()}`,
       `county: ${fmt(o.households)} households, messy ${o.messy}${o.memoryLimit ? `, engine.memoryLimit ${o.memoryLimit}` : ''}; median of ${o.runs} run${o.runs === 1 ? '' : 's'}; data in ${path.relative(ROOT, dir)}`,
       `bidui run (ingest + match + report, fresh workspace): ${(m / 1000).toFixed(2)} s (runs ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...runs.map((r) => r.rssMb)))} MB`,
-      ...(nightly.length ? [`bidui run again on that workspace, exports unchanged (nothing to ingest): ${(median(nightly.map((r) => r.ms)) / 1000).toFixed(2)} s (runs ${nightly.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...nightly.map((r) => r.rssMb)))} MB`] : []),
+      ...(nightly.length ? [`bidui run again on that workspace, exports unchanged (nothing to ingest): ${(median(nightly.map((r) => r.ms)) / 1000).toFixed(2)} s (runs ${nightly.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(Math.max(...nightly.map((r) => r.rssMb)))} MB`,
+        // The steps of the median one that took 2% of it or more.
+        `  its steps (median run): ${((r) => r.steps.filter((x) => x.ms >= 0.02 * r.ms).map((x) => `${x.step} ${(x.ms / 1000).toFixed(1)} s`).join(', '))([...nightly].sort((x, y) => x.ms - y.ms)[Math.floor((nightly.length - 1) / 2)]!)}`] : []),
       ...(!b && o.bare && o.messy > 0 ? ['bare pipeline: not run (it reads a clean county only)'] : []),
       ...(b ? [`bare pipeline (read_csv, normalise, people + rule SELECTs, evidence CSV): ${(b.ms / 1000).toFixed(2)} s (runs ${bares.map((r) => (r.ms / 1000).toFixed(2)).join(', ')}), peak RSS ${fmt(b.rss)} MB; ratio ${(m / b.ms).toFixed(2)}x`,
         `  bare steps: ${[...b.byName.entries()].map(([name, x]) => `${name} ${(x.ms / 1000).toFixed(2)} s`).join(', ')}`] : []),
-      nightly.length ? `last run (exports unchanged): ${check}` : check,
+      ...(freshCheck ? [`last fresh run: ${freshCheck}`, `last run (exports unchanged): ${check}`] : [check]),
       '',
       '| step of the fresh-workspace runs (progress line of bidui run) | s | share | peak RSS in the step (sampled) |',
       '| --- | ---: | ---: | ---: |',

@@ -7,7 +7,7 @@ import iconv from 'iconv-lite';
 import JSZip from 'jszip';
 import type * as XLSXTypes from '@e965/xlsx';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cellText, fifteenDigits, readWorkbookNow, serialToIso, type WorkbookJob } from '../src/ingest/readers/spreadsheet.js';
+import { cellText, fifteenDigits, printedDouble, readWorkbookNow, serialToIso, type WorkbookJob } from '../src/ingest/readers/spreadsheet.js';
 import type { UserError } from '../src/core/errors.js';
 import { mayHoldExactNumbers } from '../src/ingest/readers/exact-numbers.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
@@ -820,6 +820,26 @@ describe('variants found by a second attack', () => {
     const b = await loadFiles('roster', [put(dir, 'system.xls', xml)]);
     expect(b.rows.map((r) => [r.id_number, r.id_number_problem])).toEqual([[A, null], [B, null], [C, null], [x, null]]);
     expect([b.files[0]!.encoding, b.rejects]).toEqual(['xml', []]);
+  });
+
+  it('number cells whose digits are only how a double prints (JavaScript and Go writers) count as damaged, never as another ID or household', async () => {
+    // 522625196312241235 through a double prints 522625196312241200: 18 digits, 16 significant,
+    // a valid ID one time in eleven. Three 户编号 print as one: three households would be one.
+    const codes = ['522625101201000123', '522625101201000125', '522625101201000150'];
+    expect(new Set(codes.map((c) => String(Number(c)))).size).toBe(1);
+    const rows = ROSTER.slice(0, 3).map((r, i) => [codes[i]!, ...r.slice(1)]);
+    const printed = (r: number, cells: string[]) => `<row r="${r}">${cells.map((c, i) => {
+      const ref = `${String.fromCharCode(65 + i)}${r}`;
+      return i <= 1 ? `<c r="${ref}"><v>${String(Number(c))}</v></c>` : cell(ref, c);
+    }).join('')}</row>`;
+    const xlsx = put(dir, 'js-written.xlsx', await buildXlsx({ sheets: [{ name: 'Sheet1', rows: row(1, ROSTER_HEADER) + rows.map((r, i) => printed(i + 2, r)).join('') }] }));
+    const a = await loadFiles('roster', [xlsx]);
+    const loaded = [...a.rows.map((x) => [x.household_id, x.id_number_problem]), ...a.rejects.map((x) => ['rejected', x.reason])];
+    // No row keeps the printed digits as its 户编号; every ID that was loaded is marked Excel-damaged.
+    for (const x of a.rows) expect([x.household_id === String(Number(codes[0])), x.id_number_problem]).toEqual([false, 'excel']);
+    expect(loaded.length).toBe(3);
+    // An exact integer that is not what its double prints (openpyxl, a database) keeps every digit.
+    expect([printedDouble('522625196312241235'), printedDouble('522625196312241200'), printedDouble('52262500000000001')]).toEqual([false, true, false]);
   });
 
   it('the XML is walked again only when it may hold more digits than a number keeps', () => {

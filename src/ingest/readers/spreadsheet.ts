@@ -164,8 +164,11 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
       if (kind === 'id' || kind === 'code') {
         // The digits as the file writes them: a program's number cell keeps all of them (more
         // than Excel's 15 significant digits; a value with 15 and zeros after them is what
-        // Excel kept), and an ID ending in X is no number at all.
-        if (exact !== undefined && /^[0-9]+(?:\.0*)?$/.test(exact) && exact.replace(/\.0*$/, '').replace(/0+$/, '').length > 15) return { text: exact.replace(/\.0*$/, '') };
+        // Excel kept), and an ID ending in X is no number at all. Not digits that are just how a
+        // double prints (JavaScript's and Go's writers: 522625196312241235 as a double prints
+        // 522625196312241200, another person's ID one time in eleven): the ID went through a
+        // floating-point number and its last digits are lost.
+        if (exact !== undefined && /^[0-9]+(?:\.0*)?$/.test(exact) && exact.replace(/\.0*$/, '').replace(/0+$/, '').length > 15 && !printedDouble(exact.replace(/\.0*$/, ''))) return { text: exact.replace(/\.0*$/, '') };
         if (exact !== undefined && kind === 'id' && /^[0-9]{17}[Xx]$/.test(exact)) return { text: exact };
         if (!Number.isFinite(v)) return { text: exact ?? '', issue: 'error' };
       }
@@ -178,6 +181,18 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
     default:
       return { text: cell.v === undefined || cell.v === null ? '' : String(cell.v) };
   }
+}
+
+/**
+ * Are these digits (an integer's, no leading zeros) what a 64-bit floating-point number prints
+ * (the shortest text that reads back as it, as JavaScript, Go and others write a number)? Then
+ * they carry no more than the double's 15–17 significant digits. An exact integer written by a
+ * program that keeps it (openpyxl, a database's BIGINT) is such a text only when it happens to be
+ * a round double (about one ID in 1,600 of those ending in 0): it then counts as damaged, never
+ * as another ID.
+ */
+export function printedDouble(digits: string): boolean {
+  return String(Number(digits)) === digits;
 }
 
 /** Does a sheet hold resident ID numbers (text of 15 or 18 characters, or a number that long)? */

@@ -716,6 +716,19 @@ describe('variants found by trying to break it', () => {
     expect(r.rejects.map((x) => [x.source_row, x.reason_code])).toEqual([['6', 'missing_field']]);
   });
 
+  it('a 花名册 row without a name is no member of the household above; a row of ="" wrappers is empty', async () => {
+    // A name lost to #N/A, an empty name, a template row numbered down the sheet (with a 序号
+    // column), and a row whose cells are all ="": before, the first three were loaded as
+    // nameless members of 52262500000001 and the last was rejected.
+    const header = ['序号', ...ROSTER_HEADER];
+    const rows = [['1', ...ROSTER[0]!], ['2', '', B, '李四', '配偶', '', '', '', '', '', ''], ['3', '', newId('1990-01-01'), '#N/A', '子女', '', '', '', '', '', ''],
+      ['4', '', '', '', '', '', '', '', '', '', ''], ['5', '', newId('1991-01-01'), '', '子女', '', '', '', '', '', ''], header.map(() => '=""')];
+    const r = await loadFiles('roster', [put(dir, 'hmc-blank.csv', csv([header, ...rows]))]);
+    expect(r.rows.map((x) => [x.source_row, x.household_id, x.name])).toEqual([['2', '52262500000001', '张三'], ['3', '52262500000001', '李四']]);
+    expect(r.rejects.map((x) => [x.source_row, x.reason_code])).toEqual([['4', 'missing_field'], ['5', 'missing_field'], ['6', 'missing_field']]);
+    expect(r.files[0]!.layout.skipped).toEqual({ empty: 1 });
+  });
+
   it('merged cells over blank formatted rows make no rows; a stray cell far right makes no columns', async () => {
     const ws = XLSX.utils.aoa_to_sheet([ROSTER_HEADER, ...ROSTER]);
     ws['!merges'] = [{ s: { r: 1, c: 4 }, e: { r: 40, c: 4 } }];

@@ -218,10 +218,10 @@ CREATE OR REPLACE TEMP MACRO bidui_parse_number(s) AS
 CREATE OR REPLACE TEMP MACRO bidui_strip_note(t) AS
   CASE WHEN ends_with(t, ')') OR ends_with(t, ']') OR ends_with(t, '】')
     THEN regexp_replace(t, '\\s*(?:\\([^()]*\\)|\\[[^\\[\\]]*\\]|【[^【】]*】)$', '') ELSE t END;
--- Layout (layout.ts): a row without data (every cell empty, blank after cleaning, an Excel error
--- value or a formula without result), and a footer row (合计, 制表人 … in some cell).
+-- Layout (layout.ts): a row without data (every cell empty, blank after cleaning — an empty ="" wrapper
+-- too —, an Excel error value or a formula without result), and a footer row (合计, 制表人 … in some cell).
 CREATE OR REPLACE TEMP MACRO bidui_row_blank(joined) AS
-  regexp_full_match(joined, '(?:[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\\x01]|${EXCEL_ERROR_RE2}|=[^"\\x01][^\\x01]*)*');
+  regexp_full_match(joined, '(?:[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\\x01]|${EXCEL_ERROR_RE2}|="[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}]*"|=[^"\\x01][^\\x01]*)*');
 CREATE OR REPLACE TEMP MACRO bidui_row_footer(joined) AS regexp_matches(joined, '${FOOTER_WORDS.join('|')}');
 -- The row's first non-empty cell starts a footer (合计, 制表人：…, 注：…).
 CREATE OR REPLACE TEMP MACRO bidui_row_footer_start(joined) AS regexp_matches(joined, '^[${TRIM_CLASS_RE2}${FORMAT_CLASS_RE2}\x01]*${FOOTER_START_RE2}');

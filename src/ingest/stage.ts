@@ -316,14 +316,17 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
 
 /**
  * A 花名册 saved as CSV (or re-typed from a printed list) writes the 户编号 and household cells on
- * the head's row only: a member row with no 户编号 and no household value at all belongs to the
- * household of the nearest row above that has one (as the merged cell did). It is kept, with a
- * warning, instead of being rejected; a row with household values of its own but no 户编号 is
- * still rejected (it is another household whose number is missing).
+ * the head's row only: a member row (one with a name) with no 户编号 and no household value at
+ * all belongs to the household of the nearest row above that has one (as the merged cell did). It
+ * is kept, with a warning, instead of being rejected; a row with household values of its own but
+ * no 户编号 is still rejected (it is another household whose number is missing), and so is a row
+ * without a name.
  */
 async function fillHouseholdIds(conn: DuckDBConnection, step: string, t: string, householdFields: string[], notes: FileNotes, staged: StagedFile): Promise<void> {
   const q = quoteIdent;
-  const candidate = `skip_reason IS NULL AND reject_key = 'missing_field:household_id' AND ${householdFields.map((f) => `${q(f)} IS NULL AND ${q(`_i_${f}`)} IS NULL`).join(' AND ')}`;
+  // A member row has a name: a row with neither 户编号 nor name (a template row numbered down
+  // the sheet, a name lost to #N/A) stays rejected, never a nameless member of the household above.
+  const candidate = `skip_reason IS NULL AND reject_key = 'missing_field:household_id' AND "name" IS NOT NULL AND ${householdFields.map((f) => `${q(f)} IS NULL AND ${q(`_i_${f}`)} IS NULL`).join(' AND ')}`;
   const [c] = await queryStep<{ n: string }>(conn, `${step}: rows without 户编号`, `SELECT count(*) AS n FROM ${t} WHERE ${candidate}`);
   if (Number(c?.n ?? 0) === 0) return;
   await staged.beforeUpdate();

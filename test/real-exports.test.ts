@@ -108,6 +108,24 @@ describe('spreadsheet formats: one reader, one set of values', () => {
     ]);
   });
 
+  it('a workbook flagged for recalculation on opening (XlsxWriter, openpyxl) has no saved formula results; LibreOffice\'s Err:5xx is an error value', async () => {
+    // XlsxWriter writes each formula with the placeholder result 0 and sets fullCalcOnLoad: the
+    // names read as "0" before.
+    const rows = row(1, ROSTER_HEADER) + ROSTER.map((r, k) => `<row r="${k + 2}">${r.map((c, i) => (i === 2 ? `<c r="C${k + 2}"><f>MID("${c}",1,9)</f><v>0</v></c>` : cell(`${String.fromCharCode(65 + i)}${k + 2}`, c))).join('')}</row>`).join('');
+    const zip = await JSZip.loadAsync(await buildXlsx({ sheets: [{ name: '名册', rows }] }));
+    const book = await zip.file('xl/workbook.xml')!.async('string');
+    expect(book).toContain('</sheets>');
+    zip.file('xl/workbook.xml', book.replace('</sheets>', '</sheets><calcPr calcId="124519" fullCalcOnLoad="1"/>'));
+    const flagged = await loadFiles('roster', [put(dir, 'xlsxwriter.xlsx', await zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }))]);
+    expect([flagged.rows.length, flagged.rejects.map((x) => [x.reason_code, x.field])]).toEqual([0, ROSTER.map(() => ['formula_no_value', 'name'])]);
+    // The same cells without the flag: a saved result is the value (here 0, as a spreadsheet saved it).
+    const saved = await loadFiles('roster', [put(dir, 'saved.xlsx', await buildXlsx({ sheets: [{ name: '名册', rows }] }))]);
+    expect(saved.rows.map((x) => x.name)).toEqual(ROSTER.map(() => '0'));
+    // LibreOffice's error text in its CSV export (and .ods): an error value, not a name.
+    const lo = await loadFiles('roster', [put(dir, 'lo.csv', csv([ROSTER_HEADER, ROSTER[0]!.map((c, i) => (i === 2 ? 'Err:502' : c)), ...ROSTER.slice(1)]))]);
+    expect([lo.rows.map((x) => x.name), lo.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([['李四', '王五', '赵六'], [['2', 'excel_error']]]);
+  });
+
   it('numbers in date and ID columns, in the 1900 and the 1904 date systems', async () => {
     for (const date1904 of [false, true]) {
       const serial = (iso: string) => Math.round((Date.parse(iso) - (date1904 ? Date.UTC(1904, 0, 1) : Date.UTC(1899, 11, 30))) / 86_400_000);

@@ -52,9 +52,9 @@ function cellLimitMacros(max: number): string {
   return `CREATE OR REPLACE TEMP MACRO bidui_cell_issue_pre(p) AS
   CASE WHEN length(p) > ${n} THEN 'too_long' WHEN regexp_full_match(p, '${EXCEL_ERROR_RE2}') THEN 'error' WHEN starts_with(p, '=') THEN 'formula' END;
 CREATE OR REPLACE TEMP MACRO bidui_row_dirty(joined) AS
-  strlen(joined) > ${n} OR regexp_matches(joined, '${TO_FOLD_OR_DROP}|(?:^|\\x01)[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}](?:\\x01|$)|${SPACE_IN_NAME}');
+  strlen(joined) > ${n} OR regexp_matches(joined, '${TO_FOLD_OR_DROP}|(?:^|\\x01)(?:[${TRIM_CLASS_RE2}=#]|Err:5)|[${TRIM_CLASS_RE2}](?:\\x01|$)|${SPACE_IN_NAME}');
 CREATE OR REPLACE TEMP MACRO bidui_cell_dirty(s) AS
-  strlen(s) > ${n} OR regexp_matches(s, '${TO_FOLD_OR_DROP}|^[${TRIM_CLASS_RE2}=#]|[${TRIM_CLASS_RE2}]$|${SPACE_IN_NAME}');`;
+  strlen(s) > ${n} OR regexp_matches(s, '${TO_FOLD_OR_DROP}|^(?:[${TRIM_CLASS_RE2}=#]|Err:5)|[${TRIM_CLASS_RE2}]$|${SPACE_IN_NAME}');`;
 }
 
 /** Use another cell limit (config limits.maxCellChars) on this connection. */
@@ -87,8 +87,8 @@ CREATE OR REPLACE TEMP MACRO bidui_name(s) AS bidui_trim(bidui_squeeze_name(bidu
 ${cellLimitMacros(MAX_CELL_CHARS)}
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)], p -> bidui_cell_issue_pre(p))[1];
 -- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
--- value has anything to fold or remove, none starts or ends with space, and none starts with =
--- or # (a wrapper, a formula, an error value), every value is itself (or NULL when empty), and
+-- value has anything to fold or remove, none starts or ends with space, and none starts with =,
+-- # or Err:5 (a wrapper, a formula, an error value of Excel or LibreOffice), every value is itself (or NULL when empty), and
 -- the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
 -- longer than one cell may be (in bytes) is looked at too: a cell may be too long. In a dirty row
 -- the same test per value (bidui_cell_dirty) picks the values that need the work: a messy export

@@ -108,11 +108,16 @@ export function limitCell(text: string, max: number = MAX_CELL_CHARS): { text: s
   return chars.length > max ? { text: chars.slice(0, max).join(''), issue: 'too_long' } : { text };
 }
 
-/** Excel's error values, as a cell shows them (and as Excel writes them into a CSV). */
-export const EXCEL_ERRORS = [
+/**
+ * Excel's error values, as a cell shows them (and as Excel writes them into a CSV), and
+ * LibreOffice's own (Err:501 … Err:539, shown where Excel has no equivalent; in .ods files and
+ * LibreOffice's CSV exports).
+ */
+export const EXCEL_ERRORS: readonly string[] = [
   '#N/A', '#VALUE!', '#REF!', '#DIV/0!', '#NUM!', '#NAME?', '#NULL!', '#SPILL!', '#CALC!',
   '#GETTING_DATA', '#FIELD!', '#BLOCKED!', '#UNKNOWN!', '#CONNECT!', '#BUSY!', '#EXTERNAL!', '#PYTHON!',
-] as const;
+  ...Array.from({ length: 39 }, (_, i) => `Err:${501 + i}`),
+];
 const EXCEL_ERROR_SET = new Set<string>(EXCEL_ERRORS);
 
 /**

@@ -351,6 +351,11 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
     console.error = consoleError;
   }
   const date1904 = Boolean(wb.Workbook?.WBProps?.date1904);
+  // A workbook flagged to be recalculated when it is opened (calcPr fullCalcOnLoad: XlsxWriter,
+  // openpyxl and other programs that write formulas without computing them) holds placeholders
+  // where formula results go (XlsxWriter writes 0): its formula cells have no saved result. Excel
+  // and WPS drop the flag when they save, having computed every formula.
+  const recalc = /^(?:1|true)$/i.test(String((wb.Workbook as { CalcPr?: { fullCalcOnLoad?: unknown } } | undefined)?.CalcPr?.fullCalcOnLoad ?? ''));
   const hiddenOf = (name: string) => Boolean(wb.Workbook?.Sheets?.find((s) => s.name === name)?.Hidden);
   const skipped: WorkbookResult['skipped'] = [];
   let chosen: string[];
@@ -394,6 +399,9 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
         });
       }
       const data = ((ws as unknown as { '!data'?: (XLSXTypes.CellObject | undefined)[][] })['!data'] ?? []) as (XLSXTypes.CellObject | undefined)[][];
+      if (recalc) {
+        for (const row of data) for (const cell of row ?? []) if (cell?.f !== undefined) Object.assign(cell, { t: 'z', v: undefined, w: undefined });
+      }
       // Rows with content of their own, before merged ranges are filled: a merge over blank
       // (formatted) rows below the data makes no rows, and a row whose only content comes from a
       // merge is an empty row.

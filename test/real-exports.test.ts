@@ -910,6 +910,14 @@ describe('variants found by a second attack', () => {
     expect(picked((await loadFiles('roster', [put(dir, 'twice.csv', twice)], { columns: { '@C': 'name' } })).rows)).toEqual(EXPECTED);
   });
 
+  it('two exports joined into one file (copy /b): the second one\'s byte-order mark and header are skipped, its rows read', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const first = Buffer.from(csv([ROSTER_HEADER, ROSTER[0]!, ROSTER[1]!]));
+    const second = Buffer.from(csv([ROSTER_HEADER, ROSTER[2]!, ROSTER[3]!]));
+    const r = await loadFiles('roster', [put(dir, 'joined.csv', Buffer.concat([bom, first, bom, second]))]);
+    expect([picked(r.rows), r.rejects, r.files[0]!.layout.skipped]).toEqual([EXPECTED, [], { header: 1 }]);
+  });
+
   it('rows that end early (Excel drops trailing empty cells in CSV) are read; a row short of a value is refused', async () => {
     const trimmed = [header, line(ROSTER[0]!), ROSTER[2]!.slice(0, 8).join(','), line(ROSTER[3]!)].join('\n') + '\n';
     const r = await loadFiles('roster', [put(dir, 'trimmed.csv', trimmed)]);

@@ -228,7 +228,9 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
     }
   }
 
-  // Skipped rows: no ID value, and every cell blank, or a footer word in a cell, or the header again.
+  // Skipped rows: no ID value, and every cell blank, or a footer word in a cell, or the header again
+  // (format characters aside: two exports joined into one file have a byte-order mark, U+FEFF,
+  // before the second header).
   const person = def.fields.find((fd) => fd.name === 'id_number')!;
   const all = Array.from({ length: input.columnCount }, (_, i) => quoteIdent(`c${i}`));
   const joined = `concat_ws(chr(1), ${all.join(', ')})`;
@@ -245,7 +247,7 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const skip = `CASE WHEN ${personProblem} IN ('missing', 'length', 'chars', 'excel') AND NOT bidui_has_id(${col('n', person)}) THEN
       CASE ${pageRepeat}WHEN bidui_row_blank(${joined}) THEN 'empty'
            WHEN bidui_row_footer_start(${joined}) OR (${noName} AND bidui_row_footer(${joined})) THEN 'footer'
-           WHEN concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')}) = $header THEN 'header' END END`;
+           WHEN bidui_strip_cf(concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')})) = bidui_strip_cf($header) THEN 'header' END END`;
 
   const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${keyOf(c)}`).join(' ')} END` : 'NULL::VARCHAR';
   const warningList = warnings.length

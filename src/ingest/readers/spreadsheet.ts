@@ -188,8 +188,8 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
  * (the shortest text that reads back as it, as JavaScript, Go and others write a number)? Then
  * they carry no more than the double's 15–17 significant digits. An exact integer written by a
  * program that keeps it (openpyxl, a database's BIGINT) is such a text only when it happens to be
- * a round double (about one ID in 1,600 of those ending in 0): it then counts as damaged, never
- * as another ID.
+ * a round double (a multiple of 64 and of 100 for an 18-digit ID: at most one in 1,600): it then
+ * counts as damaged, never as another ID.
  */
 export function printedDouble(digits: string): boolean {
   return String(Number(digits)) === digits;

@@ -869,8 +869,17 @@ describe('variants found by a second attack', () => {
     // No row keeps the printed digits as its 户编号; every ID that was loaded is marked Excel-damaged.
     for (const x of a.rows) expect([x.household_id === String(Number(codes[0])), x.id_number_problem]).toEqual([false, 'excel']);
     expect(loaded.length).toBe(3);
-    // An exact integer that is not what its double prints (openpyxl, a database) keeps every digit.
-    expect([printedDouble('522625196312241235'), printedDouble('522625196312241200'), printedDouble('52262500000000001')]).toEqual([false, true, false]);
+    // A column of exact integers (openpyxl, a database) keeps every digit, also of an ID that is
+    // a round double's print (one in 63: every ID ending in 00) and of 16-digit 户编号 (a double
+    // holds them exactly).
+    expect([printedDouble('522625196312241235'), printedDouble('522625196312241200'), printedDouble('5226251012010001')]).toEqual([false, true, false]);
+    let round = newId('1960-11-11');
+    for (let k = 0; !round.endsWith('00'); k++) round = newId(`19${60 + (k % 30)}-0${1 + (k % 9)}-1${k % 9}`);
+    expect(printedDouble(round)).toBe(true);
+    const exactRows = [['5226251012010001', A, ...ROSTER[0]!.slice(2)], ['5226251012010002', round, ...ROSTER[2]!.slice(2)], ['5226251012010003', D, ...ROSTER[3]!.slice(2)]];
+    const exact = (r: number, cells: string[]) => `<row r="${r}">${cells.map((c, i) => (i <= 1 ? `<c r="${String.fromCharCode(65 + i)}${r}"><v>${c}</v></c>` : cell(`${String.fromCharCode(65 + i)}${r}`, c))).join('')}</row>`;
+    const b = await loadFiles('roster', [put(dir, 'exact.xlsx', await buildXlsx({ sheets: [{ name: 'Sheet1', rows: row(1, ROSTER_HEADER) + exactRows.map((r, i) => exact(i + 2, r)).join('') }] }))]);
+    expect([b.rows.map((x) => [x.household_id, x.id_number, x.id_number_problem]), b.rejects]).toEqual([exactRows.map((r) => [r[0], r[1], null]), []]);
   });
 
   it('the XML is walked again only when it may hold more digits than a number keeps', () => {

@@ -164,11 +164,9 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
       if (kind === 'id' || kind === 'code') {
         // The digits as the file writes them: a program's number cell keeps all of them (more
         // than Excel's 15 significant digits; a value with 15 and zeros after them is what
-        // Excel kept), and an ID ending in X is no number at all. Not digits that are just how a
-        // double prints (JavaScript's and Go's writers: 522625196312241235 as a double prints
-        // 522625196312241200, another person's ID one time in eleven): the ID went through a
-        // floating-point number and its last digits are lost.
-        if (exact !== undefined && /^[0-9]+(?:\.0*)?$/.test(exact) && exact.replace(/\.0*$/, '').replace(/0+$/, '').length > 15 && !printedDouble(exact.replace(/\.0*$/, ''))) return { text: exact.replace(/\.0*$/, '') };
+        // Excel kept), and an ID ending in X is no number at all. (A column whose digits are
+        // only how doubles print has no exact texts: exactNumbers.)
+        if (exact !== undefined && /^[0-9]+(?:\.0*)?$/.test(exact) && exact.replace(/\.0*$/, '').replace(/0+$/, '').length > 15) return { text: exact.replace(/\.0*$/, '') };
         if (exact !== undefined && kind === 'id' && /^[0-9]{17}[Xx]$/.test(exact)) return { text: exact };
         if (!Number.isFinite(v)) return { text: exact ?? '', issue: 'error' };
       }
@@ -184,15 +182,15 @@ function cellValueText(cell: XLSXTypes.CellObject | undefined, kind: Kind, date1
 }
 
 /**
- * Are these digits (an integer's, no leading zeros) what a 64-bit floating-point number prints
- * (the shortest text that reads back as it, as JavaScript, Go and others write a number)? Then
- * they carry no more than the double's 15–17 significant digits. An exact integer written by a
- * program that keeps it (openpyxl, a database's BIGINT) is such a text only when it happens to be
- * a round double (a multiple of 64 and of 100 for an 18-digit ID: at most one in 1,600): it then
- * counts as damaged, never as another ID.
+ * Are these digits (an integer's, no leading zeros) beyond what a double holds exactly (2^53)
+ * and just what a 64-bit floating-point number prints (the shortest text that reads back as it,
+ * as JavaScript, Go and others write a number)? Then they may carry no more than the double's
+ * 15–17 significant digits. An exact integer is such a text too about one time in 63 (every ID
+ * ending in 00, some ending in 0), so one cell proves nothing: exactNumbers judges a column.
  */
 export function printedDouble(digits: string): boolean {
-  return String(Number(digits)) === digits;
+  const n = Number(digits);
+  return n > Number.MAX_SAFE_INTEGER && String(n) === digits;
 }
 
 /** Does a sheet hold resident ID numbers (text of 15 or 18 characters, or a number that long)? */
@@ -310,9 +308,22 @@ function exactNumbers(a: {
     // The file parsed for the workbook reader: if its XML cannot be walked again, the cells
     // keep what the reader made of them (an ID then counts as Excel-damaged).
   }
+  // A column whose long numbers are all just how doubles print was written through doubles
+  // (JavaScript's and Go's writers: 522625196312241235 is written 522625196312241200, another
+  // person's valid ID one time in eleven, and 户编号 that print alike would merge households):
+  // its digits are not exact, and its cells count as Excel-damaged. One long number that is not
+  // a double's print shows a writer that keeps integers (openpyxl, a database): the column's
+  // digits are exact, the round ones too.
+  const printed = new Map<number, boolean>();
+  for (const [key, t] of texts) {
+    const digits = t.replace(/\.0*$/, '');
+    if (!/^[0-9]+$/.test(digits) || Number(digits) <= Number.MAX_SAFE_INTEGER) continue;
+    const col = Number(key.slice(key.indexOf(':') + 1));
+    printed.set(col, (printed.get(col) ?? true) && printedDouble(digits));
+  }
   for (const [key, cell] of wanted) {
     const t = texts.get(key);
-    if (t !== undefined) out.set(cell, t);
+    if (t !== undefined && (!printed.get(Number(key.slice(key.indexOf(':') + 1))) || !/^[0-9]+(?:\.0*)?$/.test(t))) out.set(cell, t);
   }
   return out;
 }

@@ -121,6 +121,12 @@ describe('spreadsheet formats: one reader, one set of values', () => {
     // The same cells without the flag: a saved result is the value (here 0, as a spreadsheet saved it).
     const saved = await loadFiles('roster', [put(dir, 'saved.xlsx', await buildXlsx({ sheets: [{ name: '名册', rows }] }))]);
     expect(saved.rows.map((x) => x.name)).toEqual(ROSTER.map(() => '0'));
+    // Flagged, with results the writer computed (POI, EPPlus, XlsxWriter given the value): kept.
+    const computed = row(1, ROSTER_HEADER) + ROSTER.map((r, k) => `<row r="${k + 2}">${r.map((c, i) => (i === 2 ? `<c r="C${k + 2}" t="str"><f>MID("${c}",1,9)</f><v>${c}</v></c>` : cell(`${String.fromCharCode(65 + i)}${k + 2}`, c))).join('')}</row>`).join('');
+    const zip2 = await JSZip.loadAsync(await buildXlsx({ sheets: [{ name: '名册', rows: computed }] }));
+    zip2.file('xl/workbook.xml', (await zip2.file('xl/workbook.xml')!.async('string')).replace('</sheets>', '</sheets><calcPr fullCalcOnLoad="1"/>'));
+    const kept = await loadFiles('roster', [put(dir, 'poi.xlsx', await zip2.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }))]);
+    expect(kept.rows.map((x) => x.name)).toEqual(ROSTER.map((r) => r[2]));
     // LibreOffice's error text in its CSV export (and .ods): an error value, not a name.
     const lo = await loadFiles('roster', [put(dir, 'lo.csv', csv([ROSTER_HEADER, ROSTER[0]!.map((c, i) => (i === 2 ? 'Err:502' : c)), ...ROSTER.slice(1)]))]);
     expect([lo.rows.map((x) => x.name), lo.rejects.map((x) => [x.source_row, x.reason_code])]).toEqual([['李四', '王五', '赵六'], [['2', 'excel_error']]]);
@@ -737,14 +743,16 @@ describe('variants found by trying to break it', () => {
   it('a 花名册 row without a name is no member of the household above; a row of ="" wrappers is empty', async () => {
     // A name lost to #N/A, an empty name, a template row numbered down the sheet (with a 序号
     // column), and a row whose cells are all ="": before, the first three were loaded as
-    // nameless members of 52262500000001 and the last was rejected.
+    // nameless members of 52262500000001 and the last was rejected (counted against the gate).
     const header = ['序号', ...ROSTER_HEADER];
     const rows = [['1', ...ROSTER[0]!], ['2', '', B, '李四', '配偶', '', '', '', '', '', ''], ['3', '', newId('1990-01-01'), '#N/A', '子女', '', '', '', '', '', ''],
       ['4', '', '', '', '', '', '', '', '', '', ''], ['5', '', newId('1991-01-01'), '', '子女', '', '', '', '', '', ''], header.map(() => '=""')];
     const r = await loadFiles('roster', [put(dir, 'hmc-blank.csv', csv([header, ...rows]))]);
     expect(r.rows.map((x) => [x.source_row, x.household_id, x.name])).toEqual([['2', '52262500000001', '张三'], ['3', '52262500000001', '李四']]);
-    expect(r.rejects.map((x) => [x.source_row, x.reason_code])).toEqual([['4', 'missing_field'], ['5', 'missing_field'], ['6', 'missing_field']]);
-    expect(r.files[0]!.layout.skipped).toEqual({ empty: 1 });
+    // Rejected for the name, with its own reason (the 户编号 is on the head's row); the template
+    // row (序号 only) and the row of ="" are empty rows.
+    expect(r.rejects.map((x) => [x.source_row, x.reason_code, x.field])).toEqual([['4', 'excel_error', 'name'], ['6', 'missing_field', 'name']]);
+    expect(r.files[0]!.layout.skipped).toEqual({ empty: 2 });
   });
 
   it('merged cells over blank formatted rows make no rows; a stray cell far right makes no columns', async () => {

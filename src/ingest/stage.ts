@@ -324,14 +324,18 @@ async function fillHouseholds(conn: DuckDBConnection, step: string, typed: Typed
  */
 async function fillHouseholdIds(conn: DuckDBConnection, step: string, t: string, householdFields: string[], notes: FileNotes, staged: StagedFile): Promise<void> {
   const q = quoteIdent;
-  // A member row has a name: a row with neither 户编号 nor name (a template row numbered down
-  // the sheet, a name lost to #N/A) stays rejected, never a nameless member of the household above.
-  const candidate = `skip_reason IS NULL AND reject_key = 'missing_field:household_id' AND "name" IS NOT NULL AND ${householdFields.map((f) => `${q(f)} IS NULL AND ${q(`_i_${f}`)} IS NULL`).join(' AND ')}`;
+  // A member row has a name or an ID. One with an ID but no name (lost to #N/A, left empty) is
+  // rejected for its name, with the name's own reason (its 户编号 is on the head's row); a row
+  // with neither (a template row numbered down the sheet) stays rejected, never a nameless
+  // member of the household above.
+  const candidate = `skip_reason IS NULL AND reject_key = 'missing_field:household_id' AND ("name" IS NOT NULL OR coalesce("id_number", '') <> '') AND ${householdFields.map((f) => `${q(f)} IS NULL AND ${q(`_i_${f}`)} IS NULL`).join(' AND ')}`;
   const [c] = await queryStep<{ n: string }>(conn, `${step}: rows without 户编号`, `SELECT count(*) AS n FROM ${t} WHERE ${candidate}`);
   if (Number(c?.n ?? 0) === 0) return;
   await staged.beforeUpdate();
-  await runStep(conn, `${step}: 户编号 from the row above`, `UPDATE ${t} AS s SET household_id = f.hid, reject_key = NULL,
-      warnings = list_append(coalesce(s.warnings, []), {'code': 'household_id_filled', 'field': 'household_id', 'value': NULL::VARCHAR})
+  // The name's reason from the cell as written (row_json: the row was a reject when typed).
+  const nameReject = `CASE bidui_cell_issue(json_extract_string(s.row_json, '$.name')) WHEN 'error' THEN 'excel_error:name' WHEN 'formula' THEN 'formula_no_value:name' WHEN 'too_long' THEN 'too_long:name' ELSE 'missing_field:name' END`;
+  await runStep(conn, `${step}: 户编号 from the row above`, `UPDATE ${t} AS s SET household_id = f.hid, reject_key = CASE WHEN s."name" IS NULL THEN ${nameReject} END,
+      warnings = CASE WHEN s."name" IS NULL THEN s.warnings ELSE list_append(coalesce(s.warnings, []), {'code': 'household_id_filled', 'field': 'household_id', 'value': NULL::VARCHAR}) END
     FROM (SELECT source_row, last_value(household_id IGNORE NULLS) OVER (ORDER BY source_row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS hid,
                  ${candidate} AS is_candidate
           FROM ${t} WHERE skip_reason IS NULL) f

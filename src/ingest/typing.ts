@@ -244,10 +244,16 @@ export function typedSelectSql(def: DatasetDef, input: StageInput, readSql: stri
   const rowKeySql = `regexp_replace(concat_ws(chr(1), ${all.map((a) => `bidui_trim_space(coalesce(${a}, ''))`).join(', ')}), '\x01+$', '')`;
   const pageRepeat = normalised ? `WHEN "__issues" = ${quoteLiteral(REPEATED_TITLE)} THEN 'header' `
     : input.kind === 'raw' && input.titleKeys.length ? `WHEN ${rowKeySql} IN (${input.titleKeys.map(quoteLiteral).join(', ')}) THEN 'header' ` : '';
+  // A row whose fields are all blank is empty even with something in a column no field reads (a
+  // template row numbered down the sheet, 序号 only; a section label in the 序号 column), unless
+  // that is a footer (制表人：… in a 备注 column).
+  const fieldCells = [...new Set(Object.values(input.mapping.fields))].sort((a, b) => a - b).map((i) => quoteIdent(`c${i}`));
+  const fieldsJoined = fieldCells.length ? `concat_ws(chr(1), ${fieldCells.join(', ')})` : joined;
   const skip = `CASE WHEN ${personProblem} IN ('missing', 'length', 'chars', 'excel') AND NOT bidui_has_id(${col('n', person)}) THEN
       CASE ${pageRepeat}WHEN bidui_row_blank(${joined}) THEN 'empty'
            WHEN bidui_row_footer_start(${joined}) OR (${noName} AND bidui_row_footer(${joined})) THEN 'footer'
-           WHEN bidui_strip_cf(concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')})) = bidui_strip_cf($header) THEN 'header' END END`;
+           WHEN bidui_strip_cf(concat_ws(chr(1), ${all.map((a) => `coalesce(${a}, '')`).join(', ')})) = bidui_strip_cf($header) THEN 'header'
+           ${fieldsJoined === joined ? '' : `WHEN bidui_row_blank(${fieldsJoined}) THEN 'empty' `}END END`;
 
   const rejectKey = checks.length ? `CASE WHEN ${SKIP} IS NOT NULL THEN NULL ${checks.map((c) => `WHEN ${c.when} THEN ${keyOf(c)}`).join(' ')} END` : 'NULL::VARCHAR';
   const warningList = warnings.length

@@ -363,9 +363,10 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
   }
   const date1904 = Boolean(wb.Workbook?.WBProps?.date1904);
   // A workbook flagged to be recalculated when it is opened (calcPr fullCalcOnLoad: XlsxWriter,
-  // openpyxl and other programs that write formulas without computing them) holds placeholders
-  // where formula results go (XlsxWriter writes 0): its formula cells have no saved result. Excel
-  // and WPS drop the flag when they save, having computed every formula.
+  // openpyxl and other programs that write formulas without computing them) may hold placeholders
+  // where formula results go: XlsxWriter writes 0 unless told the result. A formula cell there
+  // whose saved result is 0 or empty has none; other results (a writer that computed them: POI,
+  // EPPlus, XlsxWriter given the value) are kept. Excel and WPS drop the flag when they save.
   const recalc = /^(?:1|true)$/i.test(String((wb.Workbook as { CalcPr?: { fullCalcOnLoad?: unknown } } | undefined)?.CalcPr?.fullCalcOnLoad ?? ''));
   const hiddenOf = (name: string) => Boolean(wb.Workbook?.Sheets?.find((s) => s.name === name)?.Hidden);
   const skipped: WorkbookResult['skipped'] = [];
@@ -411,7 +412,7 @@ export function readWorkbookNow(job: WorkbookJob): WorkbookResult {
       }
       const data = ((ws as unknown as { '!data'?: (XLSXTypes.CellObject | undefined)[][] })['!data'] ?? []) as (XLSXTypes.CellObject | undefined)[][];
       if (recalc) {
-        for (const row of data) for (const cell of row ?? []) if (cell?.f !== undefined) Object.assign(cell, { t: 'z', v: undefined, w: undefined });
+        for (const row of data) for (const cell of row ?? []) if (cell?.f !== undefined && (cell.v === 0 || cell.v === '' || cell.v === undefined)) Object.assign(cell, { t: 'z', v: undefined, w: undefined });
       }
       // Rows with content of their own, before merged ranges are filled: a merge over blank
       // (formatted) rows below the data makes no rows, and a row whose only content comes from a

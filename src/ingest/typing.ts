@@ -41,7 +41,7 @@ const SKIP = quoteIdent('skip_reason');
  */
 export const VALUE_REASONS: Record<string, (label: string) => string> = {
   missing_field: (l) => `缺少必填字段${l}`,
-  excel_error: (l) => `${l}是 Excel 错误值（公式出错：#N/A 多为查找公式没有找到匹配，#REF! 为引用的单元格已删除）`,
+  excel_error: (l) => `${l}是 Excel 错误值（公式出错：#N/A 多为查找公式没有找到匹配，#REF! 为引用的单元格已删除；LibreOffice 显示为 Err:5xx）`,
   formula_no_value: (l) => `${l}是没有保存计算结果的公式：请在 Excel/WPS 中打开该文件、保存后重新导出`,
   ambiguous_date: (l) => `${l}是带小数的数字（如 2014.07），无法确定是哪一天`,
   excel_number: (l) => `${l}被 Excel 当作数字保存过，后几位已丢失`,

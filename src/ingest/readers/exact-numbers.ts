@@ -13,6 +13,8 @@ import { SaxesParser } from 'saxes';
  */
 export type CellKey = string;
 export const cellKey = (row: number, col: number): CellKey => `${row}:${col}`;
+/** The column of a cell key. */
+export const cellKeyColumn = (key: CellKey): number => Number(key.slice(key.indexOf(':') + 1));
 
 /** 0-based row and column of an A1 reference. */
 function parseRef(ref: string): [number, number] | undefined {

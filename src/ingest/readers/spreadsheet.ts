@@ -9,7 +9,7 @@ import { findHeader, type HeaderChoice, HEADER_SEARCH_ROWS } from '../layout.js'
 import { matchHeaders } from '../headers.js';
 import { ID_LIKE } from '../id-number.js';
 import { limitCell, MAX_CELL_CHARS, type CellIssue } from '../values.js';
-import { type CellKey, cellKey, mayHoldExactNumbers, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
+import { type CellKey, cellKey, cellKeyColumn, mayHoldExactNumbers, xlsxCellTexts, xlsxSheetParts, xml2003CellTexts } from './exact-numbers.js';
 
 /**
  * Spreadsheets (.xlsx, .xls, WPS .et, .ods, and the HTML or XML tables that old systems save
@@ -318,12 +318,12 @@ function exactNumbers(a: {
   for (const [key, t] of texts) {
     const digits = t.replace(/\.0*$/, '');
     if (!/^[0-9]+$/.test(digits) || Number(digits) <= Number.MAX_SAFE_INTEGER) continue;
-    const col = Number(key.slice(key.indexOf(':') + 1));
+    const col = cellKeyColumn(key);
     printed.set(col, (printed.get(col) ?? true) && printedDouble(digits));
   }
   for (const [key, cell] of wanted) {
     const t = texts.get(key);
-    if (t !== undefined && (!printed.get(Number(key.slice(key.indexOf(':') + 1))) || !/^[0-9]+(?:\.0*)?$/.test(t))) out.set(cell, t);
+    if (t !== undefined && (!printed.get(cellKeyColumn(key)) || !/^[0-9]+(?:\.0*)?$/.test(t))) out.set(cell, t);
   }
   return out;
 }

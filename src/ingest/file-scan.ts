@@ -346,6 +346,26 @@ export function lineEnd(head: Buffer): number {
 export const MAX_CHECKED_LINE = 16 << 20;
 
 /**
+ * The lines of a file read in chunks, for the line-by-line checks of encodings: the complete
+ * lines of `pending` (what the previous chunk left) and `chunk`, each without its `eol`, handed to
+ * `line` in order until it returns false; a run longer than MAX_CHECKED_LINE counts as a line.
+ * Returns what is left for the next chunk, or undefined when `line` stopped.
+ */
+export function takeLines(pending: Buffer, chunk: Buffer, eol: number, line: (bytes: Buffer) => boolean | void): Buffer | undefined {
+  const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+  let start = 0;
+  for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
+    if (line(buf.subarray(start, nl)) === false) return undefined;
+    start = nl + 1;
+  }
+  if (buf.length - start > MAX_CHECKED_LINE) {
+    if (line(buf.subarray(start)) === false) return undefined;
+    start = buf.length;
+  }
+  return Buffer.from(buf.subarray(start));
+}
+
+/**
  * 1-based line (within buf) of the first byte that is not UTF-8: the first line that is not
  * valid UTF-8 by itself (a line break is ASCII, so no character spans one), lines ending in
  * `eol` (lineEnd). Line by line with isUtf8, not by decoding the chunk: decoding a megabyte of

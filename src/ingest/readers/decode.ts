@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Encoding } from '../../config/config.js';
 import { UserError } from '../../core/errors.js';
-import { type FileScan, LineStats, MAX_CHECKED_LINE } from '../file-scan.js';
+import { type FileScan, LineStats, takeLines } from '../file-scan.js';
 
 /** How a text file is decoded: read as it is (UTF-8), or transcoded to a private UTF-8 copy. */
 export type TextEncoding = 'utf-8' | 'gb18030' | 'utf-16le' | 'utf-16be';
@@ -55,18 +55,7 @@ class EncodingWatch {
   constructor(private readonly eol: number) {}
 
   add(chunk: Buffer): void {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    let start = 0;
-    for (let nl = buf.indexOf(this.eol); nl >= 0; nl = buf.indexOf(this.eol, start)) {
-      this.check(buf.subarray(start, nl));
-      start = nl + 1;
-    }
-    if (buf.length - start > MAX_CHECKED_LINE) {
-      this.check(buf.subarray(start));
-      start = buf.length;
-    }
-    this.pending = Buffer.from(buf.subarray(start));
-    buf = Buffer.alloc(0);
+    this.pending = takeLines(this.pending, chunk, this.eol, (line) => this.check(line))!;
   }
 
   finish(): void {
@@ -167,19 +156,12 @@ async function firstUndecodableLine(file: string, encoding: 'gb18030' | 'utf-8',
     }
   };
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    let start = 0;
-    for (let nl = buf.indexOf(eol); nl >= 0; nl = buf.indexOf(eol, start)) {
+    const left = takeLines(pending, chunk, eol, (bytes) => {
       line++;
-      if (!decodes(buf.subarray(start, nl))) return line;
-      start = nl + 1;
-    }
-    if (buf.length - start > MAX_CHECKED_LINE) {
-      line++;
-      if (!decodes(buf.subarray(start))) return line;
-      start = buf.length;
-    }
-    pending = Buffer.from(buf.subarray(start));
+      return decodes(bytes);
+    });
+    if (!left) return line;
+    pending = left;
   }
   return pending.length && !decodes(pending) ? line + 1 : undefined;
 }

@@ -88,8 +88,8 @@ ${cellLimitMacros(MAX_CELL_CHARS)}
 CREATE OR REPLACE TEMP MACRO bidui_cell_issue(s) AS list_transform([bidui_pre(s)], p -> bidui_cell_issue_pre(p))[1];
 -- Ingest tests a whole row once (bidui_row_dirty over its text columns joined by U+0001): when no
 -- value has anything to fold or remove, none starts or ends with space, and none starts with =,
--- # or Err:5 (a wrapper, a formula, an error value of Excel or LibreOffice), every value is itself (or NULL when empty), and
--- the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
+-- # or Err:5 (a wrapper, a formula, an error value of Excel or LibreOffice: values.ts
+-- EXCEL_ERRORS), every value is itself (or NULL when empty), and the per-value work is skipped. One RE2 test per row costs much less than one per value. A row
 -- longer than one cell may be (in bytes) is looked at too: a cell may be too long. In a dirty row
 -- the same test per value (bidui_cell_dirty) picks the values that need the work: a messy export
 -- has a third of its rows dirty, most of them by one value (typing of such a roster 1.8 → 1.4 s
